@@ -1,0 +1,44 @@
+"""Hypothesis profiles, picked by environment.
+
+``MEM0_CONFORMANCE_PROFILE`` names the profile; without it, ``ci`` when the ``CI`` variable is
+set (as CI services do) and ``dev`` otherwise. ``ci`` is derandomized so that a red CI run
+replays identically; every profile prints the reproduction blob of a failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+PROFILE_VARIABLE = "MEM0_CONFORMANCE_PROFILE"
+PROFILES = ("dev", "ci", "thorough")
+
+_COMMON = {
+    "deadline": None,  # network round trips vary; speed is measured in bench/, not here
+    "print_blob": True,
+    "suppress_health_check": [HealthCheck.too_slow],
+}
+
+settings.register_profile("dev", max_examples=20, **_COMMON)
+settings.register_profile("ci", max_examples=20, derandomize=True, **_COMMON)
+settings.register_profile("thorough", max_examples=300, **_COMMON)
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def chosen_profile(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
+    name = environ.get(PROFILE_VARIABLE)
+    if name:
+        if name not in PROFILES:
+            raise ProfileError(f"{PROFILE_VARIABLE}={name!r} is not one of {', '.join(PROFILES)}")
+        return name
+    return "ci" if environ.get("CI", "").lower() not in ("", "0", "false", "no") else "dev"
+
+
+def load_profile(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
+    name = chosen_profile(environ)
+    settings.load_profile(name)
+    return name

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def seeds_dir() -> Path | None:
+    """The seed documents the specs were vendored from, when they are available.
+
+    ``MEM0_CONFORMANCE_SEEDS`` names the folder; otherwise ``shared/seeds`` beside the checkout.
+    """
+    explicit = os.environ.get("MEM0_CONFORMANCE_SEEDS")
+    candidate = Path(explicit) if explicit else ROOT.parent / "shared" / "seeds"
+    return candidate if candidate.is_dir() else None
+
+
+@pytest.fixture
+def seeds() -> Path:
+    found = seeds_dir()
+    if found is None:
+        pytest.skip("the seed documents are not available (set MEM0_CONFORMANCE_SEEDS)")
+    return found

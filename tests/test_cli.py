@@ -1,0 +1,75 @@
+"""The ``mem0-conformance`` command, run as a user runs it: the installed console script."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance.specs import effective
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("mem0-conformance") or str(Path(sys.executable).with_name("mem0-conformance"))
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_specs_export_writes_the_effective_documents(tmp_path: Path):
+    """`specs export DIR` writes one effective OpenAPI document per API."""
+    result = run("specs", "export", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    for api in ("mem0", "klavis"):
+        written = json.loads((tmp_path / "out" / f"{api}.openapi.json").read_text(encoding="utf-8"))
+        assert written == effective(api)
+
+
+def test_specs_lint_lists_the_pristine_defects_and_exits_0_when_all_are_settled():
+    """`specs lint` lists what it found in the pristine documents and how each is settled."""
+    result = run("specs", "lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mem0: defects of the pristine document" in result.stdout
+    assert "duplicate-operation-id" in result.stdout
+    assert "0 open" in result.stdout.splitlines()[-1]
+
+
+def test_specs_lint_json_for_one_api():
+    """`specs lint --api klavis --format json` gives machine-readable findings for that API only."""
+    result = run("specs", "lint", "--api", "klavis", "--format", "json")
+    data = json.loads(result.stdout)
+    assert list(data) == ["klavis"]
+    assert {f["check"] for f in data["klavis"]["pristine"]} >= {"auth-without-401", "records-created-undocumented"}
+    assert all(f["status"] in ("fixed", "excluded") for f in data["klavis"]["pristine"])
+
+
+def test_errata_check_passes_on_the_committed_index():
+    """`specs errata --check` confirms ERRATA.md matches the overlays."""
+    result = run("specs", "errata", "--check")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "run", "faults", "report", "diff"])
+def test_reserved_commands_say_they_are_not_available_yet(command):
+    """A command of the contract that has not landed yet says so in one sentence and exits 2."""
+    result = run(command)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"mem0-conformance: `mem0-conformance {command}` is not available in this version yet."
+    assert result.stdout == ""
+
+
+def test_unknown_api_is_a_usage_error():
+    """An unknown --api value is rejected before any work, with a non-zero exit."""
+    result = run("specs", "lint", "--api", "openai")
+    assert result.returncode == 2
+    assert "invalid choice" in result.stderr
+
+
+def test_help_lists_every_command():
+    """--help names every command of the contract."""
+    result = run("--help")
+    assert result.returncode == 0
+    for command in ("specs", "serve", "run", "faults", "report", "diff"):
+        assert command in result.stdout
