@@ -1,4 +1,4 @@
-"""``specs lint`` finds every defect DOMAIN.md lists, and the overlays settle each one."""
+"""``specs lint`` finds every defect FACTS.md lists, and the overlays settle each one."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from conformance.lint import generic as _generic  # noqa: F401  (registers the c
 from conformance.lint.report import EXCLUDED, FIXED, lint_api
 from conformance.specs import api_spec
 
-# The known defects of the seed documents (DOMAIN.md, "Known defects in the seed specs"):
+# The known defects of the seed documents (FACTS.md, "Known defects in the seed specs"):
 # (check, where the finding points (a substring of its JSON Pointer), how many findings).
 MEM0_DEFECTS = [
     ("duplicate-operation-id", "~1v1~1memories~1{memory_id}~1/get/operationId", 4),  # memories_read, memories_delete
@@ -42,7 +42,7 @@ CASES = [("mem0", *d) for d in MEM0_DEFECTS] + [("klavis", *d) for d in KLAVIS_D
 
 @pytest.mark.parametrize(("api", "check", "where", "count"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
 def test_lint_finds_each_known_defect_in_the_pristine_document(api, check, where, count):
-    """Each defect DOMAIN.md lists is found, where it is, as often as it occurs."""
+    """Each defect FACTS.md lists is found, where it is, as often as it occurs."""
     findings = lint(api_spec(api).pristine(), api, only=[check])
     assert len(findings) == count, [f.pointer for f in findings]
     assert any(where in f.pointer for f in findings), [f.pointer for f in findings]

@@ -3,7 +3,7 @@
 A check is a small function registered with :func:`check`. It receives a :class:`Document`
 and yields :class:`Finding` objects, each pointing at the node that is wrong with a JSON
 Pointer. Generic checks apply to any OpenAPI document; API checks encode a published fact
-about one API (``DOMAIN`` facts) that the document contradicts.
+about one API (FACTS.md) that the document contradicts.
 
 An overlay may leave a defect in place on purpose: it then marks the node (or an ancestor)
 with ``x-excluded-defects: {<check id>: <reason>}``. Findings under such a mark are reported

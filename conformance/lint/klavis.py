@@ -1,4 +1,4 @@
-"""Checks that encode published facts about the Klavis mem0 sandbox API (see DOMAIN facts)."""
+"""Checks that encode published facts about the Klavis mem0 sandbox API (see FACTS.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks that encode published facts about the Mem0 platform API (see DOMAIN facts)."""
+"""Checks that encode published facts about the Mem0 platform API (see FACTS.md)."""
 
 from __future__ import annotations
 
