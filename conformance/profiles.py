@@ -20,9 +20,11 @@ _COMMON = {
     "suppress_health_check": [HealthCheck.too_slow],
 }
 
-settings.register_profile("dev", max_examples=20, **_COMMON)
-settings.register_profile("ci", max_examples=20, derandomize=True, **_COMMON)
-settings.register_profile("thorough", max_examples=300, **_COMMON)
+# Every setting that differs between profiles is explicit, so that Hypothesis's own CI detection
+# (which changes the defaults profiles inherit from) cannot leak into dev or thorough.
+settings.register_profile("dev", max_examples=20, derandomize=False, **_COMMON)
+settings.register_profile("ci", max_examples=20, derandomize=True, database=None, **_COMMON)
+settings.register_profile("thorough", max_examples=300, derandomize=False, **_COMMON)
 
 
 class ProfileError(ValueError):
