@@ -9,6 +9,7 @@ from pathlib import Path
 
 from conformance import __version__
 from conformance.overlay import OverlayError
+from conformance.server.settings import DEFAULT_KLAVIS_KEY, DEFAULT_MEM0_KEY
 from conformance.specs import SpecError
 
 EXIT_OK = 0
@@ -17,9 +18,7 @@ EXIT_USAGE = 2
 
 # Commands whose issues have not landed yet: the names are part of the public contract.
 RESERVED = {
-    "serve": "start the reference server",
     "run": "run the conformance suite against a target",
-    "faults": "list the reference server's planted faults",
     "report": "build the HTML conformance report",
     "diff": "compare a run with a baseline",
 }
@@ -59,6 +58,49 @@ def _specs_errata(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from conformance.server import ServerSettings, create_app
+    from conformance.server.faults import UnknownFault
+
+    try:
+        settings = ServerSettings.from_env(
+            mem0_key=args.mem0_key, klavis_key=args.klavis_key, faults=frozenset(args.fault),
+            processing_delay=args.processing_delay,
+        )
+        app = create_app(settings)
+    except UnknownFault as exc:
+        raise CliError(str(exc)) from None
+    switched = ", ".join(sorted(settings.faults)) or "none"
+    print(f"mem0-conformance reference server: Mem0 and Klavis APIs, faults: {switched}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return EXIT_OK
+
+
+def _faults(args: argparse.Namespace) -> int:
+    from conformance.server.faults import catalog
+
+    faults = catalog()
+    width = max(len(name) for name in faults)
+    for fault in faults.values():
+        print(f"{fault.name:<{width}}  {fault.family:<13} {fault.description}")
+    return EXIT_OK
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
 def _reserved(args: argparse.Namespace) -> int:
     raise CliError(f"`mem0-conformance {args.command}` is not available in this version yet")
 
@@ -93,6 +135,26 @@ def build_parser() -> argparse.ArgumentParser:
     errata = specs_commands.add_parser("errata", help="regenerate specs/ERRATA.md from the overlays")
     errata.add_argument("--check", action="store_true", help="only check that ERRATA.md is up to date")
     errata.set_defaults(handler=_specs_errata)
+
+    serve = commands.add_parser(
+        "serve",
+        help="start the reference server (both APIs)",
+        description="Serve the reference Mem0 + Klavis mem0-sandbox server. Keys default to MEM0_API_KEY / "
+        "KLAVIS_API_KEY when set, else to the documented reference keys.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8000, help="port to bind (default: 8000; 0 picks a free one)")
+    serve.add_argument("--mem0-key", help=f"the Mem0 API key to accept (default: $MEM0_API_KEY or {DEFAULT_MEM0_KEY})")
+    serve.add_argument("--klavis-key", help=f"the Klavis API key to accept (default: $KLAVIS_API_KEY or {DEFAULT_KLAVIS_KEY})")
+    serve.add_argument("--fault", action="append", default=[], metavar="NAME",
+                       help="switch on a planted fault (repeatable; `mem0-conformance faults` lists them)")
+    serve.add_argument("--processing-delay", type=_positive_float, default=0.0, metavar="SECONDS",
+                       help="how long background adds stay PENDING (default: 0, settled by the next request)")
+    serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    serve.set_defaults(handler=_serve)
+
+    faults = commands.add_parser("faults", help="list the reference server's planted faults")
+    faults.set_defaults(handler=_faults)
 
     for name, summary in RESERVED.items():
         reserved = commands.add_parser(name, help=f"{summary} (not available yet)")

@@ -1,0 +1,120 @@
+"""The reference server's ASGI app: both APIs, routed from the effective documents."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conformance.server import faults as fault_catalog
+from conformance.server.errors import ApiError, unauthorized
+from conformance.server.operations import Operation, load_operations, parse_request, route_sort_key
+from conformance.server.registry import HANDLERS, Call, Reply
+from conformance.server.settings import ServerSettings
+from conformance.server.store import Store
+
+log = logging.getLogger("mem0_conformance.server")
+AUTH_SCHEME = {"mem0": "Token", "klavis": "Bearer"}
+
+AUTH_ANY_TOKEN = fault_catalog.declare(
+    "auth-any-token", "auth", "Any token with the right scheme is accepted, not only the configured key."
+)
+
+
+class ReferenceServer:
+    """State shared by every request of one app: settings, store and the switched-on faults."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.store = Store(processing_delay=settings.processing_delay)
+        self.faults = fault_catalog.validate(settings.faults)
+
+    def set_faults(self, names: set[str] | frozenset[str] | list[str]) -> None:
+        """Switch faults in-process (tests); the previous set is replaced."""
+        self.faults = fault_catalog.validate(names)
+
+
+def _authorized(server: ReferenceServer, operation: Operation, request: Request) -> bool:
+    key = server.settings.mem0_key if operation.api == "mem0" else server.settings.klavis_key
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if AUTH_ANY_TOKEN in server.faults:
+        return scheme == AUTH_SCHEME[operation.api] and bool(token.strip())
+    return scheme == AUTH_SCHEME[operation.api] and token.strip() == key
+
+
+def _render(reply: Reply) -> Response:
+    if reply.status == 204 or reply.body is None and reply.status != 200:
+        return Response(status_code=reply.status, headers=reply.headers)
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, {"detail": f"Request body larger than {limit} bytes"})
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, {"detail": f"Request body larger than {limit} bytes"})
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
+    async def endpoint(request: Request) -> Response:
+        operation = by_method.get(request.method)
+        if operation is None:
+            allowed = ", ".join(sorted(by_method))
+            return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allowed})
+        try:
+            if not _authorized(server, operation, request):
+                raise unauthorized(operation.api)
+            raw = await _read_body(request, server.settings.max_body_bytes)
+            parsed = parse_request(operation, dict(request.path_params), list(request.query_params.multi_items()), raw)
+            server.store.settle()
+            call = Call(operation, parsed.path, parsed.query, parsed.body, server.store, server.settings,
+                        server.faults, str(request.base_url).rstrip("/"))
+            result = HANDLERS[operation.operation_id](call)
+            reply = result if isinstance(result, Reply) else Reply(*result)
+        except ApiError as exc:
+            reply = Reply(exc.status, exc.body)
+        return _render(reply)
+
+    return endpoint
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    detail = getattr(exc, "detail", "Error")
+    return JSONResponse({"detail": detail}, status_code=status, headers=getattr(exc, "headers", None))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error in the reference server", exc_info=exc)
+    return JSONResponse({"error": "Internal server error (a bug in the reference server)"}, status_code=500)
+
+
+def create_app(settings: ServerSettings | None = None) -> Starlette:
+    """The reference server for both APIs. ``app.state.server`` holds its store and faults."""
+    import conformance.server.handlers  # noqa: F401  (registers the handlers and their faults)
+
+    server = ReferenceServer(settings or ServerSettings())
+    grouped: dict[str, dict[str, Operation]] = defaultdict(dict)
+    for operation in load_operations():
+        if operation.operation_id not in HANDLERS:
+            raise RuntimeError(f"no handler for {operation.api} operation {operation.operation_id}")
+        grouped[operation.path][operation.method] = operation
+    routes = [Route(path, _endpoint(server, grouped[path]), methods=None)
+              for path in sorted(grouped, key=route_sort_key)]
+    handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.state.server = server
+    return app

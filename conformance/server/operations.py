@@ -1,0 +1,233 @@
+"""The reference server's routes and input rules come from the effective documents.
+
+Every operation of both effective documents becomes a route; its path, query and body are
+checked against the document's own schemas before a handler runs. So the server accepts
+exactly what the documents allow and rejects the rest in the API's own error shape; the
+handlers only add the rules no schema can express.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from openapi_schema_validator import OAS30Validator, OAS31Validator, oas30_format_checker, oas31_format_checker
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from conformance.server.errors import ApiError, invalid_input
+from conformance.specs import APIS, HTTP_METHODS, effective
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass
+class Parameter:
+    name: str
+    location: str  # path | query | header
+    required: bool
+    schema: dict[str, Any]
+
+
+@dataclass
+class Operation:
+    api: str
+    operation_id: str
+    method: str
+    path: str
+    parameters: list[Parameter] = field(default_factory=list)
+    body_schema: dict[str, Any] | None = None
+    body_required: bool = False
+    document: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def validator(self, schema: dict[str, Any]) -> Any:
+        return _validator(self.document, schema)
+
+
+def _resolve(document: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        parts = node["$ref"].lstrip("#/").split("/")
+        node = document
+        for part in parts:
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
+    is_31 = document.get("openapi", "").startswith("3.1")
+    cls = OAS31Validator if is_31 else OAS30Validator
+    registry = Registry().with_resource("urn:document", Resource(document, DRAFT202012))
+    rooted = _reroot(schema)
+    return cls(rooted, registry=registry, format_checker=oas31_format_checker if is_31 else oas30_format_checker)
+
+
+def _reroot(node: Any) -> Any:
+    """Point local ``#/...`` references at the registered document."""
+    if isinstance(node, dict):
+        return {k: ("urn:document" + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else _reroot(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_reroot(v) for v in node]
+    return node
+
+
+def load_operations() -> list[Operation]:
+    """Every operation of both effective documents."""
+    found = []
+    for api in APIS:
+        document = effective(api)
+        for path, item in document["paths"].items():
+            shared = [_resolve(document, p) for p in item.get("parameters", [])]
+            for method, raw in item.items():
+                if method not in HTTP_METHODS:
+                    continue
+                own = [_resolve(document, p) for p in raw.get("parameters", [])]
+                merged = {(p["name"], p["in"]): p for p in shared + own}
+                operation = Operation(api, raw["operationId"], method.upper(), path, document=document)
+                operation.parameters = [
+                    Parameter(p["name"], p["in"], p.get("required", False), p.get("schema", {})) for p in merged.values()
+                ]
+                body = _resolve(document, raw.get("requestBody"))
+                if body:
+                    media = body.get("content", {}).get("application/json")
+                    operation.body_schema = media.get("schema", {}) if media is not None else None
+                    operation.body_required = body.get("required", False)
+                found.append(operation)
+    return found
+
+
+def _scalar_type(document: dict[str, Any], schema: dict[str, Any]) -> str | None:
+    schema = _resolve(document, schema)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if kind is None:
+        for branch in schema.get("anyOf", []) + schema.get("oneOf", []):
+            kind = _scalar_type(document, branch)
+            if kind and kind != "null":
+                return kind
+    return kind
+
+
+def _coerce(document: dict[str, Any], schema: dict[str, Any], raw: str) -> Any:
+    kind = _scalar_type(document, schema)
+    if kind == "integer":
+        if not re.fullmatch(r"[+-]?\d+", raw.strip()):
+            raise ValueError("must be an integer")
+        return int(raw)
+    if kind == "number":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+    if kind == "boolean":
+        lowered = raw.lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        raise ValueError("must be a boolean (true or false)")
+    return raw
+
+
+@dataclass
+class ParsedRequest:
+    path: dict[str, Any]
+    query: dict[str, Any]
+    body: Any
+
+
+class InvalidText(ValueError):
+    """A string holds a lone surrogate, which is not Unicode text."""
+
+    def __init__(self, loc: list[Any]) -> None:
+        super().__init__("invalid Unicode (a lone surrogate)")
+        self.loc = loc
+
+
+def check_text(value: Any, loc: list[Any]) -> None:
+    """Reject strings that are not valid Unicode (lone surrogates) anywhere in a value."""
+    if isinstance(value, str):
+        if _LONE_SURROGATE.search(value):
+            raise InvalidText(loc)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, loc + [key])
+            check_text(item, loc + [key])
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_text(item, loc + [index])
+
+
+def parse_request(
+    operation: Operation, path_params: dict[str, str], query: list[tuple[str, str]], raw_body: bytes
+) -> ParsedRequest:
+    """Coerce and validate a request against its operation; raises :class:`ApiError`."""
+    problems: list[tuple[list[Any], str, str]] = []
+    parsed = ParsedRequest({}, {}, None)
+    document = operation.document
+    for parameter in operation.parameters:
+        if parameter.location == "path":
+            values = [path_params[parameter.name]] if parameter.name in path_params else []
+            target = parsed.path
+        elif parameter.location == "query":
+            values = [v for k, v in query if k == parameter.name]
+            target = parsed.query
+        else:
+            continue
+        loc = [parameter.location, parameter.name]
+        if not values:
+            if parameter.required:
+                problems.append((loc, "Field required", "missing"))
+            continue
+        try:
+            if _scalar_type(document, parameter.schema) == "array":
+                items = _resolve(document, parameter.schema).get("items", {})
+                value: Any = [_coerce(document, items, v) for v in values]
+            else:
+                value = _coerce(document, parameter.schema, values[-1])
+            check_text(value, loc)
+        except ValueError as exc:
+            problems.append((loc, str(exc), "type_error"))
+            continue
+        error = next(iter(operation.validator(parameter.schema).iter_errors(value)), None)
+        if error is not None:
+            problems.append((loc, error.message, "value_error"))
+            continue
+        target[parameter.name] = value
+    if operation.body_schema is not None:
+        parsed.body = _parse_body(operation, raw_body, problems)
+    if problems:
+        raise invalid_input(operation.api, problems)
+    return parsed
+
+
+def _parse_body(operation: Operation, raw_body: bytes, problems: list[tuple[list[Any], str, str]]) -> Any:
+    if not raw_body.strip():
+        if operation.body_required:
+            problems.append((["body"], "Field required", "missing"))
+        return None
+    try:
+        body = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append((["body"], f"JSON decode error: {exc}", "json_invalid"))
+        return None
+    try:
+        check_text(body, ["body"])
+    except InvalidText as exc:
+        problems.append((exc.loc, str(exc), "string_unicode"))
+        return None
+    for error in operation.validator(operation.body_schema).iter_errors(body):
+        problems.append((["body", *error.absolute_path], error.message, "value_error"))
+        break
+    return body
+
+
+def route_sort_key(path: str) -> list[tuple[int, str]]:
+    """Literal segments before parameters, so /memories/search/ wins over /memories/{id}/."""
+    return [(1, "") if segment.startswith("{") else (0, segment) for segment in path.strip("/").split("/")]
+
+
+__all__ = ["ApiError", "Operation", "ParsedRequest", "load_operations", "parse_request", "route_sort_key"]

@@ -1,0 +1,38 @@
+"""Settings of one reference server instance."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_MEM0_KEY = "m0-reference-key"
+DEFAULT_KLAVIS_KEY = "kl-reference-key"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What a reference server accepts and how it behaves.
+
+    ``processing_delay`` is how long (seconds) a background add or a background Klavis
+    initialize stays PENDING before its memories exist: 0 settles on the next request.
+    """
+
+    mem0_key: str = DEFAULT_MEM0_KEY
+    klavis_key: str = DEFAULT_KLAVIS_KEY
+    faults: frozenset[str] = field(default_factory=frozenset)
+    processing_delay: float = 0.0
+    max_body_bytes: int = 16 * 1024 * 1024
+    org_id: str = "org_reference"
+    project_id: str = "proj_reference"
+    user_email: str = "reference@mem0-conformance.invalid"
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> ServerSettings:
+        """Keys from ``MEM0_API_KEY`` / ``KLAVIS_API_KEY`` when set; explicit overrides win."""
+        values: dict[str, object] = {}
+        if os.environ.get("MEM0_API_KEY"):
+            values["mem0_key"] = os.environ["MEM0_API_KEY"]
+        if os.environ.get("KLAVIS_API_KEY"):
+            values["klavis_key"] = os.environ["KLAVIS_API_KEY"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

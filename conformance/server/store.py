@@ -1,0 +1,235 @@
+"""The reference server's state: one in-memory store behind one lock.
+
+Memories are shared by both APIs: a Klavis sandbox's data is the set of memories whose
+``sandbox_id`` is that sandbox, served through the Mem0 API like any other memory.
+
+Extraction rule (``infer``), since no LLM runs here:
+- ``infer=false``: every message with non-empty content (any role but ``system``) becomes one
+  memory whose text is that content, verbatim;
+- ``infer=true``: every ``user`` message with non-blank content becomes one memory whose text is
+  that content with surrounding white space removed; other roles add nothing.
+
+Background processing: an add in async mode answers with a PENDING event; its memories come
+into existence when the event settles, ``processing_delay`` seconds later (checked at the start
+of every request, so nothing runs in the background).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+ENTITY_KEYS = ("user_id", "agent_id", "app_id", "run_id")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Memory:
+    id: str
+    memory: str
+    input: list[dict[str, Any]]
+    user_id: str | None = None
+    agent_id: str | None = None
+    app_id: str | None = None
+    run_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    categories: list[str] = field(default_factory=list)
+    immutable: bool = False
+    expiration_date: str | None = None
+    created_at: datetime = field(default_factory=now)
+    updated_at: datetime = field(default_factory=now)
+    sandbox_id: str | None = None
+    # add options a Klavis dump gives back (include_preferences, category_definitions, ...)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def hash(self) -> str:
+        return hashlib.md5(self.memory.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def entities(self) -> dict[str, str | None]:
+        return {key: getattr(self, key) for key in ENTITY_KEYS}
+
+    def is_expired(self, today: date | None = None) -> bool:
+        if not self.expiration_date:
+            return False
+        return date.fromisoformat(self.expiration_date) < (today or now().date())
+
+    def to_api(self) -> dict[str, Any]:
+        """The memory as the Mem0 API shows it (components/schemas/Memory)."""
+        return {
+            "id": self.id,
+            "memory": self.memory,
+            **self.entities(),
+            "hash": self.hash,
+            "metadata": copy.deepcopy(self.metadata),
+            "categories": list(self.categories),
+            "immutable": self.immutable,
+            "expiration_date": self.expiration_date,
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+@dataclass
+class Event:
+    id: str
+    kind: str  # ADD | DELETE ...
+    status: str  # PENDING | RUNNING | SUCCEEDED | FAILED
+    created_at: datetime
+    settle_at: float  # time.monotonic() when it settles
+    apply: Callable[[], list[dict[str, Any]]] | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    updated_at: datetime = field(default_factory=now)
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "event_type": self.kind,
+            "status": self.status,
+            "results": copy.deepcopy(self.results),
+            "created_at": iso(self.created_at),
+            "updated_at": iso(self.updated_at),
+        }
+
+
+def extract(messages: Iterable[dict[str, Any]], *, infer: bool) -> list[tuple[str, dict[str, Any]]]:
+    """The memories an add creates: ``(text, source message)`` by the documented rule."""
+    found = []
+    for message in messages:
+        content = message.get("content")
+        role = message.get("role")
+        if not isinstance(content, str):
+            continue
+        if infer:
+            if role == "user" and content.strip():
+                found.append((content.strip(), message))
+        elif role != "system" and content != "":
+            found.append((content, message))
+    return found
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Store:
+    """All state of one reference server. Every public method takes the lock."""
+
+    def __init__(self, processing_delay: float = 0.0) -> None:
+        self.lock = threading.RLock()
+        self.processing_delay = processing_delay
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.memories: dict[str, Memory] = {}
+            self.history: dict[str, list[dict[str, Any]]] = {}
+            self.events: dict[str, Event] = {}
+            self.sandboxes: dict[str, dict[str, Any]] = {}
+            # Plain tables for the platform's peripheral resources, keyed by id.
+            self.tables: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def table(self, name: str) -> dict[str, dict[str, Any]]:
+        with self.lock:
+            return self.tables.setdefault(name, {})
+
+    # --- background processing -----------------------------------------------------------
+
+    def settle(self) -> None:
+        """Apply every pending event whose time has come."""
+        with self.lock:
+            moment = time.monotonic()
+            for event in self.events.values():
+                if event.status in ("PENDING", "RUNNING") and event.settle_at <= moment and event.apply is not None:
+                    event.results = event.apply()
+                    event.status = "SUCCEEDED"
+                    event.updated_at = now()
+                    event.apply = None
+
+    def schedule(self, kind: str, apply: Callable[[], list[dict[str, Any]]], *, delay: float | None = None) -> Event:
+        """A PENDING event that runs ``apply`` once it settles."""
+        with self.lock:
+            wait = self.processing_delay if delay is None else delay
+            event = Event(new_id(), kind, "PENDING", now(), time.monotonic() + wait, apply)
+            self.events[event.id] = event
+            return event
+
+    # --- memories ----------------------------------------------------------------------------
+
+    def add_memory(self, text: str, source: list[dict[str, Any]], **fields: Any) -> Memory:
+        with self.lock:
+            memory = Memory(id=new_id(), memory=text, input=copy.deepcopy(source), **copy.deepcopy(fields))
+            self.memories[memory.id] = memory
+            self.record(memory, "ADD", old=None, new=text)
+            return memory
+
+    def get(self, memory_id: str) -> Memory:
+        with self.lock:
+            try:
+                return self.memories[memory_id]
+            except KeyError:
+                raise NotFound(memory_id) from None
+
+    def update(self, memory: Memory, *, text: str | None = None, metadata: Any = ..., **fields: Any) -> Memory:
+        """Change a memory and record history (callers check immutability first)."""
+        with self.lock:
+            old = memory.memory
+            if text is not None:
+                memory.memory = text
+            if metadata is not ...:
+                memory.metadata = copy.deepcopy(metadata)
+            for key, value in fields.items():
+                setattr(memory, key, copy.deepcopy(value))
+            memory.updated_at = now()
+            self.record(memory, "UPDATE", old=old, new=memory.memory)
+            return memory
+
+    def delete(self, memory: Memory) -> None:
+        with self.lock:
+            self.memories.pop(memory.id, None)
+            self.record(memory, "DELETE", old=memory.memory, new=None)
+
+    def record(self, memory: Memory, event: str, *, old: str | None, new: str | None) -> None:
+        with self.lock:
+            moment = now()
+            self.history.setdefault(memory.id, []).append({
+                "id": new_id(),
+                "memory_id": memory.id,
+                "input": copy.deepcopy(memory.input),
+                "old_memory": old,
+                "new_memory": new,
+                "user_id": memory.user_id,
+                "event": event,
+                "metadata": copy.deepcopy(memory.metadata),
+                "created_at": iso(moment),
+                "updated_at": iso(moment),
+            })
+
+    def select(self, predicate: Callable[[Memory], bool]) -> list[Memory]:
+        """Memories matching ``predicate``, oldest first (creation order is the stable order)."""
+        with self.lock:
+            return [m for m in self.memories.values() if predicate(m)]
+
+    def history_of(self, memory_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            if memory_id not in self.history:
+                raise NotFound(memory_id)
+            return copy.deepcopy(self.history[memory_id])

@@ -1,0 +1,160 @@
+"""The reference server's shared behaviour: routing, auth, input rules, robustness."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from conformance.server import ServerSettings, create_app
+from conformance.server.app import AUTH_ANY_TOKEN
+from conformance.server.operations import load_operations
+from conformance.server.registry import HANDLERS
+
+OPERATIONS = load_operations()
+ADD = {"messages": [{"role": "user", "content": "I like tea"}], "user_id": "alice", "async_mode": False}
+
+
+def _declared(operation) -> set[int]:
+    from conformance.specs import effective
+
+    raw = effective(operation.api)["paths"][operation.path][operation.method.lower()]
+    return {int(code) for code in raw["responses"] if code.isdigit()}
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[f"{o.api}-{o.operation_id}" for o in OPERATIONS])
+def test_every_operation_answers_a_declared_status(served, server, operation):
+    """Every operation is routed to a handler and answers a status its document declares, never 5xx."""
+    path = operation.path
+    for parameter in operation.parameters:
+        if parameter.location == "path":
+            path = path.replace("{" + parameter.name + "}", "user" if parameter.name == "entity_type" else "x")
+    headers = {"Authorization": f"Token {server.settings.mem0_key}" if operation.api == "mem0"
+               else f"Bearer {server.settings.klavis_key}"}
+    response = httpx.request(operation.method, served.url + path, headers=headers, timeout=10)
+    assert response.status_code in _declared(operation), response.text
+    if response.status_code != 204:
+        assert response.json() is not None
+
+
+def test_the_app_refuses_to_start_when_an_operation_has_no_handler(monkeypatch):
+    """A missing handler stops create_app with the operation's name (no route answers 501)."""
+    monkeypatch.delitem(HANDLERS, "memories_read")
+    with pytest.raises(RuntimeError, match="no handler for mem0 operation memories_read"):
+        create_app(ServerSettings())
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Token wrong-key", "Bearer m0-reference-key", "m0-reference-key", "Token"],
+    ids=["missing", "wrong-key", "wrong-scheme", "no-scheme", "empty-token"],
+)
+def test_mem0_rejects_anything_but_its_key(served, server, header):
+    """The Mem0 API answers 401 with a detail unless the header is 'Token <configured key>'."""
+    headers = {"Authorization": header} if header else {}
+    response = httpx.get(served.url + "/v1/ping/", headers=headers)
+    assert response.status_code == 401
+    assert response.json()["detail"]
+
+
+def test_klavis_rejects_the_mem0_key(served, server):
+    """Each API accepts only its own key: the Mem0 key is refused by Klavis, and the reverse."""
+    assert httpx.get(served.url + "/sandbox", headers={"Authorization": "Bearer m0-reference-key"}).status_code == 401
+    assert httpx.get(served.url + "/v1/ping/", headers={"Authorization": "Token kl-reference-key"}).status_code == 401
+
+
+def test_fault_auth_any_token(served, server):
+    """Fault auth-any-token: any token with the right scheme is accepted."""
+    wrong = {"Authorization": "Token not-the-key"}
+    assert httpx.get(served.url + "/v1/ping/", headers=wrong).status_code == 401
+    server.set_faults({AUTH_ANY_TOKEN})
+    assert httpx.get(served.url + "/v1/ping/", headers=wrong).status_code == 200
+
+
+def _count(mem0) -> int:
+    return len(mem0.post("/v3/memories/", json={"filters": {"user_id": "alice"}}).json()["results"])
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'{"messages": [', 400),
+        (b'{"messages": "not a list", "user_id": "alice"}', 400),
+        ('{"messages": [{"role": "user", "content": "\\ud800"}], "user_id": "alice"}'.encode(), 400),
+        (b"\xff\xfe not utf-8", 400),
+    ],
+    ids=["malformed-json", "wrong-type", "lone-surrogate", "not-utf8"],
+)
+def test_mem0_bad_input_gets_400_and_changes_nothing(mem0, content, expected):
+    """Malformed JSON, wrong types and invalid Unicode get 400 with an error body; nothing is stored."""
+    response = mem0.post("/v1/memories/", content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == expected
+    assert response.json()["error"]
+    assert _count(mem0) == 0
+
+
+def test_klavis_bad_input_gets_422_in_fastapi_shape(klavis):
+    """Invalid Klavis input gets 422 {detail: [{loc, msg, type}]}."""
+    response = klavis.post("/sandbox/mem0", json={"ttl_seconds": "soon"})
+    assert response.status_code == 422
+    (problem, *_) = response.json()["detail"]
+    assert problem["loc"][0] == "body" and problem["msg"] and problem["type"]
+
+
+def test_oversized_body_gets_413_with_a_body(mem0, server):
+    """A body over the size limit is refused with 413 and a detail, unread."""
+    big = b"x" * (server.settings.max_body_bytes + 1)
+    response = mem0.post("/v1/memories/", content=big, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+
+
+def test_unknown_route_gets_json_404(mem0):
+    """An unknown path answers 404 with a JSON body."""
+    response = mem0.get("/v9/nothing/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
+
+
+def test_wrong_method_gets_405_with_allow(mem0):
+    """A method an operation path does not have answers 405 and lists the allowed ones."""
+    response = mem0.patch("/v1/ping/")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET"
+
+
+def test_non_ascii_text_round_trips(mem0):
+    """Text in any script, emoji and combining marks is stored and returned unchanged."""
+    text = "Ich mag Käse — 我喜欢茶 🍵 e\u0301"
+    body = {"messages": [{"role": "user", "content": text}], "user_id": "alice", "infer": False, "async_mode": False}
+    response = mem0.post("/v3/memories/add/", json=body)
+    assert response.status_code == 200, response.text
+    listed = mem0.post("/v3/memories/", json={"filters": {"user_id": "alice"}}).json()["results"]
+    assert [m["memory"] for m in listed] == [text]
+
+
+def test_concurrent_adds_are_all_stored(served, server):
+    """Fifty adds sent at once from eight threads all succeed and are all stored, none twice."""
+    headers = {"Authorization": f"Token {server.settings.mem0_key}"}
+
+    def add(index: int) -> int:
+        body = {"messages": [{"role": "user", "content": f"fact {index}"}], "user_id": "alice",
+                "infer": False, "async_mode": False}
+        return httpx.post(served.url + "/v3/memories/add/", json=body, headers=headers, timeout=10).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(add, range(50)))
+    assert statuses == [200] * 50
+    listed = httpx.post(served.url + "/v3/memories/", json={"filters": {"user_id": "alice"}, "page_size": 100},
+                        headers=headers).json()
+    assert sorted(m["memory"] for m in listed["results"]) == sorted(f"fact {i}" for i in range(50))
+
+
+def test_error_bodies_are_json_never_tracebacks(mem0):
+    """Error answers are small JSON documents, with no Python traceback in them."""
+    response = mem0.get("/v1/memories/not-a-uuid/")
+    assert response.status_code == 400
+    assert "Traceback" not in response.text
+    assert json.loads(response.text) == {"error": "memory_id should be a valid UUID"}
