@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
+
+# Before anything imports mem0: no telemetry, and its state in a throwaway folder.
+os.environ.setdefault("MEM0_TELEMETRY", "False")
+os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-dir-"))
 
 import pytest
 

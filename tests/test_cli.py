@@ -13,9 +13,12 @@ import pytest
 from conformance.specs import effective
 
 
+# The installed console script, also when this interpreter's bin folder is not on PATH.
+EXE = shutil.which("mem0-conformance") or str(Path(sys.executable).with_name("mem0-conformance"))
+
+
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("mem0-conformance") or str(Path(sys.executable).with_name("mem0-conformance"))
-    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_specs_export_writes_the_effective_documents(tmp_path: Path):

@@ -21,6 +21,7 @@ from conformance.server.store import Store
 
 log = logging.getLogger("mem0_conformance.server")
 AUTH_SCHEME = {"mem0": "Token", "klavis": "Bearer"}
+ROUTE_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
 
 AUTH_ANY_TOKEN = fault_catalog.declare(
     "auth-any-token", "auth", "Any token with the right scheme is accepted, not only the configured key."
@@ -112,7 +113,8 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
         if operation.operation_id not in HANDLERS:
             raise RuntimeError(f"no handler for {operation.api} operation {operation.operation_id}")
         grouped[operation.path][operation.method] = operation
-    routes = [Route(path, _endpoint(server, grouped[path]), methods=None)
+    # Every method reaches the endpoint, which answers 405 with Allow itself (methods=None would mean GET only).
+    routes = [Route(path, _endpoint(server, grouped[path]), methods=ROUTE_METHODS)
               for path in sorted(grouped, key=route_sort_key)]
     handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
     app = Starlette(routes=routes, exception_handlers=handlers)

@@ -37,6 +37,8 @@ def invalid_input(api: str, problems: list[tuple[list[Any], str, str]]) -> ApiEr
     """Input that breaks the effective document: ``problems`` are ``(loc, msg, type)``."""
     if api == "klavis":
         return ApiError(422, {"detail": [{"loc": loc, "msg": msg, "type": kind} for loc, msg, kind in problems]})
-    loc, msg, _ = problems[0]
+    loc, msg, kind = problems[0]
+    if kind == "uuid_parsing" and loc:
+        return ApiError(400, {"error": f"{loc[-1]} should be a valid UUID"})
     where = ".".join(str(p) for p in loc)
     return ApiError(400, {"error": f"{where}: {msg}" if where else msg})

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.server.operations import Operation
+from conformance.server.operations import HANDLER_CHECKED, Operation
 from conformance.server.settings import ServerSettings
 from conformance.server.store import Store
 
@@ -43,14 +43,20 @@ Handler = Callable[[Call], "Reply | tuple[int, Any]"]
 HANDLERS: dict[str, Handler] = {}
 
 
-def handles(*operation_ids: str) -> Callable[[Handler], Handler]:
-    """Register a handler for one or more operationIds."""
+def handles(*operation_ids: str, checks: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+    """Register a handler for one or more operationIds.
+
+    ``checks`` names JSON Schema keywords (e.g. ``"maxItems"``) the handler enforces itself, with
+    the API's own message; input validation then leaves them to it.
+    """
 
     def register(function: Handler) -> Handler:
         for operation_id in operation_ids:
             if operation_id in HANDLERS:
                 raise ValueError(f"operation {operation_id!r} has two handlers")
             HANDLERS[operation_id] = function
+            if checks:
+                HANDLER_CHECKED[operation_id] = frozenset(checks)
         return function
 
     return register
