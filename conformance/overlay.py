@@ -96,8 +96,11 @@ class Overlay:
 
 def load_overlay(path: Path) -> Overlay:
     """Read and validate one overlay document."""
-    with path.open(encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+    try:
+        with path.open(encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise OverlayError(f"{path.name}: not valid YAML: {' '.join(str(exc).split())}") from None
     try:
         jsonschema.validate(raw, OVERLAY_SCHEMA)
     except jsonschema.ValidationError as exc:

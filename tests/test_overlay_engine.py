@@ -98,3 +98,11 @@ def test_invalid_jsonpath_is_rejected(tmp_path: Path):
     }))
     with pytest.raises(OverlayError, match="invalid JSONPath"):
         load_overlay(path)
+
+
+def test_invalid_yaml_is_rejected_with_the_file_name(tmp_path: Path):
+    """An overlay that is not YAML is rejected with its file name, not a parser traceback."""
+    path = tmp_path / "0001-bad.overlay.yaml"
+    path.write_text("actions:\n  - target: $.a\n    x-evidence: a: b: c\n")
+    with pytest.raises(OverlayError, match="0001-bad.overlay.yaml: not valid YAML"):
+        load_overlay(path)
