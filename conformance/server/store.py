@@ -159,8 +159,12 @@ class Store:
             moment = time.monotonic()
             for event in self.events.values():
                 if event.status in ("PENDING", "RUNNING") and event.settle_at <= moment and event.apply is not None:
-                    event.results = event.apply()
-                    event.status = "SUCCEEDED"
+                    try:
+                        event.results = event.apply()
+                        event.status = "SUCCEEDED"
+                    except Exception as exc:  # a bug in queued work fails its event, not every later request
+                        event.results = [{"error": f"{type(exc).__name__}: {exc}"}]
+                        event.status = "FAILED"
                     event.updated_at = now()
                     event.apply = None
 
