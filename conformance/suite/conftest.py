@@ -1,0 +1,117 @@
+"""Fixtures of the conformance suite: the target, its API clients, run-prefixed ids, cleanup.
+
+With no target configured, ``target`` starts the embedded reference server for this process
+(one per xdist worker) on 127.0.0.1 and a free port, with the planted faults of
+``--reference-fault``, and stops it at the end of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+
+import pytest
+
+from conformance import plugin
+from conformance.cleanup import Cleanup, Ids
+from conformance.client import ApiClient, Recorder
+from conformance.targets import Target
+
+# A background add stays PENDING this long on the embedded server, so that the suite's
+# eventual-consistency waits are exercised rather than settled by the next request.
+EMBEDDED_PROCESSING_DELAY = 0.05
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Iterator[Target]:
+    configured = pytestconfig.stash[plugin.TARGET]
+    if not configured.embedded:
+        yield configured
+        return
+    from conformance.server import ServerSettings, ServerThread, create_app
+    from conformance.targets import embedded
+
+    settings = ServerSettings(faults=pytestconfig.stash[plugin.FAULTS], processing_delay=EMBEDDED_PROCESSING_DELAY)
+    with ServerThread(create_app(settings)) as server:
+        yield replace(embedded(server.url), deviations=configured.deviations)
+
+
+@pytest.fixture(scope="session")
+def recorder(pytestconfig: pytest.Config) -> Recorder:
+    """The exchanges of the current test; a failing test's report shows them."""
+    return pytestconfig.stash[plugin.RECORDER]
+
+
+@pytest.fixture(autouse=True)
+def _exchanges_of_this_test(recorder: Recorder) -> None:
+    recorder.clear()
+
+
+@pytest.fixture(scope="session")
+def run_prefix(pytestconfig: pytest.Config) -> str:
+    """``mct-<run id>-<worker>``: every id this run creates starts with it."""
+    return plugin.prefix(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def ids(run_prefix: str) -> Ids:
+    return Ids(run_prefix)
+
+
+@pytest.fixture(scope="session")
+def _connections(target: Target, recorder: Recorder, pytestconfig: pytest.Config) -> Iterator[dict]:
+    """The API clients and the cleanup registry, torn down together: cleanup first, then close."""
+    clients = {api.api: ApiClient(api, recorder) for api in (target.mem0, target.klavis) if api is not None}
+    registry = Cleanup()
+    yield {"clients": clients, "cleanup": registry}
+    pytestconfig.stash[plugin.LEAKS].extend(registry.drain())
+    for client in clients.values():
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def cleanup(_connections: dict) -> Cleanup:
+    """What the run created; deleted at the end of the session (also after failures), leaks reported."""
+    return _connections["cleanup"]
+
+
+@pytest.fixture(scope="session")
+def mem0(_connections: dict) -> ApiClient:
+    """The Mem0 API of the target (skips the test when the target has none)."""
+    if "mem0" not in _connections["clients"]:
+        pytest.skip(plugin.NEEDS["mem0"])
+    return _connections["clients"]["mem0"]
+
+
+@pytest.fixture(scope="session")
+def klavis(_connections: dict) -> ApiClient:
+    """The Klavis API of the target (skips the test when the target has none)."""
+    if "klavis" not in _connections["clients"]:
+        pytest.skip(plugin.NEEDS["klavis"])
+    return _connections["clients"]["klavis"]
+
+
+@pytest.fixture(scope="session")
+def new_user(mem0: ApiClient, ids: Ids, cleanup: Cleanup) -> Callable[[], str]:
+    """A fresh run-prefixed user id; the user and its memories are deleted at the end of the run."""
+
+    def make(kind: str = "user") -> str:
+        name = ids.new(kind)
+        cleanup.add(kind, name, lambda: mem0.delete(f"/v2/entities/{kind}/{name}/"))
+        return name
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def new_sandbox(klavis: ApiClient, run_prefix: str, cleanup: Cleanup) -> Callable[[], str]:
+    """Acquire a Klavis mem0 sandbox tagged with the run prefix; released at the end of the run."""
+
+    def make() -> str:
+        response = klavis.post("/sandbox/mem0", json={"tag": run_prefix})
+        assert response.status_code == 201, f"acquire answered {response.status_code}: {response.text}"
+        sandbox_id = response.json()["sandbox_id"]
+        cleanup.add("sandbox", sandbox_id, lambda: klavis.delete(f"/sandbox/mem0/{sandbox_id}"))
+        return sandbox_id
+
+    return make
