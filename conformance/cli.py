@@ -9,16 +9,19 @@ from pathlib import Path
 
 from conformance import __version__
 from conformance.overlay import OverlayError
+from conformance.preflight import KeyRejected, Unreachable
 from conformance.server.settings import DEFAULT_KLAVIS_KEY, DEFAULT_MEM0_KEY
 from conformance.specs import SpecError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_UNREACHABLE = Unreachable.exit_code  # 3: a target that cannot be reached (or is not the API)
+EXIT_KEY_REJECTED = KeyRejected.exit_code  # 4: a target that refuses the key
+EXIT_INCOMPLETE = 5  # the run did not complete: interrupted, internal error, or no test selected
 
 # Commands whose issues have not landed yet: the names are part of the public contract.
 RESERVED = {
-    "run": "run the conformance suite against a target",
     "report": "build the HTML conformance report",
     "diff": "compare a run with a baseline",
 }
@@ -101,6 +104,40 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def _run(args: argparse.Namespace) -> int:
+    from conformance import preflight, suite_runner
+    from conformance.targets import TargetError, resolve
+
+    try:
+        target = resolve(target_file=args.target, mem0_url=args.mem0_url, klavis_url=args.klavis_url,
+                         allow_destructive=args.allow_destructive)
+    except TargetError as exc:
+        raise CliError(str(exc)) from None
+    if target is not None and args.fault:
+        raise CliError("--fault applies only to the embedded reference server, not to a target")
+    if args.fault:
+        from conformance.server.faults import UnknownFault, validate
+
+        try:
+            validate(args.fault)
+        except UnknownFault as exc:
+            raise CliError(str(exc)) from None
+    if target is not None:
+        try:
+            preflight.check(target)
+        except preflight.PreflightError as exc:
+            print(f"mem0-conformance: {str(exc).rstrip('.')}.", file=sys.stderr)
+            return exc.exit_code
+    pytest_args = list(args.pytest_args)
+    if pytest_args[:1] == ["--"]:
+        pytest_args = pytest_args[1:]
+    code = suite_runner.run_suite(
+        mem0_url=args.mem0_url, klavis_url=args.klavis_url, target_file=args.target,
+        allow_destructive=args.allow_destructive, faults=args.fault, pytest_args=pytest_args,
+    )
+    return {0: EXIT_OK, 1: EXIT_FAILED, 4: EXIT_USAGE}.get(code, EXIT_INCOMPLETE)
+
+
 def _reserved(args: argparse.Namespace) -> int:
     raise CliError(f"`mem0-conformance {args.command}` is not available in this version yet")
 
@@ -152,6 +189,28 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long background adds stay PENDING (default: 0, settled by the next request)")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     serve.set_defaults(handler=_serve)
+
+    run = commands.add_parser(
+        "run",
+        help="run the conformance suite against a target (default: the embedded reference server)",
+        description="Run the conformance suite: schema conformance of every operation and the stateful invariants. "
+        "With no URL and no target file, the suite starts its own reference server (one per xdist worker). "
+        "Keys come from MEM0_API_KEY and KLAVIS_API_KEY. Anything after -- goes to pytest "
+        "(e.g. -- -k immutability -n 2 -x).",
+        epilog="Exit codes: 0 every applicable expectation holds (known deviations included), 1 some fail, "
+        "2 bad usage or target file, 3 a target cannot be reached, 4 a target rejects the key, "
+        "5 the run did not complete (interrupted, internal error, nothing selected).",
+    )
+    run.add_argument("--mem0-url", metavar="URL", help="the Mem0 API to test (omit to skip Mem0 when a URL or file names Klavis only)")
+    run.add_argument("--klavis-url", metavar="URL", help="the Klavis API to test (omit to skip Klavis when a URL or file names Mem0 only)")
+    run.add_argument("--target", type=Path, metavar="FILE", help="target file (TOML): URLs, key variables, timeouts, "
+                     "rate limit, consistency wait, capabilities, known deviations; see targets/")
+    run.add_argument("--allow-destructive", action="store_true",
+                     help="allow unscoped deletes and organization/project/member removal on a live target")
+    run.add_argument("--fault", action="append", default=[], metavar="NAME",
+                     help="plant a fault in the embedded reference server (repeatable): the run should fail")
+    run.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS", help="passed on to pytest")
+    run.set_defaults(handler=_run)
 
     faults = commands.add_parser("faults", help="list the reference server's planted faults")
     faults.set_defaults(handler=_faults)

@@ -53,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", metavar="FILE", type=Path, help="target file (TOML): URLs, keys, timeouts, deviations")
     group.addoption("--allow-destructive", action="store_true", default=False,
                     help="allow unscoped deletes and organization/project/member removal on a live target")
+    group.addoption("--no-preflight", action="store_true", default=False,
+                    help="do not check that the target answers and accepts the keys (the caller has)")
     group.addoption("--reference-fault", action="append", default=[], metavar="NAME",
                     help="plant this fault in the embedded reference server (repeatable)")
 
@@ -126,7 +128,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     target = config.stash[TARGET]
-    if target.embedded or hasattr(config, "workerinput"):
+    if target.embedded or hasattr(config, "workerinput") or config.getoption("no_preflight"):
         return
     from conformance.preflight import PreflightError, check
 

@@ -1,0 +1,134 @@
+"""`mem0-conformance run`: targets, preflight exit codes, known deviations, fault planting.
+
+The suite itself is exercised by the fault matrix (``test_fault_matrix.py``); these tests pick
+single suite tests (``-- test_smoke.py::...``) to check the command's contract quickly. Live
+targets are stood in for by reference servers this test starts on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.server import ServerSettings, ServerThread, create_app
+from tests.test_cli import EXE
+
+PING = "test_smoke.py::test_mem0_ping_names_the_key_s_organization_and_project"
+LIST = "test_smoke.py::test_klavis_lists_sandboxes"
+KEYS = {"MEM0_API_KEY": "m0-secret-for-tests", "KLAVIS_API_KEY": "kl-secret-for-tests"}
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
+    environ.update(env or {})
+    return subprocess.run([EXE, "run", *args], capture_output=True, text=True, timeout=300, env=environ, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[ServerThread]:
+    """A reference server standing in for a live target, with keys from the environment."""
+    settings = ServerSettings(mem0_key=KEYS["MEM0_API_KEY"], klavis_key=KEYS["KLAVIS_API_KEY"])
+    with ServerThread(create_app(settings)) as thread:
+        yield thread
+
+
+@pytest.fixture(scope="module")
+def faulty() -> Iterator[ServerThread]:
+    """A stand-in live target whose ping omits project_id (a planted fault)."""
+    settings = ServerSettings(mem0_key=KEYS["MEM0_API_KEY"], faults=frozenset({"ping-missing-project-id"}))
+    with ServerThread(create_app(settings)) as thread:
+        yield thread
+
+
+def target_file(tmp_path: Path, url: str, *, deviation: str | None = None) -> Path:
+    text = f'name = "stand-in"\n[mem0]\nurl = "{url}"\nkey = "${{MEM0_API_KEY}}"\n'
+    if deviation:
+        text += f'[[deviations]]\ntest = "{deviation}"\nreason = "ping omits project_id (ticket 7)"\n'
+    path = tmp_path / "target.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_with_no_target_the_embedded_server_is_tested_and_a_pass_exits_0(tmp_path: Path):
+    result = run("--", PING, LIST, "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+
+
+def test_a_planted_fault_makes_the_run_fail_with_exit_1(tmp_path: Path):
+    result = run("--fault", "ping-missing-project-id", "--", PING, "-q", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed" in result.stdout
+    assert "exchanged requests (keys redacted)" in result.stdout  # the failure shows what was sent
+
+
+def test_a_live_target_by_url_is_tested_with_the_key_from_the_environment(live, tmp_path: Path):
+    result = run("--mem0-url", live.url, "--klavis-url", live.url, "--", PING, LIST, "-q", env=KEYS, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+    assert all(key not in result.stdout + result.stderr for key in KEYS.values())
+
+
+def test_an_api_without_url_is_skipped(live, tmp_path: Path):
+    result = run("--mem0-url", live.url, "--", PING, LIST, "-q", "-rs", env=KEYS, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed, 1 skipped" in result.stdout
+    assert "the target has no Klavis API" in result.stdout
+
+
+def test_an_unreachable_target_stops_the_run_with_exit_3_before_any_test(tmp_path: Path):
+    result = run("--mem0-url", "http://127.0.0.1:9", env=KEYS, cwd=tmp_path)
+    assert result.returncode == 3
+    assert result.stdout == ""  # no test session started
+    assert result.stderr.count("\n") == 1 and "cannot be reached" in result.stderr
+
+
+def test_a_rejected_key_stops_the_run_with_exit_4_and_never_shows_the_key(live, tmp_path: Path):
+    result = run("--klavis-url", live.url, env={"KLAVIS_API_KEY": "kl-wrong-key"}, cwd=tmp_path)
+    assert result.returncode == 4
+    assert result.stdout == ""
+    assert "rejected the API key with 401" in result.stderr and "KLAVIS_API_KEY" in result.stderr
+    assert "kl-wrong-key" not in result.stderr
+
+
+def test_a_missing_key_variable_is_a_usage_error(live, tmp_path: Path):
+    result = run("--mem0-url", live.url, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "mem0-conformance: --mem0-url needs the environment variable MEM0_API_KEY, which is not set."
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "no-such-fault"], "unknown fault no-such-fault"),
+        (["--fault", "auth-any-token", "--mem0-url", "http://127.0.0.1:9"], "--fault applies only to the embedded"),
+        (["--target", "missing.toml"], "target file missing.toml does not exist"),
+    ],
+)
+def test_bad_options_are_refused_in_one_sentence_with_exit_2(args, message, tmp_path: Path):
+    result = run(*args, env=KEYS, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_known_deviation_is_a_strict_xfail(faulty, tmp_path: Path):
+    """The target file lists the broken expectation: the run passes and says why."""
+    path = target_file(tmp_path, faulty.url, deviation=PING)
+    result = run("--target", str(path), "--", PING, "-q", "-rx", env=KEYS, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 xfailed" in result.stdout
+    assert "known deviation of stand-in: ping omits project_id (ticket 7)" in result.stdout
+
+
+def test_a_deviation_the_target_no_longer_has_fails_the_run(live, tmp_path: Path):
+    """Strict: an expectation listed as broken that holds is reported, so the list stays true."""
+    path = target_file(tmp_path, live.url, deviation=PING)
+    result = run("--target", str(path), "--", PING, "-q", env=KEYS, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "XPASS(strict)" in result.stdout
