@@ -206,8 +206,8 @@ def embedded(url: str) -> Target:
     """The reference server a run starts for itself: both APIs, shared data, destructive allowed."""
     return Target(
         name="reference server",
-        mem0=ApiTarget("mem0", url, DEFAULT_MEM0_KEY, consistency_wait=5.0, capabilities=frozenset({"v3", "webhooks"})),
-        klavis=ApiTarget("klavis", url, DEFAULT_KLAVIS_KEY, consistency_wait=5.0),
+        mem0=ApiTarget("mem0", url, DEFAULT_MEM0_KEY, consistency_wait=2.0, capabilities=frozenset({"v3", "webhooks"})),
+        klavis=ApiTarget("klavis", url, DEFAULT_KLAVIS_KEY, consistency_wait=2.0),
         shared_data=True,
         allow_destructive=True,
         embedded=True,

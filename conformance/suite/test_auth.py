@@ -1,0 +1,76 @@
+"""Authentication: only the configured key, in the API's own scheme, opens either API.
+
+Mem0 wants ``Authorization: Token <key>`` and answers a bad key with 401 ``{"detail": ...}``
+(FACTS.md "GET /v1/ping/"); Klavis wants ``Authorization: Bearer <key>`` (401 is undocumented
+there; FACTS.md names the FastAPI-style ``{"detail": ...}`` body). Only read-only calls are
+made, so a server that wrongly lets a request through changes nothing.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conformance.client import SCHEMES, ApiClient
+from conformance.suite.support import expect_error
+
+OTHER_SCHEME = {"mem0": "Bearer", "klavis": "Token"}
+CALLS = [
+    pytest.param("mem0", "/v1/ping/", marks=pytest.mark.requires("mem0"), id="mem0-ping"),
+    pytest.param("mem0", "/v1/entities/", marks=pytest.mark.requires("mem0"), id="mem0-entities"),
+    pytest.param("klavis", "/sandbox", marks=pytest.mark.requires("klavis"), id="klavis-sandboxes"),
+]
+
+
+def configured_key(client: ApiClient) -> str:
+    return client.http.headers["Authorization"].partition(" ")[2]
+
+
+def send(client: ApiClient, path: str, authorization: str | None) -> httpx.Response:
+    """GET ``path`` with this Authorization header instead of the client's (None: no header)."""
+    if authorization is not None:
+        return client.get(path, headers={"Authorization": authorization})
+    request = client.http.build_request("GET", path)
+    del request.headers["Authorization"]
+    return client.http.send(request)
+
+
+def refused(response: httpx.Response, how: str) -> None:
+    assert response.status_code == 401, f"{how}: expected 401, got {response.status_code}: {response.text[:300]}"
+    expect_error(response, what=how)
+
+
+def near_misses(key: str, run_prefix: str) -> dict[str, str]:
+    """Tokens that are not the key: unrelated, or differing from it in one place."""
+    flipped = key[:-1] + ("0" if key[-1:] != "0" else "1")
+    tokens = {
+        "unrelated": f"wrong-{run_prefix}",
+        "last character changed": flipped,
+        "truncated": key[:-1],
+        "extended": key + "x",
+        "case changed": key.swapcase(),
+    }
+    return {how: token for how, token in tokens.items() if token and token != key}
+
+
+@pytest.mark.parametrize(("api", "path"), CALLS)
+def test_a_wrong_key_in_the_right_scheme_is_refused_with_401(request, run_prefix, api, path):
+    """A key other than the configured one (unrelated or a near miss), in the API's own scheme, gets 401 with a body."""
+    client = request.getfixturevalue(api)
+    for how, token in near_misses(configured_key(client), run_prefix).items():
+        refused(send(client, path, f"{SCHEMES[api]} {token}"), f"GET {path} with a wrong {SCHEMES[api]} key ({how})")
+
+
+@pytest.mark.parametrize(("api", "path"), CALLS)
+@pytest.mark.parametrize("variant", ["missing header", "other API's scheme", "bare key", "scheme alone"])
+def test_a_request_without_the_key_in_the_api_s_scheme_is_refused_with_401(request, api, path, variant):
+    """No Authorization header, the right key in the other API's scheme, a bare key or the scheme alone gets 401 with a body."""
+    client = request.getfixturevalue(api)
+    key = configured_key(client)
+    header = {
+        "missing header": None,
+        "other API's scheme": f"{OTHER_SCHEME[api]} {key}",
+        "bare key": key,
+        "scheme alone": SCHEMES[api],
+    }[variant]
+    refused(send(client, path, header), f"GET {path} with {variant}")
