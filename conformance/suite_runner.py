@@ -27,9 +27,10 @@ def pytest_arguments(
     pytest_args: Sequence[str] = (),
 ) -> list[str]:
     args = ["-c", str(SUITE / "pytest.ini"), "--rootdir", str(SUITE),
-            "-o", f"cache_dir={Path.cwd() / '.pytest_cache'}",
             # The command imported httpx (and with it the anyio pytest plugin) before pytest started.
             "-W", "ignore:Module already imported so cannot be rewritten; anyio:pytest.PytestAssertRewriteWarning"]
+    if "no:cacheprovider" not in pytest_args:
+        args += ["-o", f"cache_dir={Path.cwd() / '.pytest_cache'}"]
     if mem0_url:
         args += ["--mem0-url", mem0_url]
     if klavis_url:
