@@ -1,0 +1,210 @@
+"""The Mem0 memory lifecycle as a rule machine beside a plain model.
+
+The model is a dict ``id -> Record`` of the memories the machine created and has not deleted,
+the history it expects for each, and the set of deleted ids. Three fresh run-prefixed users
+share the machine, so that every list and search can show a leak from one user to another.
+
+Rules change the target and the model together and check what the step itself promises (an
+add stores the text verbatim, an update adds one UPDATE to the history, a deleted memory is
+404). The invariant compares the target's listing of all three users with the model after
+every step, waiting at most the target's consistency wait for queued work to show
+(FACTS.md: Add, List/search filters, Pagination, History, expiration_date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, precondition, rule
+
+from conformance.client import ApiClient
+from conformance.suite.machines.mem0_calls import ADD_MODES, Patience, add_memories, pages
+from conformance.suite.support import expect
+from strategies.memories import expiration_dates, memory_texts, metadatas
+
+
+TEXTS = memory_texts()
+METADATA = metadatas()
+
+
+@dataclass
+class Record:
+    user: str
+    text: str
+    metadata: dict[str, Any]
+    expired: bool = False
+    history: list[tuple[str, str | None]] = field(default_factory=list)  # (event, new text)
+
+    def view(self) -> tuple[str, str, dict[str, Any]]:
+        return self.user, self.text, self.metadata
+
+
+def _view(memory: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    return memory.get("user_id"), memory.get("memory"), memory.get("metadata") or {}
+
+
+def _any_of(users: list[str]) -> dict[str, Any]:
+    return {"OR": [{"user_id": user} for user in users]} if len(users) > 1 else {"user_id": users[0]}
+
+
+class MemoryLifecycle(RuleBasedStateMachine):
+    """Add, read, update, delete, history, list and search, compared with a model after every step."""
+
+    memories = Bundle("memories")
+
+    def __init__(self, *, mem0: ApiClient, users: list[str], register: Callable[[str], None],
+                 patience: Patience) -> None:
+        super().__init__()
+        self.mem0 = mem0
+        self.patience = patience
+        self.users = users
+        self.register = register  # called before the first memory of a user is added (cleanup)
+        self.model: dict[str, Record] = {}
+        self.deleted: set[str] = set()
+
+    # --- the model's views ------------------------------------------------------------------
+
+    def shown(self, users: list[str]) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """What list and search may show for these users: their live memories that have not expired."""
+        return {mid: r.view() for mid, r in self.model.items() if r.user in users and not r.expired}
+
+    def compare(self, got: dict[str, dict[str, Any]], users: list[str], what: str) -> None:
+        expected = self.shown(users)
+        actual = {mid: _view(memory) for mid, memory in got.items()}
+        deleted = sorted(set(actual) & self.deleted)
+        assert not deleted, f"{what}: deleted memories still listed: {deleted}"
+        expired = sorted(mid for mid in actual if mid in self.model and self.model[mid].expired)
+        assert not expired, f"{what}: memories past their expiration_date listed: {expired}"
+        strangers = sorted(mid for mid in actual if mid not in expected)
+        assert not strangers, f"{what}: memories of other users (or unknown) listed: {[actual[m] for m in strangers]}"
+        missing = sorted(set(expected) - set(actual))
+        assert not missing, f"{what}: memories missing: {[expected[m] for m in missing]}"
+        changed = {mid: (actual[mid], expected[mid]) for mid in expected if actual[mid] != expected[mid]}
+        assert not changed, f"{what}: received / expected (user, text, metadata) differ: {changed}"
+
+    def listing(self, users: list[str], version: str) -> dict[str, dict[str, Any]]:
+        """One unpaginated list: v1 (one user, query parameters) or v2 (the filter language, a bare array)."""
+        if version == "v1":
+            (user,) = users
+            answer = expect(self.mem0.get("/v1/memories/", params={"user_id": user}), 200)
+        else:
+            answer = expect(self.mem0.post("/v2/memories/", json={"filters": _any_of(users)}), 200)
+        assert isinstance(answer, list), f"a {version} list without page parameters answers an array, got {answer!r}"
+        found = {memory["id"]: memory for memory in answer}
+        assert len(found) == len(answer), f"the {version} list names a memory twice"
+        return found
+
+    def owner(self, index: int) -> str:
+        user = self.users[index]
+        if not any(record.user == user for record in self.model.values()):
+            self.register(user)
+        return user
+
+    def record(self, created: list[tuple[str, str]], user: str, metadata: dict[str, Any], *, expired: bool = False):
+        for memory_id, text in created:
+            self.model[memory_id] = Record(user, text, metadata, expired, [("ADD", text)])
+        return multiple(*(memory_id for memory_id, _ in created))
+
+    # --- rules ------------------------------------------------------------------------------
+
+    @rule(target=memories, user=st.integers(0, 2), texts=st.lists(TEXTS, min_size=1, max_size=3),
+          metadata=METADATA, mode=st.sampled_from(ADD_MODES))
+    def add(self, user, texts, metadata, mode):
+        owner = self.owner(user)
+        created = add_memories(self.mem0, texts, mode=mode, user_id=owner, metadata=metadata)
+        return self.record(created, owner, metadata)
+
+    @rule(target=memories, user=st.integers(0, 2), text=TEXTS, day=expiration_dates(past=True))
+    def add_expired(self, user, text, day):
+        owner = self.owner(user)
+        created = add_memories(self.mem0, [text], user_id=owner, expiration_date=day)
+        return self.record(created, owner, {}, expired=True)
+
+    @rule(memory_id=memories)
+    def get(self, memory_id):
+        memory = expect(self.mem0.get(f"/v1/memories/{memory_id}/"), 200)
+        assert _view(memory) == self.model[memory_id].view(), f"GET {memory_id}: received {_view(memory)}"
+
+    @rule(memory_id=memories, text=st.none() | TEXTS, metadata=st.none() | METADATA)
+    def update(self, memory_id, text, metadata):
+        record = self.model[memory_id]
+        changes = {key: value for key, value in (("text", text), ("metadata", metadata)) if value is not None}
+        if not changes:
+            changes = {"text": record.text + " (updated)"}
+        expect(self.mem0.put(f"/v1/memories/{memory_id}/", json=changes), 200)
+        record.text = changes.get("text", record.text)
+        record.metadata = changes.get("metadata", record.metadata)
+        record.history.append(("UPDATE", record.text))
+        self.check_history(memory_id)
+
+    @rule(memory_id=consumes(memories))
+    def delete(self, memory_id):
+        expect(self.mem0.delete(f"/v1/memories/{memory_id}/"), 200, 204)
+        del self.model[memory_id]
+        self.deleted.add(memory_id)
+        body = expect(self.mem0.get(f"/v1/memories/{memory_id}/"), 404, what=f"GET deleted memory {memory_id}")
+        assert body, "the 404 for a deleted memory has an empty body"
+
+    @rule(memory_id=memories)
+    def check_history(self, memory_id):
+        entries = expect(self.mem0.get(f"/v1/memories/{memory_id}/history/"), 200)
+        received = [(entry["event"], entry.get("new_memory")) for entry in entries]
+        expected = self.model[memory_id].history
+        assert received == expected, f"history of {memory_id}: received {received}, expected {expected} (oldest first)"
+
+    @precondition(lambda self: self.deleted)
+    @rule(data=st.data())
+    def get_deleted(self, data):
+        memory_id = data.draw(st.sampled_from(sorted(self.deleted)), label="deleted memory")
+        expect(self.mem0.get(f"/v1/memories/{memory_id}/"), 404, what=f"GET deleted memory {memory_id}")
+
+    @rule(user=st.integers(0, 2), version=st.sampled_from(("v1", "v2")))
+    def list_one_user(self, user, version):
+        users = [self.users[user]]
+        self.compare(self.listing(users, version), users, f"{version} list of user {user}")
+
+    @rule(pair=st.sampled_from(((0, 1), (0, 2), (1, 2))), version=st.sampled_from(("v2", "v3")))
+    def list_two_users(self, pair, version):
+        users = [self.users[index] for index in pair]
+        if version == "v2":
+            found = self.listing(users, "v2")
+        else:
+            found = {m["id"]: m for page in pages(self.mem0, "v3", _any_of(users), 100) for m in page}
+        self.compare(found, users, f"{version} list with an OR of users {pair}")
+
+    @precondition(lambda self: any(len(self.shown([user])) >= 2 for user in self.users))
+    @rule(data=st.data(), version=st.sampled_from(("v2", "v3")))
+    def paginate(self, data, version):
+        user = data.draw(st.sampled_from([u for u in self.users if len(self.shown([u])) >= 2]), label="user")
+        size = data.draw(st.integers(1, len(self.shown([user])) - 1), label="page_size")
+        seen: dict[str, dict[str, Any]] = {}
+        for number, page in enumerate(pages(self.mem0, version, {"user_id": user}, size), start=1):
+            again = sorted(seen.keys() & {m["id"] for m in page})
+            assert not again, f"{version} page {number} (page_size {size}) repeats memories of earlier pages: {again}"
+            seen.update((m["id"], m) for m in page)
+        self.compare(seen, [user], f"{version} pages of size {size}")
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), scope=st.sampled_from(("own", "pair")))
+    def search(self, data, scope):
+        memory_id = data.draw(st.sampled_from(sorted(self.model)), label="memory whose text is the query")
+        record = self.model[memory_id]
+        users = [record.user] if scope == "own" else [record.user, next(u for u in self.users if u != record.user)]
+        answer = expect(self.mem0.post("/v3/memories/search/", json={
+            "query": record.text[:500], "filters": _any_of(users), "top_k": 100}), 200)
+        expected = self.shown(users)
+        for found in answer["results"]:
+            assert found["id"] not in self.deleted, f"search finds the deleted memory {found['id']}"
+            assert found["id"] in expected, f"search in {scope} scope finds a memory it must not: {_view(found)}"
+            assert _view(found) == expected[found["id"]], f"search shows {_view(found)} for {found['id']}"
+
+    # --- invariant --------------------------------------------------------------------------
+
+    @invariant()
+    def listing_equals_model(self):
+        """The v2 list of all three users equals the model (within the consistency wait)."""
+        self.patience.eventually(lambda: self.compare(self.listing(self.users, "v2"), self.users, "v2 list of all users"),
+                                 what="the target's listing equals the model")
