@@ -1,0 +1,228 @@
+"""Schema conformance: schemathesis drives every operation of both effective documents.
+
+Each operation is its own test (``test_mem0_operation[POST /v1/memories/]``): positive and
+negative data, the examples, coverage and fuzzing phases, every default check, with the
+per-operation settings of ``conformance/schemathesis.toml``. One stateful test per API follows
+the overlay links. The budget per operation is the Hypothesis profile's ``max_examples``.
+
+Base URL and key come from the target. On a live target without ``allow_destructive`` the
+hooks of :mod:`conformance.suite.schema_safety` keep every request inside the run (unscoped
+operations are skipped, entity ids run-prefixed, foreign resource ids replaced by absent ones).
+Every exchange goes into the suite's recorder, so a failure shows what was sent, keys redacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import SkipTest
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import settings
+from hypothesis.stateful import run_state_machine_as_test
+from schemathesis.checks import load_all_checks
+from schemathesis.config import SchemathesisConfig
+from schemathesis.filters import FilterSet
+from schemathesis.core.failures import FailureGroup, as_reported_failure
+from schemathesis.pytest.lazy import get_all_tests
+
+import conformance
+from conformance.cleanup import Cleanup
+from conformance.client import SCHEMES, ApiClient, Recorder
+from conformance.specs import HTTP_METHODS, effective
+from conformance.suite.schema_safety import ENTITY_KEYS, UNSCOPED, CallHooks, Scope, active
+from conformance.targets import Target
+
+CONFIG_FILE = Path(conformance.__file__).with_name("schemathesis.toml")
+MODES = ["positive", "negative"]
+PHASES = ["examples", "coverage", "fuzzing", "stateful"]
+STATEFUL_STEPS = 10
+# The coverage phase is not bounded by max_examples: it derives every boundary and every type
+# mutation of every property (about 3000 cases for both documents, two thirds of them negative
+# type swaps). dev and ci keep its positive cases and leave negative data to the fuzzing phase
+# (still half of each operation's budget); a profile with a budget of FULL_COVERAGE_FROM
+# examples or more (thorough) runs the coverage phase in both modes.
+COVERAGE_MODES_LEAN = ["positive"]
+FULL_COVERAGE_FROM = 100
+
+
+@dataclass(frozen=True)
+class Calls:
+    """Where and how schemathesis sends requests; the key stays out of ``repr`` (and so of tracebacks)."""
+
+    base_url: str
+    authorization: str = field(repr=False)
+    timeout: float = 30.0
+    http: requests.Session | None = field(default=None, repr=False, compare=False)  # keeps connections alive
+
+    def kwargs(self) -> dict[str, Any]:
+        kwargs = {"base_url": self.base_url, "headers": {"Authorization": self.authorization}, "timeout": self.timeout}
+        return kwargs if self.http is None else {**kwargs, "session": self.http}
+
+
+def schema_of(api: str, calls: Calls, *, exclude: frozenset[str] = frozenset()) -> Any:
+    """A schemathesis schema of the effective document bound to the target, with the shared settings
+    file, both generation modes and every phase.
+
+    The key goes into the configuration (not only into each call), so that schemathesis knows
+    the security requirement is met: otherwise every case counts as lacking it, i.e. negative.
+    """
+    config = SchemathesisConfig.from_path(CONFIG_FILE)
+    project = config.projects.default
+    project.update(base_url=calls.base_url, headers={"Authorization": calls.authorization})
+    project.generation.update(modes=MODES)
+    project.phases.update(phases=PHASES)
+    if settings().max_examples < FULL_COVERAGE_FROM:
+        project.phases.coverage.generation.update(modes=COVERAGE_MODES_LEAN)
+    schema = schemathesis.openapi.from_dict(effective(api), config=config)
+    return schema.exclude(operation_id=sorted(exclude)) if exclude else schema
+
+
+def _labels(api: str) -> dict[str, str]:
+    """``METHOD /path`` of every operation of the effective document -> its operationId, in document order."""
+    return {f"{method} {path}": operation_id for method, path, operation_id in operations_of(effective(api))}
+
+
+def operations_of(document: dict[str, Any]) -> list[tuple[str, str, str]]:
+    return [(method.upper(), path, operation.get("operationId", ""))
+            for path, item in document["paths"].items() for method, operation in item.items()
+            if method in HTTP_METHODS]
+
+
+OPERATIONS = {"mem0": _labels("mem0"), "klavis": _labels("klavis")}
+SCHEMAS: dict[tuple[str, Calls], Any] = {}  # built once per process and target, on first use
+
+
+def run_operation(api: str, label: str, calls: Calls) -> None:
+    """Run schemathesis's test of one operation (examples, coverage, fuzzing) with the profile's budget."""
+    __tracebackhide__ = True
+    if (api, calls) not in SCHEMAS:
+        SCHEMAS[api, calls] = schema_of(api, calls)
+    schema = SCHEMAS[api, calls]
+    only = FilterSet().with_include(operation_id=OPERATIONS[api][label])
+    schema = schema.clone(filter_set=schema.config.operations.filter_set_with(include=only))
+    load_all_checks()
+    tests = list(get_all_tests(schema=schema, test_func=_call_and_validate, settings=None, given_kwargs=None))
+    assert len(tests) == 1, f"{label}: schemathesis built {len(tests)} tests"
+    operation, test = tests[0].ok()
+    try:
+        test(calls=calls)
+    except FailureGroup as exc:
+        raise as_reported_failure(exc) from None
+    except SkipTest as exc:
+        pytest.skip(str(exc))
+
+
+def _call_and_validate(case, calls: Calls):
+    __tracebackhide__ = True
+    case.call_and_validate(**calls.kwargs())
+
+
+def _live(target: Target) -> bool:
+    """Requests must be kept inside the run: not the embedded server, no allow_destructive."""
+    return not target.embedded and not target.allow_destructive
+
+
+def _register_created(client: ApiClient, cleanup: Cleanup):
+    """Registers what a schemathesis POST created that has a delete of its own (sandboxes, webhooks)."""
+
+    def created(method: str, path: str, body: Any) -> None:  # noqa: ARG001
+        if not isinstance(body, dict):
+            return
+        if client.api == "klavis" and path.rstrip("/") == "/sandbox/mem0" and isinstance(body.get("sandbox_id"), str):
+            sandbox = body["sandbox_id"]
+            cleanup.add("sandbox", sandbox, lambda: client.delete(f"/sandbox/mem0/{sandbox}"))
+        if client.api == "mem0" and path.startswith("/api/v1/webhooks/projects/"):
+            webhook = body.get("webhook_id") or body.get("id")
+            if isinstance(webhook, (str, int)) and not isinstance(webhook, bool):
+                cleanup.add("webhook", str(webhook), lambda: client.delete(f"/api/v1/webhooks/{webhook}/"))
+
+    return created
+
+
+def _calls(api: str, client: ApiClient, target: Target, recorder: Recorder, run_prefix: str,
+           cleanup: Cleanup, http: requests.Session) -> tuple[Calls, CallHooks]:
+    key = target.api(api).key
+    scope = None
+    if _live(target):
+        mem0 = client if api == "mem0" else None
+
+        def on_entity(kind: str, ident: str) -> None:
+            if mem0 is not None and kind in ENTITY_KEYS.values():  # "entity": an entity_type nobody has
+                cleanup.add(kind, ident, lambda: mem0.delete(f"/v2/entities/{kind}/{ident}/"))
+
+        scope = Scope(run_prefix, on_entity=on_entity)
+    hooks = CallHooks(recorder, (key,), client.transport.limiter, scope, _register_created(client, cleanup))
+    return Calls(client.url, f"{SCHEMES[api]} {key}", target.api(api).timeout, http), hooks
+
+
+def _skip_unscoped(api: str, request: pytest.FixtureRequest, target: Target) -> None:
+    label = getattr(getattr(request.node, "callspec", None), "params", {}).get("operation")
+    if _live(target) and OPERATIONS[api].get(label or "") in UNSCOPED:
+        pytest.skip(f"{label} cannot be scoped to the run: only on the reference server or with --allow-destructive")
+
+
+@pytest.fixture(scope="session")
+def _http() -> Iterator[requests.Session]:
+    """One requests session for schemathesis's calls, so that connections are reused."""
+    with requests.Session() as http:
+        yield http
+
+
+@pytest.fixture
+def mem0_calls(request, mem0, target, recorder, run_prefix, cleanup, _http) -> Iterator[Calls]:
+    """How schemathesis calls the target's Mem0 API (base URL, key), with the run's safety hooks active."""
+    _skip_unscoped("mem0", request, target)
+    calls, hooks = _calls("mem0", mem0, target, recorder, run_prefix, cleanup, _http)
+    with active(hooks):
+        yield calls
+
+
+@pytest.fixture
+def klavis_calls(request, klavis, target, recorder, run_prefix, cleanup, _http) -> Iterator[Calls]:
+    """How schemathesis calls the target's Klavis API (base URL, key), with the run's safety hooks active."""
+    _skip_unscoped("klavis", request, target)
+    calls, hooks = _calls("klavis", klavis, target, recorder, run_prefix, cleanup, _http)
+    with active(hooks):
+        yield calls
+
+
+@pytest.mark.requires("mem0")
+@pytest.mark.parametrize("operation", list(OPERATIONS["mem0"]))
+def test_mem0_operation(operation, mem0_calls):
+    """Every generated request to this Mem0 operation gets an answer that passes all default checks."""
+    run_operation("mem0", operation, mem0_calls)
+
+
+@pytest.mark.requires("klavis")
+@pytest.mark.parametrize("operation", list(OPERATIONS["klavis"]))
+def test_klavis_operation(operation, klavis_calls):
+    """Every generated request to this Klavis operation gets an answer that passes all default checks."""
+    run_operation("klavis", operation, klavis_calls)
+
+
+def _run_stateful(api: str, calls: Calls, target: Target) -> None:
+    schema = schema_of(api, calls, exclude=UNSCOPED if _live(target) else frozenset())
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case):  # noqa: ARG002
+            __tracebackhide__ = True
+            return calls.kwargs()
+
+    run_state_machine_as_test(Workflow, settings=settings(settings(), stateful_step_count=STATEFUL_STEPS))
+
+
+@pytest.mark.requires("mem0")
+def test_mem0_stateful(mem0_calls, target):
+    """Sequences that follow the Mem0 overlay links (create, then read, update, delete what was created) pass all default checks."""
+    _run_stateful("mem0", mem0_calls, target)
+
+
+@pytest.mark.requires("klavis")
+def test_klavis_stateful(klavis_calls, target):
+    """Sequences that follow the Klavis overlay links (acquire, then initialize, dump, reset, release) pass all default checks."""
+    _run_stateful("klavis", klavis_calls, target)

@@ -1,0 +1,166 @@
+"""The live-safety rewriting of schemathesis requests (conformance.suite.schema_safety), without network."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+from conformance.client import Recorder, RateLimiter
+from conformance.suite.schema_safety import UNSCOPED, CallHooks, Scope, active, after_call, before_call, rewrite_case
+from conformance.specs import effective
+
+PREFIX = "mct-run1-main"
+
+
+@pytest.fixture
+def scope() -> Scope:
+    return Scope(PREFIX)
+
+
+def test_an_entity_id_becomes_a_run_prefixed_id_and_the_same_value_the_same_id(scope):
+    """A generated user id maps to one run-prefixed id, the same every time, different for another value."""
+    first = scope.entity("user", "alice")
+    assert first.startswith(f"{PREFIX}-user-")
+    assert scope.entity("user", "alice") == first
+    assert scope.entity("user", "bob") != first
+
+
+def test_run_prefixed_ids_empty_values_and_non_scalars_stay(scope):
+    """An id the run already owns, an empty string, None, booleans and containers are left as they are."""
+    owned = f"{PREFIX}-user-7"
+    assert scope.entity("user", owned) == owned
+    for value in ("", None, True, {"a": 1}):
+        assert scope.entity("user", value) == value
+
+
+def test_numbers_are_rewritten_too(scope):
+    """A number in an entity field (sent as text in a query) becomes a run-prefixed id."""
+    assert scope.entity("agent", 123).startswith(f"{PREFIX}-agent-")
+
+
+def test_query_entity_ids_are_rewritten_and_other_parameters_kept(scope):
+    """user_id, agent_id, app_id and run_id in a query are run-prefixed; page and org_id are kept."""
+    query = scope.query({"user_id": "u", "agent_id": "a", "app_id": "p", "run_id": "r", "page": 2, "org_id": "o"})
+    assert all(query[key].startswith(f"{PREFIX}-{kind}-") for key, kind in
+               (("user_id", "user"), ("agent_id", "agent"), ("app_id", "app"), ("run_id", "run")))
+    assert query["page"] == 2 and query["org_id"] == "o"
+
+
+def test_entity_ids_inside_filters_are_rewritten_at_any_depth(scope):
+    """Entity ids inside AND/OR filters and operator objects ({"in": [...]}, {"ne": ...}) are all run-prefixed."""
+    body = scope.body({
+        "query": "user_id is the topic",
+        "filters": {"AND": [{"user_id": "alice"}, {"OR": [{"agent_id": {"in": ["x", "y"]}}, {"run_id": {"ne": "z"}}]}]},
+    })
+    assert body["query"] == "user_id is the topic"
+    and_ = body["filters"]["AND"]
+    assert and_[0]["user_id"] == scope.entity("user", "alice")
+    assert and_[1]["OR"][0]["agent_id"]["in"] == [scope.entity("agent", "x"), scope.entity("agent", "y")]
+    assert and_[1]["OR"][1]["run_id"]["ne"] == scope.entity("run", "z")
+
+
+def test_wildcard_entity_ids_are_scoped_too(scope):
+    """A "*" entity id (every entity) is turned into one run-prefixed id, never sent as is."""
+    assert scope.query({"user_id": "*"})["user_id"].startswith(f"{PREFIX}-user-")
+
+
+def test_entity_path_parameters_take_their_kind_from_entity_type(scope):
+    """{entity_id} and {entity_name} become run-prefixed ids of the kind named by {entity_type}."""
+    assert scope.path({"entity_type": "agents", "entity_id": "a1"})["entity_id"].startswith(f"{PREFIX}-agent-")
+    assert scope.path({"entity_type": "user", "entity_name": "u1"})["entity_name"].startswith(f"{PREFIX}-user-")
+    assert scope.path({"entity_type": "???", "entity_id": "e"})["entity_id"].startswith(f"{PREFIX}-entity-")
+
+
+def test_a_foreign_path_id_becomes_a_fresh_id_of_the_same_shape(scope):
+    """A memory id the run did not see is replaced by a new random UUID; other ids by an absent run-prefixed id."""
+    foreign = str(uuid.uuid4())
+    path = scope.path({"memory_id": foreign, "sandbox_id": "sbx-1", "webhook_id": 42})
+    assert path["memory_id"] != foreign and uuid.UUID(path["memory_id"])
+    assert path["sandbox_id"].startswith(f"{PREFIX}-absent-")
+    assert isinstance(path["webhook_id"], int) and path["webhook_id"] != 42
+    assert scope.path({"memory_id": foreign})["memory_id"] != path["memory_id"]  # fresh every time
+
+
+def test_a_path_id_the_run_created_is_kept(scope):
+    """An id from the answer to the run's own create is used as is."""
+    scope.learn("POST", 201, {"sandbox_id": "sbx-mine", "status": "occupied"})
+    assert scope.path({"sandbox_id": "sbx-mine"}) == {"sandbox_id": "sbx-mine"}
+
+
+def test_memory_ids_in_a_body_are_replaced_unless_the_run_owns_them(scope):
+    """A batch names only memories the run created; other memory ids become absent ones."""
+    mine = str(uuid.uuid4())
+    scope.learn("GET", 200, {"results": [{"id": mine, "user_id": f"{PREFIX}-user-1"}]})
+    foreign = str(uuid.uuid4())
+    body = scope.body({"memories": [{"memory_id": mine, "text": "x"}, {"memory_id": foreign}]})
+    assert body["memories"][0] == {"memory_id": mine, "text": "x"}
+    assert body["memories"][1]["memory_id"] != foreign
+
+
+def test_ids_of_someone_else_s_resources_are_not_learned(scope):
+    """Ids in answers that name another entity, in failed answers or in reads of foreign data are not learned."""
+    other, failed, read = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    scope.learn("POST", 200, {"results": [{"id": other, "user_id": "someone"}]})
+    scope.learn("POST", 400, {"id": failed})
+    scope.learn("GET", 200, {"id": read})
+    assert not scope.known & {other, failed, read}
+
+
+def test_rewrite_case_changes_query_body_and_path_in_place(scope):
+    """A schemathesis case's query, body and path parameters are all rewritten."""
+    case = SimpleNamespace(path_parameters={"memory_id": "m"}, query={"user_id": "u"}, body={"user_id": "b"})
+    rewrite_case(scope, case)
+    assert case.path_parameters["memory_id"] != "m"
+    assert case.query["user_id"].startswith(PREFIX) and case.body["user_id"].startswith(PREFIX)
+
+
+def test_each_entity_id_handed_out_is_announced_for_cleanup():
+    """Every run-prefixed entity id is reported to on_entity (the suite registers its deletion)."""
+    seen = []
+    scope = Scope(PREFIX, on_entity=lambda kind, ident: seen.append((kind, ident)))
+    ident = scope.entity("user", "alice")
+    assert seen == [("user", ident)]
+
+
+def test_unscoped_operations_name_real_operations():
+    """Every operationId in UNSCOPED exists in the effective Mem0 document (a typo would let one through)."""
+    ids = {op.get("operationId") for item in effective("mem0")["paths"].values() for op in item.values()
+           if isinstance(op, dict)}
+    assert UNSCOPED <= ids
+
+
+def _case(method="GET", body=None, query=None):
+    return SimpleNamespace(method=method, formatted_path="/v1/memories/", path_parameters=None,
+                           query=query or {}, body=body)
+
+
+def _response(status, content=b"", auth="Token secret-key"):
+    request = SimpleNamespace(method="GET", url="http://t/v1/memories/?user_id=x",
+                              headers={"Authorization": auth, "X-Other": "secret-key here"}, body=None)
+    return SimpleNamespace(request=request, status_code=status, content=content, elapsed=0.01)
+
+
+def test_the_hooks_act_only_while_a_session_is_active_and_record_without_the_key():
+    """Outside ``active`` nothing happens; inside, requests are rewritten and exchanges recorded with keys redacted."""
+    recorder = Recorder()
+    case = _case(query={"user_id": "u"})
+    before_call(None, case, {})
+    assert case.query == {"user_id": "u"} and len(recorder) == 0
+    hooks = CallHooks(recorder, ("secret-key",), RateLimiter(None), Scope(PREFIX))
+    with active(hooks):
+        before_call(None, case, {})
+        after_call(None, case, _response(200, b'{"echo": "secret-key"}'))
+    assert case.query["user_id"].startswith(PREFIX)
+    text = recorder.render()
+    assert "secret-key" not in text and "[redacted]" in text and "< 200" in text
+
+
+def test_without_a_scope_nothing_is_rewritten():
+    """On the reference server (no scope) the generated request is sent as generated."""
+    hooks = CallHooks(Recorder(), (), RateLimiter(None), None)
+    case = _case(query={"user_id": "u"}, body={"user_id": "b"})
+    with active(hooks):
+        before_call(None, case, {})
+    assert case.query == {"user_id": "u"} and case.body == {"user_id": "b"}
