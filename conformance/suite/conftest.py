@@ -115,3 +115,17 @@ def new_sandbox(klavis: ApiClient, run_prefix: str, cleanup: Cleanup) -> Callabl
         return sandbox_id
 
     return make
+
+
+# The target's basics first (a broken ping or key explains everything after it), schema
+# conformance of every operation last (the longest part), the invariants in between.
+_FIRST = ("test_smoke.py", "test_auth.py")
+_LAST = ("test_schema.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return _FIRST.index(name) if name in _FIRST else len(_FIRST) + 1 if name in _LAST else len(_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each group is kept

@@ -148,6 +148,16 @@ def test_memory_events_list_every_change_newest_first(mem0, server):
     assert [e["event"] for e in events] == ["DELETE", "UPDATE", "ADD"]
 
 
+def test_the_memory_events_feed_keeps_the_newest_entries(mem0, server):
+    """The feed is bounded (one page, no paging parameters declared): the newest entries, counted as shown."""
+    from conformance.server.handlers.mem0_activity import ACTIVITY_FEED_SIZE
+
+    memories = [remember(server, f"m{i}", user_id="alice") for i in range(ACTIVITY_FEED_SIZE + 5)]
+    body = mem0.get("/v1/memories/events/").json()
+    assert body["count"] == len(body["results"]) == ACTIVITY_FEED_SIZE
+    assert body["results"][0]["memory_id"] == memories[-1].id
+
+
 def test_stats_count_memories_events_and_entities(mem0, server):
     """GET /v1/stats/ counts stored and created memories, add events and entities."""
     remember(server, "a", user_id="alice")

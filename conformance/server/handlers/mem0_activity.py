@@ -6,8 +6,11 @@ the three listings):
   ``{id, event_type, status, results, created_at, updated_at}``), newest first, in the
   envelope ``{count, next, previous, results}`` on one page. The query parameters the
   description mentions are not declared, so they are not read.
-- ``GET /v1/memories/events/``: every memory change the history records (ADD, UPDATE,
-  DELETE entries of all memories, deleted ones included), newest first, in the same envelope.
+- ``GET /v1/memories/events/``: the memory changes the history records (ADD, UPDATE, DELETE
+  entries of all memories, deleted ones included), newest first, in the same envelope. The
+  feed keeps the newest ``ACTIVITY_FEED_SIZE`` entries (a bounded activity log: with no paging
+  parameters declared, one page must stay small); each memory's own history stays complete.
+  Both listings are bounded the same way.
 - ``GET /v1/stats/``: counts derived from the store (see :func:`stats`).
 - ``POST /v1/feedback/``: one feedback per memory (a second submission replaces the first and
   keeps its id). The memory must exist: a malformed id is 400; an unknown memory is 404
@@ -34,7 +37,11 @@ FEEDBACK_ACCEPTS_UNKNOWN_MEMORY = faults.declare(
 )
 
 
+ACTIVITY_FEED_SIZE = 200
+
+
 def _page(results: list[dict[str, Any]]) -> dict[str, Any]:
+    results = results[:ACTIVITY_FEED_SIZE]
     return {"count": len(results), "next": None, "previous": None, "results": results}
 
 
@@ -48,10 +55,10 @@ def list_events(call: Call) -> Reply:
 @handles("memories_events_list")
 def list_memory_events(call: Call) -> Reply:
     with call.store.lock:
-        entries = [copy.deepcopy(entry) for history in call.store.history.values() for entry in history]
-    moments = [datetime.fromisoformat(entry["created_at"].replace("Z", "+00:00")) for entry in entries]
-    order = sorted(range(len(entries)), key=lambda i: (moments[i], i), reverse=True)
-    return Reply(200, _page([entries[i] for i in order]))
+        entries = [entry for history in call.store.history.values() for entry in history]
+        moments = [datetime.fromisoformat(entry["created_at"].replace("Z", "+00:00")) for entry in entries]
+        order = sorted(range(len(entries)), key=lambda i: (moments[i], i), reverse=True)
+        return Reply(200, _page([copy.deepcopy(entries[i]) for i in order[:ACTIVITY_FEED_SIZE]]))
 
 
 @handles("stats_list")
