@@ -12,6 +12,7 @@ import os
 from hypothesis import HealthCheck, Phase, settings
 
 PROFILE_VARIABLE = "MEM0_CONFORMANCE_PROFILE"
+SHRINK_VARIABLE = "MEM0_CONFORMANCE_SHRINK"
 PROFILES = ("dev", "ci", "thorough")
 
 _COMMON = {
@@ -45,6 +46,20 @@ def chosen_profile(environ: os._Environ[str] | dict[str, str] = os.environ) -> s
 
 
 def load_profile(environ: os._Environ[str] | dict[str, str] = os.environ) -> str:
+    """Load the chosen profile; ``MEM0_CONFORMANCE_SHRINK=0`` loads it without the shrink phase.
+
+    Shrinking turns a failure into its minimal example, which is what a person reading the
+    failure needs, and against a server it can take minutes. A run that only needs to know
+    whether something fails (the fault matrix) switches it off.
+    """
     name = chosen_profile(environ)
+    shrink = environ.get(SHRINK_VARIABLE, "1")
+    if shrink not in ("0", "1"):
+        raise ProfileError(f"{SHRINK_VARIABLE}={shrink!r} must be 0 or 1")
+    if shrink == "0":
+        parent = settings.get_profile(name)
+        settings.register_profile(f"{name}-no-shrink", parent,
+                                  phases=[phase for phase in parent.phases if phase is not Phase.shrink])
+        name = f"{name}-no-shrink"
     settings.load_profile(name)
     return name

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.suite.machines.mem0_calls import add_memories, listed
@@ -26,8 +26,6 @@ pytestmark = pytest.mark.requires("mem0", "v3")
 
 LIMIT = 1000
 CHUNK = 50  # messages per add: one memory each
-# A replay of a 1000-item batch costs a refill and a full listing: print the first failure unshrunk.
-NO_SHRINK = tuple(phase for phase in Phase if phase not in (Phase.shrink, Phase.explain))
 
 
 class Pool:
@@ -137,7 +135,6 @@ def test_a_batch_with_a_bad_last_item_changes_nothing(mem0, pool, new_user, oper
 def test_batches_of_1_to_999_memories_change_exactly_their_items(mem0, pool):
     """A batch update or delete of 1..999 memories is accepted and changes exactly its items, no other memory."""
 
-    @settings(settings(), phases=NO_SHRINK)
     @given(operation=st.sampled_from(["update", "delete"]),
            size=st.one_of(st.integers(1, 10), st.integers(11, LIMIT - 1)),
            start=st.integers(0, LIMIT), text=memory_texts(large=False))

@@ -6,7 +6,7 @@ FACTS.md: Add, List/search filters, Pagination, History, expiration_date.
 from __future__ import annotations
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from conformance.suite.machines.mem0_calls import Patience, add_memories, listed, pages
@@ -14,10 +14,6 @@ from conformance.suite.machines.memories import MemoryLifecycle
 from conformance.suite.support import expect, expect_error
 
 STEPS = 12
-# Every replay of a stateful program costs round trips (and queued adds their processing time):
-# shrinking one failure took Hypothesis's full five-minute shrink budget per planted fault. The
-# machine tests therefore print the first failing program, unshrunk, with its reproduction blob.
-NO_SHRINK = tuple(phase for phase in Phase if phase not in (Phase.shrink, Phase.explain))
 NO_ENTITY = {"created_at": {"gte": "2000-01-01"}}
 V3 = pytest.mark.requires("v3")
 
@@ -34,7 +30,7 @@ def test_memory_lifecycle_matches_a_plain_model(mem0, ids, cleanup):
         lambda: MemoryLifecycle(mem0=mem0, users=[ids.new("user") for _ in range(3)],
                                 register=lambda user: cleanup.add("user", user, _deleting(mem0, user)),
                                 patience=patience),
-        settings=settings(settings(), stateful_step_count=STEPS, phases=NO_SHRINK),
+        settings=settings(settings(), stateful_step_count=STEPS),
     )
 
 
