@@ -31,3 +31,14 @@ def seeds() -> Path:
     if found is None:
         pytest.skip("the seed documents are not available (set MEM0_CONFORMANCE_SEEDS)")
     return found
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """The fault matrix's table: which suite tests catch each planted fault, and how fast."""
+    from tests.test_fault_matrix import outcomes_of, summary_table
+
+    outcomes = outcomes_of(report for reports in terminalreporter.stats.values() for report in reports)
+    if outcomes:
+        terminalreporter.section("planted faults caught by the suite")
+        for line in summary_table(outcomes):
+            terminalreporter.line(line)
