@@ -7,7 +7,6 @@ the prefix beforehand.
 
 from __future__ import annotations
 
-import string
 
 from hypothesis import strategies as st
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,35 @@ def test_a_deviation_the_target_no_longer_has_fails_the_run(live, tmp_path: Path
     result = run("--target", str(path), "--", PING, "-q", env=KEYS, cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "XPASS(strict)" in result.stdout
+
+
+@pytest.mark.slow
+def test_against_a_live_target_the_run_leaves_nothing_behind(tmp_path: Path):
+    """The whole suite against a stand-in live target: it passes, and afterwards every memory,
+    entity and webhook it created is gone and every sandbox it acquired is released."""
+    settings = ServerSettings(mem0_key=KEYS["MEM0_API_KEY"], klavis_key=KEYS["KLAVIS_API_KEY"])
+    with ServerThread(create_app(settings)) as stand_in:
+        store = stand_in.app.state.server.store
+        result = run("--mem0-url", stand_in.url, "--klavis-url", stand_in.url, "--", "-q", "-p", "no:cacheprovider",
+                     env={**KEYS, "MEM0_CONFORMANCE_RUN_ID": "leakcheck"}, cwd=tmp_path)
+        assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
+        assert "could not delete" not in result.stdout
+        with store.lock:
+            memories = [(m.id, m.user_id, m.agent_id, m.app_id, m.run_id) for m in store.memories.values()]
+            occupied = [s["sandbox_id"] for s in store.sandboxes.values() if s["status"] != "idle"]
+            webhooks = list(store.table("webhooks"))
+            entities = list(store.table("entities"))
+        assert memories == [] and occupied == [] and webhooks == [] and entities == []
+
+
+def test_plain_pytest_with_the_plugin_checks_the_target_first(tmp_path: Path):
+    """`pytest --pyargs conformance.suite --mem0-url URL` stops before any test when the target is down."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "--mem0-url", "http://127.0.0.1:9",
+         "-p", "no:cacheprovider", "-q"],
+        capture_output=True, text=True, timeout=300, env={**environ, **KEYS}, cwd=tmp_path,
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "the Mem0 target http://127.0.0.1:9 cannot be reached" in result.stdout + result.stderr
+    assert "passed" not in result.stdout and "failed" not in result.stdout

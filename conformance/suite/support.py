@@ -50,3 +50,33 @@ def eventually(check: Callable[[], T], *, within: float, what: str, interval: fl
                 raise AssertionError(f"{what}: still not true after {within:g}s: {exc}") from None
         time.sleep(interval)
         interval = min(interval * 2, 1.0)
+
+
+class Patience:
+    """Bounded waits for one test, that get shorter once the target has missed one.
+
+    The first waits last the target's full consistency wait. After one ran out the test has
+    failed already, and Hypothesis replays and shrinks the failing program many times; waiting
+    in full on every replay would turn one failure into minutes. Later waits therefore last
+    ``after_miss`` of the full wait (a tenth by default: still long enough for a target that
+    settles, so a replay does not fail from plain lag).
+    """
+
+    def __init__(self, within: float, *, after_miss: float = 0.1) -> None:
+        self.within = within
+        self.after_miss = after_miss
+        self.ran_out = False
+
+    def wait(self, check: Callable[[], T], *, what: str) -> T:
+        """``check()`` once it passes; else ``check``'s own last failure, with a note of the wait
+        (so that the same failure found here and by an invariant is one failure to Hypothesis)."""
+        within = self.within * self.after_miss if self.ran_out else self.within
+        try:
+            return eventually(check, within=within, what=what)
+        except AssertionError:
+            self.ran_out = True
+        try:
+            return check()
+        except AssertionError as exc:
+            exc.add_note(f"{what}: still not true after waiting {within:g}s")
+            raise

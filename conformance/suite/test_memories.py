@@ -9,7 +9,8 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from conformance.suite.machines.mem0_calls import Patience, add_memories, listed, pages
+from conformance.suite.machines.mem0_calls import add_memories, listed, pages
+from conformance.suite.support import Patience
 from conformance.suite.machines.memories import MemoryLifecycle
 from conformance.suite.support import expect, expect_error
 

@@ -11,7 +11,8 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from conformance.specs import effective
 from conformance.suite import roundtrip
-from conformance.suite.machines.sandbox import BASE, Patience, SandboxMachine, SandboxPool
+from conformance.suite.machines.sandbox import BASE, SandboxMachine, SandboxPool
+from conformance.suite.support import Patience
 from conformance.suite.support import eventually, expect
 
 pytestmark = pytest.mark.requires("klavis")

@@ -185,7 +185,7 @@ UNKNOWN_MEMORY_STATUS = 404 if "404" in effective("mem0")["paths"]["/v1/feedback
 
 @pytest.mark.parametrize(("memory_id", "status", "message"), [
     ("not-a-uuid", 400, "memory_id should be a valid UUID"),
-    (str(uuid.uuid4()), UNKNOWN_MEMORY_STATUS, "Memory not found!"),
+    ("3b2f6c1e-8d4a-4e9b-a7c5-0f1e2d3c4b5a", UNKNOWN_MEMORY_STATUS, "Memory not found!"),
 ])
 def test_feedback_for_a_missing_memory_is_refused(mem0, server, memory_id, status, message):
     """Feedback naming a malformed id is 400, an unknown memory 404 if declared (else 400); nothing is stored."""

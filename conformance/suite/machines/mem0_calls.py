@@ -6,38 +6,14 @@ so that the machines compare with their models and nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from conformance.client import ApiClient
 from conformance.suite.support import eventually, expect
 
-T = TypeVar("T")
 ADD_MODES = ("v3-sync", "v1-sync", "v3-async", "v1-async")
-
-
-class Patience:
-    """The consistency wait of one test's listings: the target's full wait, until the target once
-    fails to converge within it; from then on none.
-
-    A test that saw the target miss its bound has failed already; Hypothesis then replays and
-    shrinks the failing program many times, and waiting the full bound on every replay would
-    turn one failure into minutes. (On a live target a replay may then fail from plain lag;
-    the first, full-wait failure is the one that counts.)
-    """
-
-    def __init__(self, wait: float) -> None:
-        self.wait = wait
-        self.exhausted = False
-
-    def eventually(self, check: Callable[[], T], *, what: str) -> T:
-        try:
-            return eventually(check, within=0 if self.exhausted else self.wait, what=what)
-        except AssertionError:
-            self.exhausted = True
-            raise
 
 
 def _text_of(result: dict[str, Any]) -> str:

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, precondition, rule
 
 from conformance.client import ApiClient
-from conformance.suite.machines.mem0_calls import ADD_MODES, Patience, add_memories, pages
+from conformance.suite.machines.mem0_calls import ADD_MODES, add_memories, pages
+from conformance.suite.support import Patience
 from conformance.suite.support import expect
 from strategies.memories import expiration_dates, memory_texts, metadatas
 
@@ -206,5 +207,5 @@ class MemoryLifecycle(RuleBasedStateMachine):
     @invariant()
     def listing_equals_model(self):
         """The v2 list of all three users equals the model (within the consistency wait)."""
-        self.patience.eventually(lambda: self.compare(self.listing(self.users, "v2"), self.users, "v2 list of all users"),
+        self.patience.wait(lambda: self.compare(self.listing(self.users, "v2"), self.users, "v2 list of all users"),
                                  what="the target's listing equals the model")

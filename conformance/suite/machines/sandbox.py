@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from conformance.cleanup import Cleanup
 from conformance.client import ApiClient
 from conformance.suite import roundtrip
-from conformance.suite.support import eventually, expect, expect_error
+from conformance.suite.support import Patience, expect, expect_error
 from strategies.sandbox import initialize_bodies, invalid_initialize_bodies
 
 HELD = 2  # sandboxes an example holds: two, so that one sandbox's dump can show the other's data
@@ -46,30 +46,6 @@ class SandboxPool:
 
     def give_back(self, sandbox_ids: list[str]) -> None:
         self.free.extend(sandbox_ids)
-
-
-class Patience:
-    """Waits for background work, bounded by the target's wait. After one wait ran out, the
-    run's later waits are a tenth as long, so that Hypothesis can shrink a program that waits in
-    vain without waiting in full each time (still long enough for a target that settles)."""
-
-    def __init__(self, within: float) -> None:
-        self.within = within
-        self.ran_out = False
-
-    def wait(self, check: Callable[[], Any], *, what: str) -> Any:
-        """``check()`` once it passes; else its own last failure (so that a failure found here and
-        the same one found by an invariant are one failure to Hypothesis), noting the wait."""
-        within = self.within / 10 if self.ran_out else self.within
-        try:
-            return eventually(check, within=within, what=what)
-        except AssertionError:
-            self.ran_out = True
-        try:
-            return check()
-        except AssertionError as exc:
-            exc.add_note(f"{what}: still not true after waiting {within:g}s")
-            raise
 
 
 @dataclass
