@@ -22,7 +22,7 @@ from conformance.suite.machines.mem0_calls import add_memories, listed
 from conformance.suite.support import expect, expect_error
 from strategies.memories import PHRASES, memory_texts
 
-pytestmark = pytest.mark.requires("mem0", "v3")
+pytestmark = pytest.mark.requires("mem0")
 
 LIMIT = 1000
 CHUNK = 50  # messages per add: one memory each

@@ -15,7 +15,7 @@ from conformance.suite.machines.mem0_calls import add_memories
 from conformance.suite.support import expect, expect_error
 from strategies.memories import memory_texts, metadatas
 
-pytestmark = pytest.mark.requires("mem0", "v3")
+pytestmark = pytest.mark.requires("mem0")
 
 CHANGES = st.one_of(
     st.builds(lambda text: {"text": text}, memory_texts()),

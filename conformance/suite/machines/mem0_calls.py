@@ -23,7 +23,7 @@ def _text_of(result: dict[str, Any]) -> str:
     return (result.get("data") or {}).get("memory")
 
 
-def add_memories(mem0: ApiClient, texts: list[str], *, mode: str = "v3-sync", **fields: Any) -> list[tuple[str, str]]:
+def add_memories(mem0: ApiClient, texts: list[str], *, mode: str = "v1-sync", **fields: Any) -> list[tuple[str, str]]:
     """Add one memory per text (``infer: false``, one user message each); ``(id, stored text)`` pairs.
 
     ``mode``: ``v3-sync`` / ``v1-sync`` answer at once; ``v3-async`` / ``v1-async`` answer a queued
