@@ -92,14 +92,17 @@ class Recorder:
 
 
 class RateLimiter:
-    """Spaces requests evenly to stay within ``"N/s"``, ``"N/m"`` or ``"N/h"``; shared by threads."""
+    """Spaces requests evenly to stay within ``"N/s"``, ``"N/m"`` or ``"N/h"``; shared by threads.
+
+    ``share`` processes (xdist workers) test the same target at once: each keeps to its share.
+    """
 
     _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 
-    def __init__(self, rate: str | None) -> None:
+    def __init__(self, rate: str | None, *, share: int = 1) -> None:
         if rate:
             count, unit = rate.split("/")
-            self.interval = self._UNITS[unit] / int(count)
+            self.interval = self._UNITS[unit] / int(count) * max(share, 1)
         else:
             self.interval = 0.0
         self._next = 0.0

@@ -7,6 +7,7 @@ With no target configured, ``target`` starts the embedded reference server for t
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -14,7 +15,7 @@ import pytest
 
 from conformance import plugin
 from conformance.cleanup import Cleanup, Ids
-from conformance.client import ApiClient, Recorder
+from conformance.client import ApiClient, RateLimiter, Recorder
 from conformance.targets import Target
 
 # A background add stays PENDING this long on the embedded server, so that the suite's
@@ -61,7 +62,9 @@ def ids(run_prefix: str) -> Ids:
 @pytest.fixture(scope="session")
 def _connections(target: Target, recorder: Recorder, pytestconfig: pytest.Config) -> Iterator[dict]:
     """The API clients and the cleanup registry, torn down together: cleanup first, then close."""
-    clients = {api.api: ApiClient(api, recorder) for api in (target.mem0, target.klavis) if api is not None}
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # set by xdist in each worker
+    clients = {api.api: ApiClient(api, recorder, RateLimiter(api.rate_limit, share=workers))
+               for api in (target.mem0, target.klavis) if api is not None}
     registry = Cleanup()
     yield {"clients": clients, "cleanup": registry}
     pytestconfig.stash[plugin.LEAKS].extend(registry.drain())

@@ -1,0 +1,97 @@
+"""The suite's HTTP layer and cleanup registry, against a real reference server on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from conformance.cleanup import Cleanup, Ids, run_prefix
+from conformance.client import REDACTED, ApiClient, RateLimiter, Recorder
+from conformance.server import ServerSettings, ServerThread, create_app
+from conformance.targets import ApiTarget
+
+KEY = "m0-key-that-must-never-show"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[ServerThread]:
+    with ServerThread(create_app(ServerSettings(mem0_key=KEY))) as thread:
+        yield thread
+
+
+@pytest.fixture
+def client(served: ServerThread) -> Iterator[ApiClient]:
+    api = ApiClient(ApiTarget("mem0", served.url, KEY, timeout=5), Recorder(limit=3))
+    yield api
+    api.close()
+
+
+def test_every_exchange_is_recorded_with_the_key_redacted(client: ApiClient):
+    """The Authorization header and any echo of the key in a body are shown as [redacted]."""
+    assert client.get("/v1/ping/").status_code == 200
+    client.post("/v1/memories/", json={"messages": [{"role": "user", "content": f"my key is {KEY}"}],
+                                       "user_id": "alice", "infer": False})
+    text = client.recorder.render()
+    assert KEY not in text
+    assert f"authorization: {REDACTED}" in text
+    assert f"my key is {REDACTED}" in text
+    assert "> GET " in text and "< 200" in text and "> POST " in text
+
+
+def test_the_recorder_keeps_the_newest_exchanges_and_says_how_many_it_dropped(client: ApiClient):
+    for _ in range(5):
+        client.get("/v1/ping/")
+    assert len(client.recorder) == 3
+    assert client.recorder.render().startswith("(2 earlier exchanges not shown)")
+    client.recorder.clear()
+    assert client.recorder.render() == ""
+
+
+def test_a_transport_error_is_recorded_and_raised():
+    recorder = Recorder()
+    api = ApiClient(ApiTarget("klavis", "http://127.0.0.1:9", "kl-secret", timeout=2), recorder)
+    with pytest.raises(httpx.TransportError):
+        api.get("/sandbox")
+    assert "transport error" in recorder.render() and "kl-secret" not in recorder.render()
+
+
+@pytest.mark.parametrize(("rate", "share", "interval"), [(None, 1, 0.0), ("60/m", 1, 1.0), ("60/m", 2, 2.0), ("2/s", 1, 0.5), ("3600/h", 4, 4.0)])
+def test_the_rate_limit_spaces_requests_and_workers_share_it(rate, share, interval):
+    assert RateLimiter(rate, share=share).interval == pytest.approx(interval)
+
+
+def test_cleanup_deletes_newest_first_and_reports_what_it_could_not_delete():
+    order: list[str] = []
+
+    def answer(name: str, status: int):
+        def delete() -> httpx.Response:
+            order.append(name)
+            return httpx.Response(status)
+        return delete
+
+    def unreachable() -> httpx.Response:
+        order.append("c")
+        raise httpx.ConnectError("connection refused")
+
+    registry = Cleanup()
+    registry.add("memory", "a", answer("a", 204))
+    registry.add("memory", "b", answer("b", 500))
+    registry.add("sandbox", "c", unreachable)
+    registry.add("user", "d", answer("d", 404))  # already gone: not a leak
+    registry.add("user", "e", answer("e", 200))
+    registry.forget("user", "e")  # the test deleted it itself
+    leaks = registry.drain()
+    assert order == ["d", "c", "b", "a"]
+    assert [(leak.kind, leak.ident) for leak in leaks] == [("sandbox", "c"), ("memory", "b")]
+    assert "delete answered 500" in str(leaks[1])
+    assert len(registry) == 0 and registry.drain() == []
+
+
+def test_ids_carry_the_run_prefix_and_are_unique():
+    ids = Ids(run_prefix("1a2b3c4d", "gw1"))
+    made = {ids.new("user") for _ in range(50)} | {ids.new("agent")}
+    assert len(made) == 51
+    assert all(name.startswith("mct-1a2b3c4d-gw1-") and ids.owns(name) for name in made)
+    assert not ids.owns("mct-1a2b3c4d-gw10-user-1")
