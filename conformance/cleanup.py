@@ -68,9 +68,6 @@ class Cleanup:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def __contains__(self, key: tuple[str, str]) -> bool:
-        return key in self._entries
-
     def drain(self) -> list[Leak]:
         """Delete everything registered, newest first; return what could not be deleted."""
         with self._lock:

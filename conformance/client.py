@@ -189,7 +189,6 @@ class ApiClient:
         self.api = api.api
         self.url = api.url
         self.wait = api.consistency_wait
-        self.capabilities = api.capabilities
         self.recorder = recorder
         self.transport = RecordingTransport(recorder, secrets=(api.key,), limiter=limiter or RateLimiter(api.rate_limit))
         self.http = httpx.Client(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,33 +81,28 @@ class Normalised:
         return not self.verbatim and not self.inferred
 
 
-def _normalised(verbatim: list[dict[str, Any]], inferred: list[dict[str, Any]]) -> Normalised:
+def _normalised(items: Iterable[Mapping[str, Any]] | None,
+                contents: Callable[[Mapping[str, Any]], list[Any]]) -> Normalised:
+    """Split items by ``auto_infer``: a verbatim record per content ``contents(item)`` gives, an
+    inferred record per item."""
+    verbatim, inferred = [], []
+    for item in items or []:
+        fields = _fields(item)
+        if fields["auto_infer"]:
+            inferred.append(fields)
+        else:
+            verbatim.extend({**fields, "content_text": content} for content in contents(item))
     return Normalised(tuple(sorted(map(canonical, verbatim))), frozenset(map(canonical, inferred)))
 
 
 def normalise_initialize(items: Iterable[Mapping[str, Any]] | None) -> Normalised:
-    """What an initialize body's ``memory_list`` should dump as, normalised."""
-    verbatim, inferred = [], []
-    for item in items or []:
-        fields = _fields(item)
-        if fields["auto_infer"]:
-            inferred.append(fields)
-        else:
-            verbatim.extend({**fields, "content_text": message["content"]}
-                            for message in stored_messages(item.get("message_list")))
-    return _normalised(verbatim, inferred)
+    """What an initialize body's ``memory_list`` should dump as, normalised (one memory per stored message)."""
+    return _normalised(items, lambda item: [m["content"] for m in stored_messages(item.get("message_list"))])
 
 
 def normalise_dump(items: Iterable[Mapping[str, Any]] | None) -> Normalised:
     """A dump's ``memory_list``, normalised (one dump item is one stored memory)."""
-    verbatim, inferred = [], []
-    for item in items or []:
-        fields = _fields(item)
-        if fields["auto_infer"]:
-            inferred.append(fields)
-        else:
-            verbatim.append({**fields, "content_text": item.get("content_text")})
-    return _normalised(verbatim, inferred)
+    return _normalised(items, lambda item: [item.get("content_text")])
 
 
 def memory_list(dump: Mapping[str, Any]) -> list[dict[str, Any]]:
