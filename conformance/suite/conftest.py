@@ -16,6 +16,7 @@ import pytest
 from conformance import plugin
 from conformance.cleanup import Cleanup, Ids
 from conformance.client import ApiClient, RateLimiter, Recorder
+from conformance.suite.support import track_entity, track_sandbox
 from conformance.targets import Target
 
 # A background add stays PENDING this long on the embedded server, so that the suite's
@@ -100,7 +101,7 @@ def new_user(mem0: ApiClient, ids: Ids, cleanup: Cleanup) -> Callable[[], str]:
 
     def make(kind: str = "user") -> str:
         name = ids.new(kind)
-        cleanup.add(kind, name, lambda: mem0.delete(f"/v2/entities/{kind}/{name}/"))
+        track_entity(cleanup, mem0, kind, name)
         return name
 
     return make
@@ -114,7 +115,7 @@ def new_sandbox(klavis: ApiClient, run_prefix: str, cleanup: Cleanup) -> Callabl
         response = klavis.post("/sandbox/mem0", json={"tag": run_prefix})
         assert response.status_code == 201, f"acquire answered {response.status_code}: {response.text}"
         sandbox_id = response.json()["sandbox_id"]
-        cleanup.add("sandbox", sandbox_id, lambda: klavis.delete(f"/sandbox/mem0/{sandbox_id}"))
+        track_sandbox(cleanup, klavis, sandbox_id)
         return sandbox_id
 
     return make

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+if TYPE_CHECKING:
+    from conformance.cleanup import Cleanup
+    from conformance.client import ApiClient
+
 T = TypeVar("T")
+
+
+# What the run creates, with the one call that deletes each kind (registered with the cleanup).
+def track_entity(cleanup: Cleanup, mem0: ApiClient, kind: str, name: str) -> None:
+    """A run-prefixed user/agent/app/run: deleting the entity deletes its memories too."""
+    cleanup.add(kind, name, lambda: mem0.delete(f"/v2/entities/{kind}/{name}/"))
+
+
+def track_sandbox(cleanup: Cleanup, klavis: ApiClient, sandbox_id: str) -> None:
+    """An acquired Klavis sandbox: released (which empties it) at the end of the run."""
+    cleanup.add("sandbox", sandbox_id, lambda: klavis.delete(f"/sandbox/mem0/{sandbox_id}"))
+
+
+def track_webhook(cleanup: Cleanup, mem0: ApiClient, webhook_id: str) -> None:
+    cleanup.add("webhook", webhook_id, lambda: mem0.delete(f"/api/v1/webhooks/{webhook_id}/"))
 
 
 def expect(response: httpx.Response, *statuses: int, what: str = "") -> Any:

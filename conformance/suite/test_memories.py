@@ -10,17 +10,12 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from conformance.suite.machines.mem0_calls import add_memories, listed, pages
-from conformance.suite.support import Patience
 from conformance.suite.machines.memories import MemoryLifecycle
-from conformance.suite.support import expect, expect_error
+from conformance.suite.support import Patience, expect, expect_error, track_entity
 
 STEPS = 12
 NO_ENTITY = {"created_at": {"gte": "2000-01-01"}}
 V3 = pytest.mark.requires("v3")
-
-
-def _deleting(mem0, user):
-    return lambda: mem0.delete(f"/v2/entities/user/{user}/")
 
 
 @pytest.mark.requires("mem0", "v3")
@@ -29,7 +24,7 @@ def test_memory_lifecycle_matches_a_plain_model(mem0, ids, cleanup):
     patience = Patience(mem0.wait)
     run_state_machine_as_test(
         lambda: MemoryLifecycle(mem0=mem0, users=[ids.new("user") for _ in range(3)],
-                                register=lambda user: cleanup.add("user", user, _deleting(mem0, user)),
+                                register=lambda user: track_entity(cleanup, mem0, "user", user),
                                 patience=patience),
         settings=settings(settings(), stateful_step_count=STEPS),
     )

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 
 from conformance.client import ApiClient
-from conformance.suite.support import eventually, expect, expect_error
+from conformance.suite.support import eventually, expect, expect_error, track_webhook
 from strategies.platform import (
     ENTITY_KINDS,
     event_type_lists,
@@ -288,7 +288,7 @@ def test_a_webhook_update_without_event_types_keeps_them(mem0, own_project, ids,
         "name": name, "url": f"https://example.com/{run_prefix}/hooks", "event_types": event_types}), 201)
     webhook_id = str(created["webhook_id"])
     path = f"/api/v1/webhooks/{webhook_id}/"
-    cleanup.add("webhook", webhook_id, lambda: mem0.delete(path))
+    track_webhook(cleanup, mem0, webhook_id)
     try:
         assert sorted(created["event_types"]) == sorted(event_types), f"created with {created['event_types']}"
         changes = {"name": f"{name}-renamed-ñ✓", "url": f"https://example.com/{run_prefix}/hooks/{name}?v=2"}

@@ -35,6 +35,7 @@ from conformance.cleanup import Cleanup
 from conformance.client import SCHEMES, ApiClient, Recorder
 from conformance.specs import HTTP_METHODS, effective
 from conformance.suite.schema_safety import ENTITY_KEYS, UNSCOPED, CallHooks, Scope, active
+from conformance.suite.support import track_entity, track_sandbox, track_webhook
 from conformance.targets import Target
 
 CONFIG_FILE = Path(conformance.__file__).with_name("schemathesis.toml")
@@ -134,12 +135,11 @@ def _register_created(client: ApiClient, cleanup: Cleanup):
         if not isinstance(body, dict):
             return
         if client.api == "klavis" and path.rstrip("/") == "/sandbox/mem0" and isinstance(body.get("sandbox_id"), str):
-            sandbox = body["sandbox_id"]
-            cleanup.add("sandbox", sandbox, lambda: client.delete(f"/sandbox/mem0/{sandbox}"))
+            track_sandbox(cleanup, client, body["sandbox_id"])
         if client.api == "mem0" and path.startswith("/api/v1/webhooks/projects/"):
             webhook = body.get("webhook_id") or body.get("id")
             if isinstance(webhook, (str, int)) and not isinstance(webhook, bool):
-                cleanup.add("webhook", str(webhook), lambda: client.delete(f"/api/v1/webhooks/{webhook}/"))
+                track_webhook(cleanup, client, str(webhook))
 
     return created
 
@@ -153,7 +153,7 @@ def _calls(api: str, client: ApiClient, target: Target, recorder: Recorder, run_
 
         def on_entity(kind: str, ident: str) -> None:
             if mem0 is not None and kind in ENTITY_KEYS.values():  # "entity": an entity_type nobody has
-                cleanup.add(kind, ident, lambda: mem0.delete(f"/v2/entities/{kind}/{ident}/"))
+                track_entity(cleanup, mem0, kind, ident)
 
         scope = Scope(run_prefix, on_entity=on_entity)
     hooks = CallHooks(recorder, (key,), client.transport.limiter, scope, _register_created(client, cleanup))
