@@ -9,6 +9,7 @@ way. A failing test shows the exchanges of the current test (see the plugin), ne
 from __future__ import annotations
 
 import json
+import shlex
 import threading
 import time
 from collections import deque
@@ -19,16 +20,26 @@ from typing import Any
 import httpx
 
 from conformance.targets import ApiTarget
+from conformance.verdicts import GATEWAY_ERRORS, TargetBroken
 
 REDACTED = "[redacted]"
 SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "set-cookie", "proxy-authorization"})
 SCHEMES = {"mem0": "Token", "klavis": "Bearer"}  # Mem0 wants "Token <key>", Klavis "Bearer <key>"
-_BODY_LIMIT = 4000
+KEY_VARIABLES = {"Token": "MEM0_API_KEY", "Bearer": "KLAVIS_API_KEY"}  # where a reproducer reads the key
+_BODY_LIMIT = 4000  # characters of a body shown in a rendered exchange
+_REQUEST_LIMIT = 1_000_000  # a request body is kept whole up to this, for the curl reproducer
+_RESPONSE_LIMIT = 20_000
+_UNSHOWN_HEADERS = frozenset({"host", "accept-encoding", "connection", "content-length", "user-agent", "accept"})
 
 
 @dataclass(frozen=True)
 class Exchange:
-    """One request and what came back (or the transport error), already redacted."""
+    """One request and what came back (or the transport error), already redacted.
+
+    The one record of an exchange, whichever client sent it (:meth:`of_httpx` for the suite's
+    clients and the SDKs', :meth:`of_requests` for schemathesis). The request body is kept whole
+    (up to :data:`_REQUEST_LIMIT`) so that :meth:`curl` reproduces it; rendering shortens it.
+    """
 
     method: str
     url: str
@@ -39,22 +50,78 @@ class Exchange:
     elapsed: float
     error: str | None = None
 
+    @classmethod
+    def of_httpx(cls, request: httpx.Request, response: httpx.Response | None, elapsed: float,
+                 secrets: tuple[str, ...], error: str | None = None) -> Exchange:
+        return cls(request.method, redact(str(request.url), secrets), _headers(request.headers.items(), secrets),
+                   _body(request.read(), secrets, _REQUEST_LIMIT),
+                   None if response is None else response.status_code,
+                   "" if response is None else _body(response.read(), secrets), elapsed,
+                   None if error is None else redact(error, secrets))
+
+    @classmethod
+    def of_requests(cls, response: Any, secrets: tuple[str, ...]) -> Exchange:
+        """A ``requests`` response (schemathesis sends with requests)."""
+        request = response.request
+        elapsed = response.elapsed.total_seconds() if hasattr(response.elapsed, "total_seconds") else response.elapsed
+        return cls(request.method, redact(request.url, secrets), _headers(request.headers.items(), secrets),
+                   _body(request.body or b"", secrets, _REQUEST_LIMIT), response.status_code,
+                   _body(response.content, secrets), float(elapsed))
+
     def render(self) -> str:
         lines = [f"> {self.method} {self.url}"]
         lines += [f"> {name}: {value}" for name, value in self.request_headers]
         if self.request_body:
-            lines.append(_indent(self.request_body, "> "))
+            lines.append(_indent(_shortened(_pretty(self.request_body)), "> "))
         if self.error is not None:
             lines.append(f"< transport error after {self.elapsed:.3f}s: {self.error}")
         else:
             lines.append(f"< {self.status} ({self.elapsed:.3f}s)")
             if self.response_body:
-                lines.append(_indent(self.response_body, "< "))
+                lines.append(_indent(_shortened(_pretty(self.response_body)), "< "))
         return "\n".join(lines)
+
+    def curl(self) -> str:
+        """A shell command that sends this request again; the key comes from its environment variable."""
+        parts = [f"curl -sS -X {self.method} {shlex.quote(self.url)}"]
+        for name, value in self.request_headers:
+            scheme, _, credential = value.partition(" ")
+            if name.lower() == "authorization" and credential == REDACTED and scheme in KEY_VARIABLES:
+                parts.append(f'-H "{name}: {scheme} ${KEY_VARIABLES[scheme]}"')
+            else:
+                parts.append(f"-H {shlex.quote(f'{name}: {value}')}")
+        if self.request_body:
+            parts.append(f"--data-raw {shlex.quote(self.request_body)}")
+        return " \\\n  ".join(parts)
+
+
+def _headers(items: Any, secrets: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """Headers worth showing, credentials redacted (an Authorization header keeps its scheme)."""
+    shown = []
+    for name, value in items:
+        lowered = name.lower()
+        if lowered in _UNSHOWN_HEADERS:
+            continue
+        if lowered in SENSITIVE_HEADERS:
+            scheme = str(value).partition(" ")[0]
+            value = f"{scheme} {REDACTED}" if lowered == "authorization" and scheme in KEY_VARIABLES else REDACTED
+        shown.append((name, redact(str(value), secrets)))
+    return tuple(shown)
 
 
 def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
+
+
+def _pretty(text: str) -> str:
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    except ValueError:
+        return text
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= _BODY_LIMIT else f"{text[:_BODY_LIMIT]}\n... ({len(text) - _BODY_LIMIT} more characters)"
 
 
 class Recorder:
@@ -126,15 +193,13 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
-def _body(content: bytes, secrets: tuple[str, ...]) -> str:
+def _body(content: bytes | str, secrets: tuple[str, ...], limit: int = _RESPONSE_LIMIT) -> str:
+    """A body as text, keys redacted, JSON compact (as sent), cut at ``limit`` characters."""
     if not content:
         return ""
-    try:
-        text = json.dumps(json.loads(content), ensure_ascii=False, indent=2)
-    except ValueError:
-        text = content.decode("utf-8", errors="replace")
+    text = content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content
     text = redact(text, secrets)
-    return text if len(text) <= _BODY_LIMIT else f"{text[:_BODY_LIMIT]}\n... ({len(text) - _BODY_LIMIT} more characters)"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 class RecordingTransport(httpx.BaseTransport):
@@ -155,25 +220,16 @@ class RecordingTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.limiter.wait()
-        request_body = _body(request.read(), self.secrets)
-        headers = tuple(
-            (name, REDACTED if name.lower() in SENSITIVE_HEADERS else redact(value, self.secrets))
-            for name, value in request.headers.items()
-            if name.lower() not in ("host", "accept-encoding", "connection", "content-length", "user-agent", "accept")
-        )
-        url = redact(str(request.url), self.secrets)
         started = time.monotonic()
         try:
             response = self.inner.handle_request(request)
+            response.read()
         except httpx.TransportError as exc:
-            self.recorder.record(Exchange(request.method, url, headers, request_body, None, "",
-                                          time.monotonic() - started, f"{type(exc).__name__}: {exc}"))
+            self.recorder.record(Exchange.of_httpx(request, None, time.monotonic() - started, self.secrets,
+                                                   error=f"{type(exc).__name__}: {exc}"))
             raise
-        content = response.read()
-        self.recorder.record(Exchange(request.method, url, headers, request_body, response.status_code,
-                                      _body(content, self.secrets), time.monotonic() - started))
-        return httpx.Response(response.status_code, headers=response.headers, content=content,
-                              request=request, extensions=response.extensions)
+        self.recorder.record(Exchange.of_httpx(request, response, time.monotonic() - started, self.secrets))
+        return response
 
     def close(self) -> None:
         self.inner.close()
@@ -199,7 +255,19 @@ class ApiClient:
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return self.http.request(method, path, **kwargs)
+        """Send a request; the target or network misbehaving raises :class:`TargetBroken`.
+
+        That is: no answer (refused, reset, timed out, truncated), or a 502/503/504 from a gateway.
+        """
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise TargetBroken(f"{method} {path}: {type(exc).__name__}: {redact(str(exc), self.transport.secrets)}",
+                               operation=f"{method} {path}") from exc
+        if response.status_code in GATEWAY_ERRORS:
+            raise TargetBroken(f"{method} {path} answered {response.status_code} {response.reason_phrase}",
+                               operation=f"{method} {path}")
+        return response
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, **kwargs)

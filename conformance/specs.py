@@ -182,3 +182,70 @@ def export(directory: Path) -> list[Path]:
         target.write_text(json.dumps(effective(name), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         written.append(target)
     return written
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of an effective document: where a request lands, and where the contract is."""
+
+    api: str
+    method: str
+    path: str
+    operation_id: str
+    tag: str  # the first tag: the resource the operation belongs to
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def pointer(self) -> str:
+        """A JSON pointer into the effective document (``mem0.openapi.json#/paths/~1v1~1batch~1/put``)."""
+        escaped = self.path.replace("~", "~0").replace("/", "~1")
+        return f"{self.api}.openapi.json#/paths/{escaped}/{self.method.lower()}"
+
+
+@functools.cache
+def operation_index(name: str) -> tuple[tuple[Any, Operation], ...]:
+    """Every operation of an effective document with a regex of its path template; literal paths first."""
+    import re
+
+    found = []
+    for path, item in _effective(api_spec(name))["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+            tags = operation.get("tags") or [path.strip("/").split("/")[0]]
+            found.append((pattern, Operation(name, method.upper(), path, operation.get("operationId", ""), tags[0])))
+    found.sort(key=lambda entry: entry[1].path.count("{"))  # /v1/memories/search/ before /v1/memories/{id}/
+    return tuple(found)
+
+
+def find_operation(method: str, path: str, apis: tuple[str, ...] = APIS) -> Operation | None:
+    """The operation a request ``method path`` (a concrete URL path) is sent to, in one of ``apis``."""
+    for name in apis:
+        for pattern, operation in operation_index(name):
+            if operation.method == method.upper() and pattern.match(path):
+                return operation
+    return None
+
+
+def operation_by_label(name: str, label: str) -> Operation:
+    """The operation ``METHOD /path/template`` of one API."""
+    for _, operation in operation_index(name):
+        if operation.label == label:
+            return operation
+    raise SpecError(f"the effective {name} document has no operation {label}")
+
+
+def spec_digests() -> dict[str, str]:
+    """sha256 of each vendored document and of each effective document, for reports."""
+    digests = {}
+    for name in APIS:
+        spec = api_spec(name)
+        for document in spec.documents:
+            digests[f"{name}/{document.path.name}"] = document.actual_sha256
+        effective_text = json.dumps(_effective(spec), sort_keys=True, ensure_ascii=False).encode("utf-8")
+        digests[f"{name}/effective"] = hashlib.sha256(effective_text).hexdigest()
+    return digests

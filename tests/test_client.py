@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -11,6 +13,7 @@ from conformance.cleanup import Cleanup, Ids, run_prefix
 from conformance.client import REDACTED, ApiClient, RateLimiter, Recorder
 from conformance.server import ServerSettings, ServerThread, create_app
 from conformance.targets import ApiTarget
+from conformance.verdicts import TargetBroken
 
 KEY = "m0-key-that-must-never-show"
 
@@ -35,7 +38,7 @@ def test_every_exchange_is_recorded_with_the_key_redacted(client: ApiClient):
                                        "user_id": "alice", "infer": False})
     text = client.recorder.render()
     assert KEY not in text
-    assert f"authorization: {REDACTED}" in text
+    assert f"authorization: Token {REDACTED}" in text  # the scheme stays: a reproducer needs it
     assert f"my key is {REDACTED}" in text
     assert "> GET " in text and "< 200" in text and "> POST " in text
 
@@ -49,12 +52,39 @@ def test_the_recorder_keeps_the_newest_exchanges_and_says_how_many_it_dropped(cl
     assert client.recorder.render() == ""
 
 
-def test_a_transport_error_is_recorded_and_raised():
+def test_a_transport_error_is_recorded_and_raised_as_the_target_broken():
+    """No answer is the target or network misbehaving (a broken verdict, not a failure), and it is recorded."""
     recorder = Recorder()
     api = ApiClient(ApiTarget("klavis", "http://127.0.0.1:9", "kl-secret", timeout=2), recorder)
-    with pytest.raises(httpx.TransportError):
+    with pytest.raises(TargetBroken, match="GET /sandbox: ConnectError") as raised:
         api.get("/sandbox")
+    assert isinstance(raised.value.__cause__, httpx.TransportError)
     assert "transport error" in recorder.render() and "kl-secret" not in recorder.render()
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_gateway_error_is_the_target_broken(status: int):
+    """A 502/503/504 (a gateway or the platform in front of the API failing) raises TargetBroken."""
+    transport = httpx.MockTransport(lambda request: httpx.Response(status))  # no server answers these here
+    api = ApiClient(ApiTarget("mem0", "http://127.0.0.1:9", "m0-secret"), Recorder())
+    api.transport.inner = transport
+    with pytest.raises(TargetBroken, match=f"GET /v1/ping/ answered {status}"):
+        api.get("/v1/ping/")
+
+
+def test_an_exchange_reproduces_as_curl_with_the_key_from_its_variable(client: ApiClient):
+    """The curl reproducer of an exchange sends the same request again, the key read from MEM0_API_KEY."""
+    text = "it's tea — 緑茶"
+    client.post("/v1/memories/", params={"user_id": "x"},
+                json={"messages": [{"role": "user", "content": text}], "user_id": "bob", "infer": False,
+                      "async_mode": False, "output_format": "v1.1"})
+    (exchange,) = [e for e in client.recorder if e.method == "POST"]
+    curl = exchange.curl()
+    assert KEY not in curl and "$MEM0_API_KEY" in curl
+    again = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30, env={"MEM0_API_KEY": KEY})
+    assert again.returncode == 0, again.stderr
+    added = json.loads(again.stdout)
+    assert [memory["memory"] for memory in added["results"]] == [text], again.stdout
 
 
 @pytest.mark.parametrize(("rate", "share", "interval"), [(None, 1, 0.0), ("60/m", 1, 1.0), ("60/m", 2, 2.0), ("2/s", 1, 0.5), ("3600/h", 4, 4.0)])

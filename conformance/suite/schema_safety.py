@@ -33,7 +33,8 @@ from typing import Any
 
 import schemathesis
 
-from conformance.client import REDACTED, SENSITIVE_HEADERS, Exchange, RateLimiter, Recorder, redact
+from conformance.client import Exchange, RateLimiter, Recorder
+from conformance.verdicts import GATEWAY_ERRORS, TargetBroken
 
 # operationIds that no run prefix can scope: they act on the whole project, organization or
 # membership. Not generated on a live target without allow_destructive.
@@ -205,7 +206,10 @@ class CallHooks:
         self.limiter.wait()
 
     def after(self, case: Any, response: Any) -> None:
-        self.recorder.record(exchange(response, self.secrets))
+        self.recorder.record(Exchange.of_requests(response, self.secrets))
+        if response.status_code in GATEWAY_ERRORS:
+            raise TargetBroken(f"{case.method} {case.formatted_path} answered {response.status_code} {response.reason}",
+                               operation=f"{case.method} {case.path}")
         try:
             body = json.loads(response.content) if response.content else None
         except ValueError:
@@ -239,29 +243,3 @@ def before_call(context, case, kwargs) -> None:  # noqa: ARG001 - schemathesis's
 def after_call(context, case, response) -> None:  # noqa: ARG001
     if _ACTIVE:
         _ACTIVE[-1].after(case, response)
-
-
-def exchange(response: Any, secrets: tuple[str, ...]) -> Exchange:
-    """The suite's record of a schemathesis exchange (a ``requests`` request), keys redacted."""
-    request = response.request
-    headers = tuple(
-        (name, REDACTED if name.lower() in SENSITIVE_HEADERS else redact(str(value), secrets))
-        for name, value in request.headers.items()
-        if name.lower() not in ("accept-encoding", "connection", "content-length", "user-agent", "accept")
-    )
-    raw = request.body or b""
-    return Exchange(request.method, redact(request.url, secrets), headers, _text(raw, secrets),
-                    response.status_code, _text(response.content, secrets), response.elapsed)
-
-
-def _text(content: bytes | str, secrets: tuple[str, ...], limit: int = 4000) -> str:
-    if not content:
-        return ""
-    if isinstance(content, bytes):
-        content = content.decode("utf-8", errors="replace")
-    try:
-        content = json.dumps(json.loads(content), ensure_ascii=False, indent=2)
-    except ValueError:
-        pass
-    content = redact(content, secrets)
-    return content if len(content) <= limit else f"{content[:limit]}\n... ({len(content) - limit} more characters)"

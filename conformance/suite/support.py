@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
+from conformance.verdicts import ContractViolation, Severity, Source, operation_source, require
+
 if TYPE_CHECKING:
     from conformance.cleanup import Cleanup
     from conformance.client import ApiClient
@@ -30,13 +32,16 @@ def track_webhook(cleanup: Cleanup, mem0: ApiClient, webhook_id: str) -> None:
     cleanup.add("webhook", webhook_id, lambda: mem0.delete(f"/api/v1/webhooks/{webhook_id}/"))
 
 
-def expect(response: httpx.Response, *statuses: int, what: str = "") -> Any:
-    """Assert the answer's status is one of ``statuses``; return its JSON body (or None)."""
-    request = response.request
-    label = what or f"{request.method} {request.url.path}"
-    assert response.status_code in statuses, (
-        f"{label}: expected {' or '.join(map(str, statuses))}, got {response.status_code}: {response.text[:500]}"
-    )
+def _operation(response: httpx.Response) -> str:
+    return f"{response.request.method} {response.request.url.path}"
+
+
+def _received(response: httpx.Response) -> str:
+    return f"{response.status_code} {response.text[:500]}".rstrip()
+
+
+def answer_of(response: httpx.Response) -> Any:
+    """The answer's JSON body, its text when it is not JSON, None when it is empty."""
     if not response.content:
         return None
     try:
@@ -45,13 +50,40 @@ def expect(response: httpx.Response, *statuses: int, what: str = "") -> Any:
         return response.text
 
 
-def expect_error(response: httpx.Response, what: str = "") -> Any:
-    """A 4xx answer with a non-empty body (Mem0: ``error``/``detail``; Klavis: ``detail``)."""
-    request = response.request
-    label = what or f"{request.method} {request.url.path}"
-    assert 400 <= response.status_code < 500, f"{label}: expected a 4xx refusal, got {response.status_code}: {response.text[:500]}"
-    assert response.content.strip(), f"{label}: the {response.status_code} refusal has an empty body"
-    return response.json() if response.headers.get("content-type", "").startswith("application/json") else response.text
+def expect(response: httpx.Response, *statuses: int, what: str = "", source: Source | None = None) -> Any:
+    """The answer's body (see :func:`answer_of`) when its status is one of ``statuses``; else a
+    :class:`ContractViolation` (a 5xx is one with severity blocker)."""
+    __tracebackhide__ = True
+    if response.status_code not in statuses:
+        label = what or _operation(response)
+        server_error = response.status_code >= 500
+        raise ContractViolation(
+            f"{label}: {'server error ' if server_error else ''}{response.status_code} instead of "
+            f"{' or '.join(map(str, statuses))}",
+            received=_received(response), documented=f"status {' or '.join(map(str, statuses))}",
+            source=source or operation_source(_operation(response)),
+            severity=Severity.BLOCKER if server_error else Severity.NORMAL,
+            request=(response.request.method, str(response.request.url)),
+        )
+    return answer_of(response)
+
+
+def expect_error(response: httpx.Response, what: str = "", source: Source | None = None) -> Any:
+    """A 4xx answer with a non-empty body (Mem0: ``error``/``detail``; Klavis: ``detail``); its body."""
+    __tracebackhide__ = True
+    label = what or _operation(response)
+    request = (response.request.method, str(response.request.url))
+    source = source or operation_source(_operation(response))
+    if not 400 <= response.status_code < 500:
+        server_error = response.status_code >= 500
+        raise ContractViolation(
+            f"{label}: {response.status_code} instead of a 4xx refusal", received=_received(response),
+            documented="a 4xx refusal with an error body", source=source, request=request,
+            severity=Severity.BLOCKER if server_error else Severity.CRITICAL if response.is_success else Severity.NORMAL,
+        )
+    require(response.content.strip(), f"{label}: the {response.status_code} refusal has an empty body",
+            received=_received(response), documented="a non-empty error body", source=source)
+    return answer_of(response)
 
 
 def eventually(check: Callable[[], T], *, within: float, what: str, interval: float = 0.05) -> T:
@@ -60,13 +92,15 @@ def eventually(check: Callable[[], T], *, within: float, what: str, interval: fl
     Models eventual consistency: the target file's ``consistency_wait`` bounds the wait, so a
     target that never gets there fails with the last assertion, never hangs.
     """
+    __tracebackhide__ = True
     deadline = time.monotonic() + within
     while True:
         try:
             return check()
         except AssertionError as exc:
             if time.monotonic() >= deadline:
-                raise AssertionError(f"{what}: still not true after {within:g}s: {exc}") from None
+                exc.add_note(f"{what}: still not true after {within:g}s")
+                raise
         time.sleep(interval)
         interval = min(interval * 2, 1.0)
 
