@@ -11,6 +11,7 @@ from conformance import __version__
 from conformance.overlay import OverlayError
 from conformance.preflight import KeyRejected, Unreachable
 from conformance.server.settings import DEFAULT_KLAVIS_KEY, DEFAULT_MEM0_KEY
+from conformance.reporting import DEFAULT_REPORTS
 from conformance.specs import SpecError
 
 EXIT_OK = 0
@@ -18,13 +19,13 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREACHABLE = Unreachable.exit_code  # 3: a target that cannot be reached (or is not the API)
 EXIT_KEY_REJECTED = KeyRejected.exit_code  # 4: a target that refuses the key
-EXIT_INCOMPLETE = 5  # the run did not complete: interrupted, internal error, or no test selected
-
-# Commands whose issues have not landed yet: the names are part of the public contract.
-RESERVED = {
-    "report": "build the HTML conformance report",
-    "diff": "compare a run with a baseline",
-}
+EXIT_INCOMPLETE = 5  # the run did not complete: interrupted, an error of the suite itself, or no test selected
+EXIT_BROKEN = 6  # the target or the network misbehaved (broken results) and no expectation failed
+EXIT_CODES = ("Exit codes: 0 every applicable expectation holds (known deviations included), 1 some fail, "
+              "2 bad usage or target file, 3 a target cannot be reached, 4 a target rejects the key, "
+              "5 the run did not complete (interrupted, an error of the suite itself, nothing selected), "
+              "6 the target or network misbehaved (broken results) and nothing failed. "
+              "With --baseline: 0 nothing regressed, 1 something did.")
 
 
 class CliError(Exception):
@@ -106,7 +107,8 @@ def _port(text: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from conformance import preflight, suite_runner
-    from conformance.targets import TargetError, resolve
+    from conformance.plugin import RunSettings
+    from conformance.targets import TargetError, embedded, resolve
 
     try:
         target = resolve(target_file=args.target, mem0_url=args.mem0_url, klavis_url=args.klavis_url,
@@ -122,6 +124,7 @@ def _run(args: argparse.Namespace) -> int:
             validate(args.fault)
         except UnknownFault as exc:
             raise CliError(str(exc)) from None
+    baseline = _summary(args.baseline) if args.baseline else None
     if target is not None:
         try:
             preflight.check(target)
@@ -131,15 +134,71 @@ def _run(args: argparse.Namespace) -> int:
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
-    code = suite_runner.run_suite(
-        mem0_url=args.mem0_url, klavis_url=args.klavis_url, target_file=args.target,
-        allow_destructive=args.allow_destructive, faults=args.fault, pytest_args=pytest_args,
-    )
-    return {0: EXIT_OK, 1: EXIT_FAILED, 4: EXIT_USAGE}.get(code, EXIT_INCOMPLETE)
+    reports = args.reports.resolve()
+    settings = RunSettings(target or embedded(""), frozenset(args.fault), reports)
+    code = suite_runner.run_suite(settings, pytest_args)
+    code = {0: EXIT_OK, 1: EXIT_FAILED, 4: EXIT_USAGE, 5: EXIT_INCOMPLETE, 6: EXIT_BROKEN}.get(code, EXIT_INCOMPLETE)
+    if args.html:
+        _build_html([reports / "allure-results"], reports / "html")
+    if baseline is not None and code in (EXIT_OK, EXIT_FAILED, EXIT_BROKEN):
+        return _gate(baseline, _summary(reports))
+    return code
 
 
-def _reserved(args: argparse.Namespace) -> int:
-    raise CliError(f"`mem0-conformance {args.command}` is not available in this version yet")
+def _summary(path: Path) -> dict:
+    from conformance.reporting.summary import load
+
+    try:
+        return load(path)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _gate(baseline: dict, current: dict) -> int:
+    from conformance.reporting.diff import compare, render_text
+
+    diff = compare(baseline, current)
+    print("\nmem0-conformance: against the baseline\n" + render_text(diff, current))
+    return EXIT_FAILED if diff.regressed else EXIT_OK
+
+
+def _build_html(folders: list[Path], output: Path) -> Path:
+    from conformance.reporting.html import ReportError, generate
+
+    try:
+        index = generate(folders, output)
+    except ReportError as exc:
+        raise CliError(str(exc)) from None
+    print(f"mem0-conformance: HTML report {index}")
+    return index
+
+
+def _report(args: argparse.Namespace) -> int:
+    from conformance.reporting import RESULTS_DIR
+    from conformance.reporting.summary import render_text, write_summary
+
+    folders = [Path(folder) for folder in args.folders] or [args.reports / RESULTS_DIR]
+    folders = [folder / RESULTS_DIR if (folder / RESULTS_DIR).is_dir() else folder for folder in folders]
+    missing = [folder for folder in folders if not any(folder.glob("*-result.json"))]
+    if missing:
+        raise CliError(f"{missing[0]} holds no Allure results: run `mem0-conformance run` first, or name a results folder")
+    summary = write_summary(args.reports, folders)
+    print(render_text(summary))
+    print(f"mem0-conformance: summary {args.reports / 'summary.md'} and {args.reports / 'summary.json'}")
+    if not args.no_html:
+        _build_html(folders, args.reports / "html")
+    return EXIT_OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from conformance.reporting.diff import compare, render_json, render_markdown, render_text
+
+    baseline, current = _summary(args.baseline), _summary(args.current)
+    diff = compare(baseline, current)
+    render = {"text": lambda: render_text(diff, current), "markdown": lambda: render_markdown(diff, current),
+              "json": lambda: render_json(diff)}[args.format]
+    print(render())
+    return EXIT_FAILED if diff.regressed else EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,9 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
         "With no URL and no target file, the suite starts its own reference server (one per xdist worker). "
         "Keys come from MEM0_API_KEY and KLAVIS_API_KEY. Anything after -- goes to pytest "
         "(e.g. -- -k immutability -n 2 -x).",
-        epilog="Exit codes: 0 every applicable expectation holds (known deviations included), 1 some fail, "
-        "2 bad usage or target file, 3 a target cannot be reached, 4 a target rejects the key, "
-        "5 the run did not complete (interrupted, internal error, nothing selected).",
+        epilog=EXIT_CODES,
     )
     run.add_argument("--mem0-url", metavar="URL", help="the Mem0 API to test (omit to skip Mem0 when a URL or file names Klavis only)")
     run.add_argument("--klavis-url", metavar="URL", help="the Klavis API to test (omit to skip Klavis when a URL or file names Mem0 only)")
@@ -209,16 +266,42 @@ def build_parser() -> argparse.ArgumentParser:
                      help="allow unscoped deletes and organization/project/member removal on a live target")
     run.add_argument("--fault", action="append", default=[], metavar="NAME",
                      help="plant a fault in the embedded reference server (repeatable): the run should fail")
+    run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, metavar="DIR",
+                     help="where the Allure results, junit.xml and the summary go (default: reports/)")
+    run.add_argument("--baseline", type=Path, metavar="FILE",
+                     help="a summary.json of an earlier run: pass when nothing regressed against it, and show what changed")
+    run.add_argument("--html", action="store_true",
+                     help="build the HTML report at the end (needs Node.js; see `mem0-conformance report`)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS", help="passed on to pytest")
     run.set_defaults(handler=_run)
 
     faults = commands.add_parser("faults", help="list the reference server's planted faults")
     faults.set_defaults(handler=_faults)
 
-    for name, summary in RESERVED.items():
-        reserved = commands.add_parser(name, help=f"{summary} (not available yet)")
-        reserved.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-        reserved.set_defaults(handler=_reserved)
+    report = commands.add_parser(
+        "report",
+        help="merge results folders into one summary and build the HTML report",
+        description="Merge Allure results folders (one run, or several CI jobs' runs) into one summary "
+        "(summary.json, summary.md) and build the HTML report with Allure 3 (installed with npm on first use, "
+        "offline afterwards) as one self-contained index.html that carries the history of earlier reports.",
+    )
+    report.add_argument("folders", nargs="*", metavar="DIR",
+                        help="Allure results folders, or reports folders holding one (default: reports/allure-results)")
+    report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, metavar="DIR",
+                        help="where the summary and html/ go (default: reports/)")
+    report.add_argument("--no-html", action="store_true", help="only the merged summary, no HTML report")
+    report.set_defaults(handler=_report)
+
+    diff = commands.add_parser(
+        "diff",
+        help="compare a run's summary with a baseline summary",
+        description="Compare two summaries: regressions (passed before, failed or broken now), fixes, other changes, "
+        "new and removed checks, and the score change per API. Exits 1 when anything regressed.",
+    )
+    diff.add_argument("baseline", type=Path, metavar="BASELINE", help="summary.json (or a reports folder) of the baseline run")
+    diff.add_argument("current", type=Path, metavar="CURRENT", help="summary.json (or a reports folder) of the current run")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="output format (default: text)")
+    diff.set_defaults(handler=_diff)
     return parser
 
 

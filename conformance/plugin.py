@@ -1,18 +1,19 @@
 """The pytest plugin (entry point ``pytest11``) that every conformance run goes through.
 
-- Hypothesis: loads the profile picked by the environment (:mod:`conformance.profiles`) unless
-  ``--hypothesis-profile`` was given, and shows the choice in the session header.
-- Target: ``--mem0-url``, ``--klavis-url``, ``--target FILE``, ``--allow-destructive`` (see
-  :mod:`conformance.targets`); with none of them the suite's fixtures start the embedded
-  reference server, one per xdist worker, with the faults of ``--reference-fault``.
-- Preflight: before any test, a configured target must answer and accept its keys, else the
-  session stops with one sentence and exit code 3 (unreachable) or 4 (key rejected).
-- ``requires`` marker: a test that needs an API, shared data, destructive operations or a
-  capability the target lacks is skipped with the reason.
-- Known deviations of the target become strict xfails, matched by test identity
-  (``<file>::<test>``, optionally with ``[parameters]``).
-- A failing test's report gets a section with the HTTP exchanges of that test, keys redacted.
-- Resources the run could not delete again are reported at the end (also from xdist workers).
+A run is described by one :class:`RunSettings` (the resolved target, planted faults, where
+reports go, the run id) and served by one :class:`Conformance` plugin object:
+
+- ``mem0-conformance run`` resolves the target, checks the faults and runs the preflight
+  itself, then hands ``Conformance(settings)`` to pytest: nothing is resolved twice;
+- plain ``pytest --pyargs conformance.suite --mem0-url URL`` goes through this module's
+  ``pytest_configure``, which builds the same settings from the options and runs the preflight
+  at session start (exit 3 unreachable, 4 key rejected);
+- xdist workers get the controller's settings through ``workerinput``.
+
+The plugin object: Hypothesis profile in the header, the ``requires`` marker (a test that needs
+what the target lacks is skipped with the reason), known deviations as strict xfails, the
+exchanges of a failing test in its report, leaks reported at the end (also from workers), and
+verdicts and reports (:mod:`conformance.reporting.verdict_hooks`).
 
 Nothing here runs for a session that names no target and collects no suite test: the
 project's own tests load the plugin too.
@@ -20,21 +21,24 @@ project's own tests load the plugin too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from conformance.client import Recorder
 from conformance.cleanup import Leak, new_run_id, run_prefix
+from conformance.client import Recorder
 from conformance.profiles import ProfileError, load_profile
 from conformance.targets import Target, TargetError, embedded, resolve
 
+PLUGIN_NAME = "mem0-conformance"
 PROFILE = pytest.StashKey[str]()
 TARGET = pytest.StashKey[Target]()  # the configured target, or the embedded placeholder
+FAULTS = pytest.StashKey[frozenset[str]]()
 RUN_ID = pytest.StashKey[str]()
 RECORDER = pytest.StashKey[Recorder]()
 LEAKS = pytest.StashKey[list[Leak]]()
-FAULTS = pytest.StashKey[frozenset[str]]()
 
 NEEDS = {
     "mem0": "the target has no Mem0 API",
@@ -42,8 +46,58 @@ NEEDS = {
     "shared_data": "the target does not say that Klavis sandboxes and Mem0 memories share data",
     "destructive": "needs unscoped or destructive operations: only on the reference server or with --allow-destructive",
 }
-_WORKER_RUN_ID = "mem0_conformance_run_id"
+_WORKER_SETTINGS = "mem0_conformance_settings"
 _WORKER_LEAKS = "mem0_conformance_leaks"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a run is about, resolved once."""
+
+    target: Target  # ``embedded("")`` when the run serves its own reference server
+    faults: frozenset[str] = frozenset()
+    reports: Path | None = None  # the folder for Allure results, JUnit and the summary
+    run_id: str = field(default_factory=new_run_id)
+    preflight: bool = False  # check the target at session start (plain pytest; `run` has checked it)
+    profile: str | None = None  # the Hypothesis profile loaded
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"target": self.target.to_wire(), "faults": sorted(self.faults), "run_id": self.run_id,
+                "reports": str(self.reports) if self.reports else None, "profile": self.profile}
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> RunSettings:
+        return cls(Target.from_wire(data["target"]), frozenset(data["faults"]),
+                   Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"])
+
+
+def settings_from_options(config: pytest.Config) -> RunSettings:
+    """The settings of a plain pytest session, from its options (a usage error names a bad one)."""
+    try:
+        target = resolve(target_file=config.getoption("target"), mem0_url=config.getoption("mem0_url"),
+                         klavis_url=config.getoption("klavis_url"),
+                         allow_destructive=config.getoption("allow_destructive"))
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    faults = frozenset(config.getoption("reference_fault"))
+    check_faults(faults, target)
+    reports = config.getoption("conformance_reports")
+    return RunSettings(target or embedded(""), faults, Path(reports).resolve() if reports else None,
+                       preflight=target is not None)
+
+
+def check_faults(faults: frozenset[str], target: Target | None) -> None:
+    """Faults go only to the embedded server, and must exist (a usage error otherwise)."""
+    if not faults:
+        return
+    if target is not None:
+        raise pytest.UsageError("--reference-fault applies only to the embedded reference server, not to a target")
+    from conformance.server.faults import UnknownFault, validate
+
+    try:
+        validate(faults)
+    except UnknownFault as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,53 +107,113 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", metavar="FILE", type=Path, help="target file (TOML): URLs, keys, timeouts, deviations")
     group.addoption("--allow-destructive", action="store_true", default=False,
                     help="allow unscoped deletes and organization/project/member removal on a live target")
-    group.addoption("--no-preflight", action="store_true", default=False,
-                    help="do not check that the target answers and accepts the keys (the caller has)")
     group.addoption("--reference-fault", action="append", default=[], metavar="NAME",
                     help="plant this fault in the embedded reference server (repeatable)")
+    group.addoption("--reports", dest="conformance_reports", metavar="DIR",
+                    help="write Allure results, junit.xml and the summary into DIR")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "requires(*needs): skip unless the target has each need: mem0, klavis, shared_data, destructive, "
         "or a capability named in the target file",
     )
-    if not config.getoption("hypothesis_profile", default=None):  # an explicit --hypothesis-profile wins
-        try:
-            config.stash[PROFILE] = load_profile()
-        except ProfileError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    try:
-        target = resolve(
-            target_file=config.getoption("target"),
-            mem0_url=config.getoption("mem0_url"),
-            klavis_url=config.getoption("klavis_url"),
-            allow_destructive=config.getoption("allow_destructive"),
-        )
-    except TargetError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    faults = frozenset(config.getoption("reference_fault"))
-    if faults:
-        if target is not None:
-            raise pytest.UsageError("--reference-fault applies only to the embedded reference server, not to a target")
-        from conformance.server.faults import UnknownFault, validate
+    config.addinivalue_line("markers", "contract(feature, api=None, story=None): the report's feature "
+                                       "(resource or invariant family), API and story of a test")
+    plugin = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Conformance)), None)
+    if plugin is None:
+        workerinput = getattr(config, "workerinput", None)
+        if workerinput and _WORKER_SETTINGS in workerinput:
+            settings = RunSettings.from_wire(workerinput[_WORKER_SETTINGS])
+        else:
+            settings = settings_from_options(config)
+        plugin = Conformance(settings)
+        config.pluginmanager.register(plugin, PLUGIN_NAME)
+    plugin.configure(config)
+
+
+class Conformance:
+    """The plugin object of one run (see the module docstring)."""
+
+    def __init__(self, settings: RunSettings) -> None:
+        self.settings = settings
+        self.recorder = Recorder()
+        self.leaks: list[Leak] = []
+
+    def configure(self, config: pytest.Config) -> None:
+        if not config.getoption("hypothesis_profile", default=None):  # an explicit --hypothesis-profile wins
+            try:
+                self.settings = replace(self.settings, profile=load_profile())
+            except ProfileError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        config.stash[PROFILE] = self.settings.profile
+        config.stash[TARGET] = self.settings.target
+        config.stash[FAULTS] = self.settings.faults
+        config.stash[RUN_ID] = self.settings.run_id
+        config.stash[RECORDER] = self.recorder
+        config.stash[LEAKS] = self.leaks
+        from conformance.reporting.verdict_hooks import Verdicts
+
+        verdicts = Verdicts(self.settings, self.recorder)
+        verdicts.prepare(config)
+        config.pluginmanager.register(verdicts, f"{PLUGIN_NAME}-verdicts")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node) -> None:  # xdist: every worker runs with the controller's settings
+        node.workerinput[_WORKER_SETTINGS] = self.settings.to_wire()
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lines = []
+        if self.settings.profile:
+            lines.append(f"mem0-conformance: hypothesis profile {self.settings.profile!r}")
+        target, faults = self.settings.target, ", ".join(sorted(self.settings.faults))
+        if not target.embedded or faults:
+            apis = ", ".join(f"{api.api} {api.url}" for api in (target.mem0, target.klavis) if api is not None and api.url)
+            lines.append(f"mem0-conformance: target {target.name}" + (f" ({apis})" if apis else "")
+                         + (f", planted faults: {faults}" if faults else "") + f", run {self.settings.run_id}")
+        return lines
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if not self.settings.preflight or hasattr(session.config, "workerinput"):
+            return
+        from conformance.preflight import PreflightError, check
 
         try:
-            validate(faults)
-        except UnknownFault as exc:
-            raise pytest.UsageError(str(exc)) from None
-    config.stash[FAULTS] = faults
-    config.stash[TARGET] = target if target is not None else embedded("")
-    workerinput = getattr(config, "workerinput", None)
-    config.stash[RUN_ID] = workerinput[_WORKER_RUN_ID] if workerinput else new_run_id()
-    config.stash[RECORDER] = Recorder()
-    config.stash[LEAKS] = []
+            check(self.settings.target)
+        except PreflightError as exc:
+            pytest.exit(f"mem0-conformance: {exc}.", returncode=exc.exit_code)
 
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        target = self.settings.target
+        for item in items:
+            deviation = deviation_for(target, item.nodeid)
+            if deviation is not None:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=f"known deviation of {target.name}: {deviation.reason}"))
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node) -> None:  # xdist: every worker shares the controller's run id
-    node.workerinput[_WORKER_RUN_ID] = node.config.stash[RUN_ID]
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        needs = tuple(need for mark in item.iter_markers("requires") for need in mark.args)
+        if needs:
+            reasons = missing_needs(self.settings.target, needs)
+            if reasons:
+                pytest.skip("; ".join(reasons))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[_WORKER_LEAKS] = [(leak.kind, leak.ident, leak.why) for leak in self.leaks]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:  # xdist: collect the worker's leaks on the controller
+        self.leaks.extend(Leak(*leak) for leak in getattr(node, "workeroutput", {}).get(_WORKER_LEAKS, []))
+
+    def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+        if self.leaks:
+            terminalreporter.section("mem0-conformance: resources this run could not delete", red=True)
+            for leak in self.leaks:
+                terminalreporter.line(str(leak))
 
 
 def worker_name(config: pytest.Config) -> str:
@@ -111,53 +225,18 @@ def prefix(config: pytest.Config) -> str:
     return run_prefix(config.stash[RUN_ID], worker_name(config))
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    lines = []
-    name = config.stash.get(PROFILE, None)
-    if name:
-        lines.append(f"mem0-conformance: hypothesis profile {name!r}")
-    target = config.stash.get(TARGET, None)
-    if target is not None and (not target.embedded or config.stash[FAULTS]):
-        apis = ", ".join(f"{api.api} {api.url}" for api in (target.mem0, target.klavis) if api is not None and api.url)
-        faults = ", ".join(sorted(config.stash[FAULTS]))
-        lines.append(f"mem0-conformance: target {target.name}" + (f" ({apis})" if apis else "")
-                     + (f", planted faults: {faults}" if faults else "") + f", run {config.stash[RUN_ID]}")
-    return lines
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    config = session.config
-    target = config.stash[TARGET]
-    if target.embedded or hasattr(config, "workerinput") or config.getoption("no_preflight"):
-        return
-    from conformance.preflight import PreflightError, check
-
-    try:
-        check(target)
-    except PreflightError as exc:
-        pytest.exit(f"mem0-conformance: {exc}.", returncode=exc.exit_code)
-
-
-def _identity(nodeid: str) -> str:
+def identity(nodeid: str) -> str:
     """``<file>::<test>[params]`` of a node id, whatever the rootdir."""
     path, sep, rest = nodeid.partition("::")
     return path.rsplit("/", 1)[-1] + sep + rest
 
 
 def deviation_for(target: Target, nodeid: str):
-    identity = _identity(nodeid)
+    test = identity(nodeid)
     for deviation in target.deviations:
-        if identity == deviation.test or identity.startswith((deviation.test + "[", deviation.test + "::")):
+        if test == deviation.test or test.startswith((deviation.test + "[", deviation.test + "::")):
             return deviation
     return None
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    target = config.stash[TARGET]
-    for item in items:
-        deviation = deviation_for(target, item.nodeid)
-        if deviation is not None:
-            item.add_marker(pytest.mark.xfail(strict=True, reason=f"known deviation of {target.name}: {deviation.reason}"))
 
 
 def missing_needs(target: Target, needs: tuple[str, ...]) -> list[str]:
@@ -175,43 +254,3 @@ def missing_needs(target: Target, needs: tuple[str, ...]) -> list[str]:
         if not ok:
             reasons.append(NEEDS.get(need, f"the target does not list the capability {need!r}"))
     return reasons
-
-
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    needs = tuple(need for mark in item.iter_markers("requires") for need in mark.args)
-    if needs:
-        reasons = missing_needs(item.config.stash[TARGET], needs)
-        if reasons:
-            pytest.skip("; ".join(reasons))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
-    report = yield
-    if report.failed and call.when in ("setup", "call"):
-        recorder = item.config.stash.get(RECORDER, None)
-        text = recorder.render() if recorder is not None else ""
-        if text:
-            report.sections.append(("exchanged requests (keys redacted)", text))
-    return report
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    workeroutput = getattr(session.config, "workeroutput", None)
-    if workeroutput is not None:
-        workeroutput[_WORKER_LEAKS] = [(leak.kind, leak.ident, leak.why) for leak in session.config.stash[LEAKS]]
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error) -> None:  # xdist: collect the worker's leaks on the controller
-    leaks = getattr(node, "workeroutput", {}).get(_WORKER_LEAKS, [])
-    node.config.stash[LEAKS].extend(Leak(*leak) for leak in leaks)
-
-
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    leaks = config.stash.get(LEAKS, [])
-    if leaks:
-        terminalreporter.section("mem0-conformance: resources this run could not delete", red=True)
-        for leak in leaks:
-            terminalreporter.line(str(leak))

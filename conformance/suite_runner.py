@@ -3,7 +3,8 @@
 The suite runs with its own pytest configuration (``conformance/suite/pytest.ini``), whatever
 the current directory holds, so that test identities are stable (``test_batch.py::test_...``)
 and a user's own pytest settings do not change the run. The cache (for ``--lf``) and the
-Hypothesis example database stay in the current directory.
+Hypothesis example database stay in the current directory. The resolved :class:`RunSettings`
+go to pytest as a plugin object: nothing about the target is turned back into options.
 """
 
 from __future__ import annotations
@@ -13,36 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from conformance.plugin import Conformance, RunSettings
+
 SUITE = Path(__file__).with_name("suite")
 
 
-def pytest_arguments(
-    *,
-    mem0_url: str | None = None,
-    klavis_url: str | None = None,
-    target_file: Path | None = None,
-    allow_destructive: bool = False,
-    faults: Sequence[str] = (),
-    preflight_done: bool = True,
-    pytest_args: Sequence[str] = (),
-) -> list[str]:
+def pytest_arguments(pytest_args: Sequence[str] = ()) -> list[str]:
     args = ["-c", str(SUITE / "pytest.ini"), "--rootdir", str(SUITE),
-            # The command imported httpx (and with it the anyio pytest plugin) before pytest started.
-            "-W", "ignore:Module already imported so cannot be rewritten; anyio:pytest.PytestAssertRewriteWarning"]
+            # The command imported httpx and hypothesis (pytest plugins too) before pytest started.
+            "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning"]
     if "no:cacheprovider" not in pytest_args:
         args += ["-o", f"cache_dir={Path.cwd() / '.pytest_cache'}"]
-    if mem0_url:
-        args += ["--mem0-url", mem0_url]
-    if klavis_url:
-        args += ["--klavis-url", klavis_url]
-    if target_file:
-        args += ["--target", str(Path(target_file).resolve())]
-    if allow_destructive:
-        args.append("--allow-destructive")
-    if preflight_done:
-        args.append("--no-preflight")
-    for fault in faults:
-        args += ["--reference-fault", fault]
     selected = [_suite_path(arg) for arg in pytest_args]
     if any(path != arg for path, arg in zip(selected, pytest_args, strict=True)):
         return [*args, *selected]  # the user named tests of the suite: run only those
@@ -57,6 +39,6 @@ def _suite_path(arg: str) -> str:
     return str(SUITE / file) + sep + rest if file.endswith(".py") and (SUITE / file).is_file() else arg
 
 
-def run_suite(**options) -> int:
-    """pytest's exit code for a run of the suite with these options (see :func:`pytest_arguments`)."""
-    return int(pytest.main(pytest_arguments(**options)))
+def run_suite(settings: RunSettings, pytest_args: Sequence[str] = ()) -> int:
+    """pytest's exit code for a run of the suite (after the plugin graded it, see :mod:`conformance.reporting`)."""
+    return int(pytest.main(pytest_arguments(pytest_args), plugins=[Conformance(settings)]))

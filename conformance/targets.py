@@ -26,11 +26,12 @@ A target file::
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,17 @@ class Target:
 
     def api(self, name: str) -> ApiTarget | None:
         return self.mem0 if name == "mem0" else self.klavis
+
+    def to_wire(self) -> dict[str, Any]:
+        """Plain data (keys included) to hand the resolved target to an xdist worker; never written to disk."""
+        return json.loads(json.dumps(asdict(self), default=sorted))  # frozensets as lists
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Target:
+        apis = {name: ApiTarget(**{**data[name], "capabilities": frozenset(data[name]["capabilities"])})
+                for name in API_NAMES if data.get(name)}
+        return cls(**{**data, **apis, "deviations": tuple(Deviation(**d) for d in data["deviations"])}
+                   | {name: apis.get(name) for name in API_NAMES})
 
 
 _WORDS = {str: "a string", int: "a number", float: "a number", bool: "true or false", list: "a list", dict: "a table"}

@@ -54,13 +54,23 @@ def test_errata_check_passes_on_the_committed_index():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("command", ["report", "diff"])
-def test_reserved_commands_say_they_are_not_available_yet(command):
-    """A command of the contract that has not landed yet says so in one sentence and exits 2."""
-    result = run(command)
+def test_report_without_results_says_so_in_one_sentence(tmp_path: Path):
+    """`report` with no results folder to read exits 2 with one sentence saying what to run."""
+    result = subprocess.run([EXE, "report"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"mem0-conformance: `mem0-conformance {command}` is not available in this version yet."
-    assert result.stdout == ""
+    assert result.stderr.strip() == ("mem0-conformance: reports/allure-results holds no Allure results: "
+                                     "run `mem0-conformance run` first, or name a results folder.")
+
+
+@pytest.mark.parametrize(("content", "message"), [(None, "does not exist"), ("[1, 2]", "is not a mem0-conformance summary"),
+                                                  ("not json", "is not a JSON summary")])
+def test_diff_of_something_that_is_not_a_summary_is_refused_in_one_sentence(tmp_path: Path, content, message):
+    baseline = tmp_path / "baseline.json"
+    if content is not None:
+        baseline.write_text(content, encoding="utf-8")
+    result = run("diff", str(baseline), str(baseline))
+    assert result.returncode == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1 and result.stdout == ""
 
 
 def test_unknown_api_is_a_usage_error():

@@ -27,16 +27,17 @@ from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.filters import FilterSet
-from schemathesis.core.failures import FailureGroup, as_reported_failure
+from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.pytest.lazy import get_all_tests
 
 import conformance
 from conformance.cleanup import Cleanup
 from conformance.client import SCHEMES, ApiClient, Recorder
-from conformance.specs import HTTP_METHODS, effective
+from conformance.specs import HTTP_METHODS, effective, operation_by_label
 from conformance.suite.schema_safety import ENTITY_KEYS, UNSCOPED, CallHooks, Scope, active
 from conformance.suite.support import track_entity, track_sandbox, track_webhook
 from conformance.targets import Target
+from conformance.verdicts import ContractViolation, Severity, Source, TargetBroken, operation_source
 
 CONFIG_FILE = Path(conformance.__file__).with_name("schemathesis.toml")
 MODES = ["positive", "negative"]
@@ -113,14 +114,40 @@ def run_operation(api: str, label: str, calls: Calls) -> None:
     try:
         test(calls=calls)
     except FailureGroup as exc:
-        raise as_reported_failure(exc) from None
+        raise violation_of(exc, operation_source(label)) from None
     except SkipTest as exc:
         pytest.skip(str(exc))
 
 
+# schemathesis's severities onto the suite's (a server error is a blocker there and here).
+SEVERITIES = {"critical": Severity.BLOCKER, "high": Severity.CRITICAL, "medium": Severity.NORMAL, "low": Severity.MINOR}
+
+
+def violation_of(group: FailureGroup, source: Source) -> ContractViolation:
+    """schemathesis's failures of one test as one ContractViolation: its check titles, its messages
+    (received vs documented, with a curl reproducer) and its notes (the falsifying example)."""
+    failures = [failure for failure in group.exceptions if isinstance(failure, Failure)] or list(group.exceptions)
+    titles = list(dict.fromkeys(getattr(failure, "title", type(failure).__name__) for failure in failures))
+    severity = min((SEVERITIES.get(str(getattr(failure, "severity", "medium")).lower(), Severity.NORMAL)
+                    for failure in failures), key=list(Severity).index)
+    received = "\n".join(f"[{getattr(f, 'title', '')}] {getattr(f, 'message', f)}".strip() for f in failures)
+    violation = ContractViolation(f"{source.operation}: {'; '.join(titles)}", received=received,
+                                  documented=f"every default schemathesis check passes ({source.pointer})",
+                                  source=source, severity=severity)
+    violation.__notes__ = list(getattr(group, "__notes__", ()))
+    return violation
+
+
 def _call_and_validate(case, calls: Calls):
+    """Send the case and check the answer; no answer is the target misbehaving (and so is a 502/503/504:
+    see ``CallHooks.after``)."""
     __tracebackhide__ = True
-    case.call_and_validate(**calls.kwargs())
+    try:
+        response = case.call(**calls.kwargs())
+    except requests.RequestException as exc:
+        raise TargetBroken(f"{case.method} {case.formatted_path}: {type(exc).__name__}: {exc}",
+                           operation=f"{case.method} {case.path}") from exc
+    case.validate_response(response)
 
 
 def _live(target: Target) -> bool:
@@ -191,15 +218,30 @@ def klavis_calls(request, klavis, target, recorder, run_prefix, cleanup, _http) 
         yield calls
 
 
+def feature_of(api: str, label: str) -> str:
+    """The report's feature of an operation: its resource (the operation's first tag)."""
+    method, _, path = label.partition(" ")
+    if api == "klavis":
+        return "Sandbox data" if path.endswith(("/initialize", "/dump")) else "Sandbox lifecycle"
+    tag = operation_by_label(api, label).tag
+    return {"Project": "projects"}.get(tag, tag).capitalize()
+
+
+def operation_params(api: str) -> list[Any]:
+    """One parameter per operation, labelled for the report (feature = resource, story = operation)."""
+    return [pytest.param(label, marks=pytest.mark.contract(feature_of(api, label), story=label))
+            for label in OPERATIONS[api]]
+
+
 @pytest.mark.requires("mem0")
-@pytest.mark.parametrize("operation", list(OPERATIONS["mem0"]))
+@pytest.mark.parametrize("operation", operation_params("mem0"))
 def test_mem0_operation(operation, mem0_calls):
     """Every generated request to this Mem0 operation gets an answer that passes all default checks."""
     run_operation("mem0", operation, mem0_calls)
 
 
 @pytest.mark.requires("klavis")
-@pytest.mark.parametrize("operation", list(OPERATIONS["klavis"]))
+@pytest.mark.parametrize("operation", operation_params("klavis"))
 def test_klavis_operation(operation, klavis_calls):
     """Every generated request to this Klavis operation gets an answer that passes all default checks."""
     run_operation("klavis", operation, klavis_calls)
@@ -213,16 +255,23 @@ def _run_stateful(api: str, calls: Calls, target: Target) -> None:
             __tracebackhide__ = True
             return calls.kwargs()
 
-    run_state_machine_as_test(Workflow, settings=settings(settings(), stateful_step_count=STATEFUL_STEPS))
+    try:
+        run_state_machine_as_test(Workflow, settings=settings(settings(), stateful_step_count=STATEFUL_STEPS))
+    except FailureGroup as exc:
+        raise violation_of(exc, Source(operation=f"{api} stateful workflow")) from None
+    except Failure as exc:
+        raise violation_of(FailureGroup([exc]), Source(operation=f"{api} stateful workflow")) from None
 
 
 @pytest.mark.requires("mem0")
+@pytest.mark.contract("Stateful workflows", story="links between Mem0 operations")
 def test_mem0_stateful(mem0_calls, target):
     """Sequences that follow the Mem0 overlay links (create, then read, update, delete what was created) pass all default checks."""
     _run_stateful("mem0", mem0_calls, target)
 
 
 @pytest.mark.requires("klavis")
+@pytest.mark.contract("Stateful workflows", story="links between Klavis operations")
 def test_klavis_stateful(klavis_calls, target):
     """Sequences that follow the Klavis overlay links (acquire, then initialize, dump, reset, release) pass all default checks."""
     _run_stateful("klavis", klavis_calls, target)

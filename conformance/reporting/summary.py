@@ -1,0 +1,214 @@
+"""One summary of one or more results folders: counts per API, per operation and per invariant
+family, a conformance score per API, skip reasons, and every test's verdict.
+
+The score of an API is ``passed / (passed + failed + broken)``: the share of the applicable
+expectations that hold. Skipped tests (the target lacks what they need), known deviations and
+errors of the suite are counted beside it, never in it. A test whose story is an operation
+(``POST /v1/memories/``) counts for that operation; every test counts for its feature.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from conformance.reporting import RESULTS_DIR, SUMMARY_JSON, SUMMARY_MD
+from conformance.reporting.results import label, read_environment, read_results
+from conformance.verdicts import BROKEN, DEVIATION, ERROR, FAILED, PASSED, SKIPPED, VERDICTS
+
+FORMAT = 1
+SCORE_FORMULA = ("score = passed / (passed + failed + broken); skipped tests, known deviations and "
+                 "errors of the suite are shown beside it, never in it")
+_OPERATION_METHODS = ("GET ", "POST ", "PUT ", "PATCH ", "DELETE ")
+
+
+def counts(verdicts: Iterable[str]) -> dict[str, int]:
+    found = Counter(verdicts)
+    return {verdict: found.get(verdict, 0) for verdict in VERDICTS}
+
+
+def score(count: Mapping[str, int]) -> float | None:
+    """passed / applicable, where applicable = passed + failed + broken; None when nothing applied."""
+    applicable = count[PASSED] + count[FAILED] + count[BROKEN]
+    return round(count[PASSED] / applicable, 4) if applicable else None
+
+
+def _verdict(result: Mapping[str, Any]) -> str:
+    """The verdict label, or one derived from Allure's status for results written without it."""
+    found = label(result, "verdict")
+    if found:
+        return found
+    status = result.get("status")
+    message = (result.get("statusDetails") or {}).get("message") or ""
+    if status == "skipped":
+        return DEVIATION if message.startswith("XFAIL") else SKIPPED
+    if status == "broken":
+        return BROKEN if "TargetBroken" in message else ERROR
+    return {"passed": PASSED, "failed": FAILED}.get(status, ERROR)
+
+
+def _message(result: Mapping[str, Any]) -> str:
+    message = ((result.get("statusDetails") or {}).get("message") or "").strip()
+    first = message.splitlines()[0] if message else ""
+    for prefix in ("conformance.verdicts.ContractViolation: ", "conformance.verdicts.TargetBroken: ", "Skipped: "):
+        first = first.removeprefix(prefix)
+    return first[:300]
+
+
+def tests_of(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each test by identity: API, feature, story, verdict, severity and the first line of its message."""
+    tests = {}
+    for result in results:
+        ident = label(result, "testId") or result.get("fullName") or result.get("name", "?")
+        verdict = _verdict(result)
+        tests[ident] = {
+            "api": label(result, "epic") or "Other", "feature": label(result, "feature") or "Other",
+            "story": label(result, "story") or result.get("name", ""), "verdict": verdict,
+            "severity": label(result, "severity") or "normal",
+            "message": "" if verdict == PASSED else _message(result),
+            "duration": round(max(0, result.get("stop", 0) - result.get("start", 0)) / 1000, 3),
+        }
+    return dict(sorted(tests.items()))
+
+
+def build(folders: Iterable[Path]) -> dict[str, Any]:
+    """The summary of every test result in ``folders`` (a results folder, or a reports folder holding one)."""
+    folders = [_results_folder(Path(folder)) for folder in folders]
+    tests = tests_of(read_results(folders))
+    apis: dict[str, Any] = {}
+    for ident, test in tests.items():
+        api = apis.setdefault(test["api"], {"tests": [], "features": {}, "operations": {}})
+        api["tests"].append(test["verdict"])
+        api["features"].setdefault(test["feature"], []).append(test["verdict"])
+        if test["story"].startswith(_OPERATION_METHODS):
+            api["operations"].setdefault(test["story"], []).append(test["verdict"])
+    summary_apis = {}
+    for name, api in sorted(apis.items()):
+        count = counts(api["tests"])
+        summary_apis[name] = {
+            "score": score(count), "counts": count,
+            "features": {feature: counts(v) for feature, v in sorted(api["features"].items())},
+            "operations": {operation: counts(v) for operation, v in sorted(api["operations"].items())},
+        }
+    reasons = Counter(t["message"] for t in tests.values() if t["verdict"] == SKIPPED)
+    return {
+        "format": FORMAT,
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "runs": [read_environment(folder) for folder in folders],
+        "score_formula": SCORE_FORMULA,
+        "totals": counts(t["verdict"] for t in tests.values()),
+        "apis": summary_apis,
+        "skip_reasons": dict(reasons.most_common()),
+        "tests": tests,
+    }
+
+
+def _results_folder(folder: Path) -> Path:
+    return folder / RESULTS_DIR if (folder / RESULTS_DIR).is_dir() else folder
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A summary from ``summary.json`` or from a reports folder holding one; ValueError when it is not one."""
+    path = path / SUMMARY_JSON if path.is_dir() else path
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{path} is not a JSON summary") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("tests"), dict):
+        raise ValueError(f"{path} is not a mem0-conformance summary (format {FORMAT})")
+    return data
+
+
+def write_summary(reports: Path, folders: Iterable[Path] | None = None) -> dict[str, Any]:
+    """Build the summary of ``folders`` (default: this reports folder's results) and write it as
+    ``summary.json`` and ``summary.md`` into ``reports``; the Markdown also goes to GitHub's step summary."""
+    summary = build(folders or [reports / RESULTS_DIR])
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    markdown = render_markdown(summary)
+    (reports / SUMMARY_MD).write_text(markdown, encoding="utf-8")
+    step = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step:
+        with open(step, "a", encoding="utf-8") as fh:
+            fh.write(markdown + "\n")
+    return summary
+
+
+# --- rendering -----------------------------------------------------------------------------------------
+
+_COLUMNS = (PASSED, FAILED, BROKEN, DEVIATION, SKIPPED, ERROR)
+
+
+def _score(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _rows(summary: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, int]]]:
+    rows = []
+    for name, api in summary["apis"].items():
+        rows.append((name, _score(api["score"]), api["counts"]))
+        rows += [(f"  {feature}", "", count) for feature, count in api["features"].items()]
+    return rows
+
+
+def render_text(summary: Mapping[str, Any]) -> str:
+    """A fixed-width table per API and feature, the failing tests and the skip reasons."""
+    rows = _rows(summary)
+    width = max([len(name) for name, _, _ in rows] + [12])
+    head = f"{'API / feature':<{width}}  {'score':>6}  " + "  ".join(f"{c:>9}" for c in _COLUMNS)
+    lines = [head, "-" * len(head)]
+    lines += [f"{name:<{width}}  {value:>6}  " + "  ".join(f"{count[c]:>9}" for c in _COLUMNS)
+              for name, value, count in rows]
+    lines += ["", SCORE_FORMULA]
+    bad = [(ident, t) for ident, t in summary["tests"].items() if t["verdict"] in (FAILED, BROKEN, ERROR)]
+    if bad:
+        lines += ["", "not passing:"]
+        lines += [f"  {t['verdict'].upper():<7} {ident}: {t['message'][:160]}" for ident, t in bad[:40]]
+        if len(bad) > 40:
+            lines.append(f"  ... and {len(bad) - 40} more (summary.json)")
+    if summary["skip_reasons"]:
+        lines += ["", "skipped, by reason:"]
+        lines += [f"  {n:>4} x {reason}" for reason, n in summary["skip_reasons"].items()]
+    return "\n".join(lines)
+
+
+def render_markdown(summary: Mapping[str, Any]) -> str:
+    """The summary for people: scores per API, features, operations with non-passing tests, failures, skips."""
+    lines = ["# Conformance summary", ""]
+    runs = [run for run in summary["runs"] if run]
+    for run in runs:
+        targets = ", ".join(f"{key.split('.')[1]} {value}" for key, value in run.items()
+                            if key.startswith("target.") and key.endswith(".url"))
+        lines.append(f"- run `{run.get('run.id', '?')}` against {run.get('target.name', '?')} ({targets}), "
+                     f"profile `{run.get('hypothesis.profile', '?')}`"
+                     + (f", planted faults: {run['target.planted_faults']}" if run.get("target.planted_faults") else ""))
+    lines += ["", "| API / feature | score | " + " | ".join(_COLUMNS) + " |",
+              "|---|---:|" + "---:|" * len(_COLUMNS)]
+    for name, value, count in _rows(summary):
+        shown = f"**{name}**" if not name.startswith(" ") else name.strip()
+        lines.append(f"| {shown} | {value} | " + " | ".join(str(count[c]) for c in _COLUMNS) + " |")
+    lines += ["", f"_{SCORE_FORMULA}._", ""]
+    operations = [(api, op, count) for api, data in summary["apis"].items() for op, count in data["operations"].items()
+                  if count[PASSED] != sum(count.values())]
+    if operations:
+        lines += ["## Operations with tests that did not pass", "", "| API | operation | " + " | ".join(_COLUMNS) + " |",
+                  "|---|---|" + "---:|" * len(_COLUMNS)]
+        lines += [f"| {api} | `{op}` | " + " | ".join(str(count[c]) for c in _COLUMNS) + " |" for api, op, count in operations]
+        lines.append("")
+    bad = [(ident, t) for ident, t in summary["tests"].items() if t["verdict"] in (FAILED, BROKEN, ERROR)]
+    if bad:
+        lines += ["## Not passing", ""]
+        lines += [f"- **{t['verdict']}** ({t['severity']}) `{ident}`: {t['message']}" for ident, t in bad]
+        lines.append("")
+    if summary["skip_reasons"]:
+        lines += ["## Skipped, by reason", ""]
+        lines += [f"- {n} × {reason}" for reason, n in summary["skip_reasons"].items()]
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,233 @@
+"""Verdicts, scores and diffs without a run: the grading rules, the summary's arithmetic, the categories.
+
+The runs that produce real reports (labels across runs, broken targets, merging, the Allure
+command-line tool, keys never written) are in ``test_report_runs.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+import requests
+
+from conformance.reporting import diff, summary
+from conformance.reporting.results import CATEGORIES, executor, public_url
+from conformance.suite.support import expect, expect_error
+from conformance.verdicts import (
+    BROKEN,
+    DEVIATION,
+    ERROR,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    ContractViolation,
+    Severity,
+    TargetBroken,
+    classify,
+    fact,
+    require,
+)
+
+
+def answer(status: int, body: object = None, method: str = "PUT", path: str = "/v1/batch/") -> httpx.Response:
+    request = httpx.Request(method, f"http://127.0.0.1:9{path}")
+    return httpx.Response(status, json=body, request=request) if body is not None else httpx.Response(status, request=request)
+
+
+# --- one failure shape ----------------------------------------------------------------------------------
+
+def test_an_unexpected_status_is_a_violation_naming_operation_pointer_received_and_documented():
+    """expect() refuses another status with one ContractViolation that says where the contract is."""
+    with pytest.raises(ContractViolation) as raised:
+        expect(answer(200, {"message": "ok"}), 400, what="a 1001-item batch update")
+    violation = raised.value
+    assert violation.title == "a 1001-item batch update: 200 instead of 400"
+    assert violation.source.operation == "PUT /v1/batch/"
+    assert violation.source.pointer == "mem0.openapi.json#/paths/~1v1~1batch~1/put"
+    text = str(violation)
+    assert 'received:   200 {"message":"ok"}' in text and "documented: status 400" in text
+
+
+def test_a_server_error_is_a_blocker_violation():
+    """A 500 where the contract promises an answer is a failure with severity blocker, in the server-error category."""
+    with pytest.raises(ContractViolation) as raised:
+        expect(answer(500, {"error": "boom"}, "GET", "/v1/memories/5b3c/"), 200)
+    assert raised.value.severity is Severity.BLOCKER
+    assert raised.value.source.operation == "GET /v1/memories/{memory_id}/"
+    assert _category("failed", f"conformance.verdicts.ContractViolation: {raised.value}") == "Server errors"
+
+
+def test_an_accepted_change_where_a_refusal_is_documented_is_critical():
+    """expect_error() on a 2xx (an immutable memory changed, say) is a critical violation; an empty refusal is one too."""
+    with pytest.raises(ContractViolation) as accepted:
+        expect_error(answer(200, {"message": "updated"}, "PUT", "/v1/memories/5b3c/"))
+    assert accepted.value.severity is Severity.CRITICAL
+    with pytest.raises(ContractViolation, match="refusal has an empty body"):
+        expect_error(answer(400))
+
+
+def test_require_raises_only_when_the_condition_fails():
+    """require() is silent when the expectation holds and raises the one shape when it does not."""
+    require(True, "never raised", received=1, documented=1)
+    with pytest.raises(ContractViolation) as raised:
+        require(False, "history misses an UPDATE", received=["ADD"], documented=["ADD", "UPDATE"],
+                source=fact("History", "GET /v1/memories/{memory_id}/history/"), severity=Severity.CRITICAL)
+    assert str(raised.value.source) == ('GET /v1/memories/{memory_id}/history/ '
+                                        '(mem0.openapi.json#/paths/~1v1~1memories~1{memory_id}~1history~1/get); '
+                                        'FACTS.md "History"')
+
+
+@pytest.mark.parametrize(("raised", "verdict"), [
+    (ContractViolation("x", received=1, documented=2), FAILED),
+    (AssertionError("a plain assertion of a check"), FAILED),
+    (TargetBroken("GET /v1/ping/ answered 503 Service Unavailable"), BROKEN),
+    (httpx.ReadError("Connection reset by peer"), BROKEN),
+    (requests.ConnectionError("Connection aborted."), BROKEN),
+    (requests.exceptions.ChunkedEncodingError("truncated body"), BROKEN),
+    (ExceptionGroup("hypothesis found two", [httpx.ConnectError("refused"), ContractViolation("x", received=1, documented=2)]), FAILED),
+    (ExceptionGroup("flaky", [httpx.ReadTimeout("timed out")]), BROKEN),
+    (KeyError("results"), ERROR),
+    (TypeError("'NoneType' object is not subscriptable"), ERROR),
+], ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value)
+def test_exceptions_are_graded_failed_broken_or_error(raised, verdict):
+    """A violation wins over trouble on the way; network trouble is broken; anything else is a bug of the suite."""
+    assert classify(raised) == verdict
+
+
+def test_trouble_raised_during_a_violation_s_handling_is_still_broken():
+    """A transport error chained as the cause of another exception is found through the chain."""
+    try:
+        try:
+            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+        except httpx.HTTPError as exc:
+            raise RuntimeError("while reading the answer") from exc
+    except RuntimeError as exc:
+        assert classify(exc) == BROKEN
+
+
+# --- categories as Allure applies them ---------------------------------------------------------------------
+
+def _category(status: str, message: str) -> str | None:
+    """The first category whose statuses include ``status`` and whose regex matches all of ``message``."""
+    for category in CATEGORIES:
+        regex = category.get("messageRegex")
+        if status in category["matchedStatuses"] and (regex is None or re.fullmatch(regex, message)):
+            return category["name"]
+    return None
+
+
+@pytest.mark.parametrize(("status", "message", "expected"), [
+    ("failed", "conformance.verdicts.ContractViolation: PUT /v1/batch/: 200 instead of 400\n  received: 200", "Contract violations"),
+    ("failed", "AssertionError: [Server error] Received: 500", "Server errors"),
+    ("broken", "conformance.verdicts.TargetBroken: the target or the network misbehaved: GET /v1/ping/: ReadError", "Broken target or network"),
+    ("skipped", "XFAIL known deviation of mem0-cloud: answers 200 (ticket 7)\n\nAssertionError", "Known deviations"),
+    ("broken", "KeyError: 'results'", "Errors of the suite"),
+    ("skipped", "Skipped: the target has no Klavis API", None),
+])
+def test_categories_sort_non_passing_results_as_a_reader_expects(status, message, expected):
+    assert _category(status, message) == expected
+
+
+# --- the summary's arithmetic ------------------------------------------------------------------------------
+
+def _result(test: str, verdict: str, *, epic: str = "Mem0 platform", feature: str = "Memories", story: str = "",
+            message: str = "", stop: int = 2000) -> dict:
+    labels = {"testId": test, "verdict": verdict, "epic": epic, "feature": feature, "story": story or test, "severity": "normal"}
+    return {"labels": [{"name": k, "value": v} for k, v in labels.items()], "status": "passed", "start": 1000,
+            "stop": stop, "statusDetails": {"message": message}}
+
+
+def _folder(tmp_path, name: str, results: list[dict]):
+    folder = tmp_path / name
+    folder.mkdir()
+    for number, result in enumerate(results):
+        (folder / f"{name}-{number}-result.json").write_text(json.dumps(result), encoding="utf-8")
+    return folder
+
+
+def test_the_score_is_passed_over_applicable_with_skips_deviations_and_errors_beside_it(tmp_path):
+    """score = passed / (passed + failed + broken); skipped, deviation and error never move it."""
+    folder = _folder(tmp_path, "run", [
+        _result("a", PASSED, story="POST /v1/memories/"), _result("b", PASSED), _result("c", PASSED),
+        _result("d", FAILED, story="POST /v1/memories/", message="conformance.verdicts.ContractViolation: boom"),
+        _result("e", BROKEN), _result("f", SKIPPED, message="Skipped: no v3"), _result("g", DEVIATION),
+        _result("h", ERROR), _result("k", PASSED, epic="Klavis sandbox", feature="Sandbox data"),
+    ])
+    built = summary.build([folder])
+    mem0 = built["apis"]["Mem0 platform"]
+    assert mem0["counts"] == {PASSED: 3, FAILED: 1, BROKEN: 1, DEVIATION: 1, SKIPPED: 1, ERROR: 1}
+    assert mem0["score"] == 0.6  # 3 / (3 + 1 + 1)
+    assert mem0["operations"] == {"POST /v1/memories/": {PASSED: 1, FAILED: 1, BROKEN: 0, DEVIATION: 0, SKIPPED: 0, ERROR: 0}}
+    assert built["apis"]["Klavis sandbox"]["score"] == 1.0
+    assert built["totals"][PASSED] == 4 and sum(built["totals"].values()) == 9
+    assert built["skip_reasons"] == {"no v3": 1}
+    assert built["tests"]["d"]["message"] == "boom"
+    assert "passed / (passed + failed + broken)" in built["score_formula"]
+
+
+def test_an_api_where_nothing_applied_has_no_score(tmp_path):
+    built = summary.build([_folder(tmp_path, "run", [_result("a", SKIPPED), _result("b", DEVIATION)])])
+    assert built["apis"]["Mem0 platform"]["score"] is None
+    assert "| **Mem0 platform** | n/a |" in summary.render_markdown(built)
+
+
+def test_folders_merge_into_one_summary_and_a_test_seen_twice_counts_once(tmp_path):
+    """Two shards' results make one summary; a test in both (a rerun) counts once, with its latest result."""
+    first = _folder(tmp_path, "shard1", [_result("a", PASSED), _result("b", FAILED, stop=2000)])
+    second = _folder(tmp_path, "shard2", [_result("c", PASSED), _result("b", PASSED, stop=9000)])
+    built = summary.build([first, second])
+    assert {test: data["verdict"] for test, data in built["tests"].items()} == {"a": PASSED, "b": PASSED, "c": PASSED}
+
+
+def test_a_summary_file_that_is_not_one_is_refused_in_one_sentence(tmp_path):
+    bad = tmp_path / "summary.json"
+    bad.write_text("{}", encoding="utf-8")
+    with pytest.raises(ValueError, match="is not a mem0-conformance summary"):
+        summary.load(bad)
+    with pytest.raises(ValueError, match="does not exist"):
+        summary.load(tmp_path / "missing.json")
+
+
+# --- the diff -------------------------------------------------------------------------------------------
+
+def _summary(tmp_path, name: str, verdicts: dict[str, str]) -> dict:
+    return summary.build([_folder(tmp_path, name, [_result(test, verdict) for test, verdict in verdicts.items()])])
+
+
+def test_the_diff_names_regressions_fixes_changes_new_and_removed_checks_and_the_score_change(tmp_path):
+    before = _summary(tmp_path, "before", {"a": PASSED, "b": FAILED, "c": PASSED, "d": SKIPPED, "gone": PASSED, "e": PASSED})
+    now = _summary(tmp_path, "now", {"a": FAILED, "b": PASSED, "c": PASSED, "d": PASSED, "new": BROKEN, "e": BROKEN})
+    found = diff.compare(before, now)
+    assert found.regressions == [("a", PASSED, FAILED), ("e", PASSED, BROKEN)]
+    assert found.fixes == [("b", FAILED, PASSED)]
+    assert found.changed == [("d", SKIPPED, PASSED)]
+    assert found.new == [("new", BROKEN)] and found.removed == [("gone", PASSED)]
+    assert found.scores == {"Mem0 platform": (0.8, 0.5)}  # 4 of 5 applicable before; 3 of 6 now
+    assert found.regressed
+    text = diff.render_text(found, now)
+    assert "Mem0 platform: score 80.0% -> 50.0% -30.0 points" in text
+    assert "2 regressions, 1 fixes, 1 other changes, 1 new, 1 removed" in text
+    assert diff.render_markdown(found, now).startswith("# Conformance against the baseline: **regressed**")
+    assert json.loads(diff.render_json(found))["regressed"] is True
+
+
+def test_the_same_verdicts_are_no_regression(tmp_path):
+    same = {"a": PASSED, "b": FAILED}
+    assert not diff.compare(_summary(tmp_path, "x", same), _summary(tmp_path, "y", same)).regressed
+
+
+# --- environment and executor --------------------------------------------------------------------------
+
+def test_target_urls_lose_their_credentials_in_reports():
+    assert public_url("https://user:s3cret@api.example.com:8443/v1?token=abc") == "https://api.example.com:8443/v1"
+
+
+def test_the_executor_is_written_only_when_ci_variables_say_where_the_run_ran():
+    assert executor({}) is None
+    github = executor({"GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "42", "GITHUB_RUN_NUMBER": "7",
+                       "GITHUB_REPOSITORY": "acme/api", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKFLOW": "conformance"})
+    assert github == {"name": "GitHub Actions", "type": "github", "buildName": "conformance #7", "buildOrder": 7,
+                      "buildUrl": "https://github.com/acme/api/actions/runs/42", "url": "https://github.com/acme/api"}
