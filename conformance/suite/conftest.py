@@ -16,8 +16,9 @@ import pytest
 from conformance import plugin
 from conformance.cleanup import Cleanup, Ids
 from conformance.client import ApiClient, RateLimiter, Recorder
-from conformance.suite.support import track_entity, track_sandbox
+from conformance.suite.support import expect, track_entity, track_sandbox
 from conformance.targets import Target
+from conformance.verdicts import operation_source, require
 
 # A background add stays PENDING this long on the embedded server, so that the suite's
 # eventual-consistency waits are exercised rather than settled by the next request.
@@ -112,9 +113,11 @@ def new_sandbox(klavis: ApiClient, run_prefix: str, cleanup: Cleanup) -> Callabl
     """Acquire a Klavis mem0 sandbox tagged with the run prefix; released at the end of the run."""
 
     def make() -> str:
-        response = klavis.post("/sandbox/mem0", json={"tag": run_prefix})
-        assert response.status_code == 201, f"acquire answered {response.status_code}: {response.text}"
-        sandbox_id = response.json()["sandbox_id"]
+        answer = expect(klavis.post("/sandbox/mem0", json={"tag": run_prefix}), 201, what="acquiring a mem0 sandbox")
+        sandbox_id = answer.get("sandbox_id") if isinstance(answer, dict) else None
+        require(isinstance(sandbox_id, str) and sandbox_id, "acquiring a mem0 sandbox names no sandbox_id",
+                received=answer, documented="201 {sandbox_id, server_name, status, message}",
+                source=operation_source("POST /sandbox/mem0"))
         track_sandbox(cleanup, klavis, sandbox_id)
         return sandbox_id
 

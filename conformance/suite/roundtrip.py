@@ -30,6 +30,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.suite.sources import DUMP, KLAVIS, ROUNDTRIP, roundtrip_source
+from conformance.verdicts import Severity, fact, require
+
 SERVER_ASSIGNED = ("id", "created_at", "updated_at", "dumped_at")
 ENTITY_KEYS = ("user_id", "agent_id", "app_id", "run_id")
 # Mem0Memory fields a record keeps besides content (everything not server-assigned or input text).
@@ -107,10 +110,11 @@ def normalise_dump(items: Iterable[Mapping[str, Any]] | None) -> Normalised:
 
 def memory_list(dump: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``data.memory_list`` of a dump answer (``dumped_at`` and the envelope are dropped)."""
-    data = dump.get("data")
-    assert isinstance(data, Mapping), f"Received a dump without a data object: {canonical(dump)[:300]}"
-    items = data.get("memory_list")
-    assert isinstance(items, list), f"Received a dump whose data.memory_list is not a list: {canonical(data)[:300]}"
+    data = dump.get("data") if isinstance(dump, Mapping) else None
+    items = data.get("memory_list") if isinstance(data, Mapping) else None
+    require(isinstance(items, list), f"{DUMP} answers no data.memory_list list", received=dump,
+            documented="{sandbox_id, server_name, dumped_at, data: {memory_list: [Mem0Memory]}}",
+            source=fact(KLAVIS, DUMP))
     return items
 
 
@@ -132,12 +136,18 @@ def differences(actual: Normalised, expected: Normalised, *, settled: bool = Tru
     return problems
 
 
-def assert_equivalent(actual: Normalised, expected: Normalised, *, settled: bool = True, what: str = "dump") -> None:
-    """Assert ``actual ≈ expected``, naming each record that differs (Received / Documented)."""
-    problems = differences(actual, expected, settled=settled)
-    assert not problems, (
-        f"{what} is not ≈ the initialized data ({len(problems)} differences):\n  "
-        + "\n  ".join(problem[:400] for problem in problems[:8])
-        + f"\nReceived: {list(actual.verbatim)[:6]} + inferred {sorted(actual.inferred)[:4]}"
-        + f"\nDocumented: {list(expected.verbatim)[:6]} + inferred {sorted(expected.inferred)[:4]}"
-    )
+def assert_equivalent(actual: Normalised, expected: Normalised, *, settled: bool = True,
+                      what: str = "GET /sandbox/mem0/{sandbox_id}/dump") -> None:
+    """Require ``actual ≈ expected`` (a critical ContractViolation: data lost or changed), naming
+    each record that differs: the unexpected ones as received, the missing ones as documented."""
+    problems = [problem[:400] for problem in differences(actual, expected, settled=settled)]
+    missing = [problem for problem in problems if problem.startswith("missing")]
+    unexpected = [problem for problem in problems if not problem.startswith("missing")]
+    rule = ROUNDTRIP + ("" if settled else ", background items may still be pending")
+    require(not problems, f"{what} is not ≈ the initialized data ({len(missing)} records missing, "
+            f"{len(unexpected)} unexpected)",
+            received={"unexpected": unexpected[:8], "verbatim": list(actual.verbatim)[:6],
+                      "inferred": sorted(actual.inferred)[:4]},
+            documented={"missing": missing[:8], "≈": rule, "verbatim": list(expected.verbatim)[:6],
+                        "inferred": sorted(expected.inferred)[:4]},
+            source=roundtrip_source(), severity=Severity.CRITICAL)

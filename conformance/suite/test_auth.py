@@ -12,8 +12,12 @@ import httpx
 import pytest
 
 from conformance.client import SCHEMES, ApiClient
-from conformance.suite.support import expect_error
+from conformance.suite.sources import KLAVIS, refused
+from conformance.verdicts import Severity, fact, require
 
+pytestmark = [pytest.mark.contract("Authentication")]
+
+FACTS = {"mem0": "GET /v1/ping/", "klavis": KLAVIS}  # where each API's 401 is documented
 OTHER_SCHEME = {"mem0": "Bearer", "klavis": "Token"}
 CALLS = [
     pytest.param("mem0", "/v1/ping/", marks=pytest.mark.requires("mem0"), id="mem0-ping"),
@@ -35,9 +39,14 @@ def send(client: ApiClient, path: str, authorization: str | None) -> httpx.Respo
     return client.http.send(request)
 
 
-def refused(response: httpx.Response, how: str) -> None:
-    assert response.status_code == 401, f"{how}: expected 401, got {response.status_code}: {response.text[:300]}"
-    expect_error(response, what=how)
+def refused_401(response: httpx.Response, api: str, how: str) -> None:
+    """401 with an error body; an answer that lets the request through bypasses authentication (a blocker)."""
+    source = fact(FACTS[api], f"{response.request.method} {response.request.url.path}")
+    require(not response.is_success, f"{how} is let through with {response.status_code}",
+            received=f"{response.status_code} {response.text[:300]}",
+            documented="401 with an error body: only the configured key, in the API's scheme, opens the API",
+            source=source, severity=Severity.BLOCKER)
+    refused(response, 401, what=how, source=source)
 
 
 def near_misses(key: str, run_prefix: str) -> dict[str, str]:
@@ -58,7 +67,8 @@ def test_a_wrong_key_in_the_right_scheme_is_refused_with_401(request, run_prefix
     """A key other than the configured one (unrelated or a near miss), in the API's own scheme, gets 401 with a body."""
     client = request.getfixturevalue(api)
     for how, token in near_misses(configured_key(client), run_prefix).items():
-        refused(send(client, path, f"{SCHEMES[api]} {token}"), f"GET {path} with a wrong {SCHEMES[api]} key ({how})")
+        refused_401(send(client, path, f"{SCHEMES[api]} {token}"), api,
+                    f"GET {path} with a wrong {SCHEMES[api]} key ({how})")
 
 
 @pytest.mark.parametrize(("api", "path"), CALLS)
@@ -73,4 +83,4 @@ def test_a_request_without_the_key_in_the_api_s_scheme_is_refused_with_401(reque
         "bare key": key,
         "scheme alone": SCHEMES[api],
     }[variant]
-    refused(send(client, path, header), f"GET {path} with {variant}")
+    refused_401(send(client, path, header), api, f"GET {path} with {variant}")

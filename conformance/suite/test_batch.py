@@ -18,14 +18,23 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.suite.machines.mem0_calls import add_memories, listed
+from conformance.suite.machines.mem0_calls import (
+    add_memories,
+    expect_deleted,
+    listed,
+    memory_of,
+)
+from conformance.suite.sources import refused
 from conformance.suite.support import expect, expect_error
+from conformance.verdicts import Severity, fact, require
 from strategies.memories import PHRASES, memory_texts
 
-pytestmark = pytest.mark.requires("mem0")
+pytestmark = [pytest.mark.requires("mem0"), pytest.mark.contract("Batch limits and atomicity")]
 
 LIMIT = 1000
 CHUNK = 50  # messages per add: one memory each
+UPDATE, DELETE = "PUT /v1/batch/", "DELETE /v1/batch/"
+OPERATIONS = {"update": UPDATE, "delete": DELETE}
 
 
 class Pool:
@@ -37,7 +46,7 @@ class Pool:
         self.made = 0
 
     def state(self) -> dict[str, str]:
-        return {memory_id: memory["memory"] for memory_id, memory in listed(self.mem0, {"user_id": self.user}).items()}
+        return {memory_id: memory.get("memory") for memory_id, memory in listed(self.mem0, {"user_id": self.user}).items()}
 
     def filled(self, size: int) -> dict[str, str]:
         """The pool's state, holding at least ``size`` memories."""
@@ -62,15 +71,20 @@ def _delete(mem0, memory_ids):
     return mem0.request("DELETE", "/v1/batch/", json={"memories": [{"memory_id": m} for m in memory_ids]})
 
 
-def _assert_state(pool: Pool, expected: dict[str, str], what: str) -> None:
+def _assert_state(pool: Pool, expected: dict[str, str], operation: str, what: str) -> None:
+    """The pool is ``expected`` after ``operation`` (``what`` says which batch): else a critical violation."""
     received = pool.state()
     gone = sorted(set(expected) - set(received))
     extra = sorted(set(received) - set(expected))
     changed = sorted(m for m in expected.keys() & received.keys() if expected[m] != received[m])
-    assert not (gone or extra or changed), (
-        f"{what}: {len(gone)} memories missing (e.g. {gone[:3]}), {len(extra)} unexpected (e.g. {extra[:3]}), "
-        f"{len(changed)} with other text (e.g. {[(m, received[m], expected[m]) for m in changed[:2]]})"
-    )
+    counts = {"missing": len(gone), "unexpected": len(extra), "with other text": len(changed)}
+    require(not (gone or extra or changed),
+            f"{operation} {what} leaves " + ", ".join(f"{n} memories {how}" for how, n in counts.items() if n),
+            received={"missing": gone[:3], "unexpected": {m: received[m] for m in extra[:3]},
+                      "other text": {m: received[m] for m in changed[:2]}},
+            documented={"memories": len(expected), "texts": {m: expected[m] for m in changed[:2]},
+                        "rule": "exactly the items of an accepted batch change; a refused batch changes nothing"},
+            source=fact("Batch", operation), severity=Severity.CRITICAL)
 
 
 # --- the boundaries ----------------------------------------------------------------------------
@@ -80,8 +94,8 @@ def test_a_batch_update_of_1000_memories_is_applied(mem0, pool):
     before = pool.filled(LIMIT + 1)
     chosen = sorted(before)[:LIMIT]
     items = [{"memory_id": m, "text": f"{before[m]} ✓"} for m in chosen]
-    expect(_update(mem0, items), 200, what="batch update of 1000 items")
-    _assert_state(pool, {**before, **{item["memory_id"]: item["text"] for item in items}}, "after a 1000-item update")
+    expect(_update(mem0, items), 200, what=f"{UPDATE} of 1000 items", source=fact("Batch", UPDATE))
+    _assert_state(pool, {**before, **{item["memory_id"]: item["text"] for item in items}}, UPDATE, "of 1000 items")
 
 
 @pytest.mark.parametrize("operation", ["update", "delete"])
@@ -93,18 +107,22 @@ def test_a_batch_of_1001_memories_is_refused_and_changes_nothing(mem0, pool, ope
         response = _update(mem0, [{"memory_id": m, "text": f"{before[m]} ✗"} for m in chosen])
     else:
         response = _delete(mem0, chosen)
-    assert response.status_code == 400, f"a 1001-item batch {operation}: expected 400, got {response.status_code}"
-    assert expect_error(response)
-    _assert_state(pool, before, f"after a refused 1001-item batch {operation}")
+    label, source = f"{OPERATIONS[operation]} of 1001 items", fact("Batch", OPERATIONS[operation])
+    body = refused(response, 400, what=label, source=source)
+    require(body, f"{label} is refused with an empty error body", received=body,
+            documented=f'400 {{"error": "Maximum of 1000 memories can be {operation}d in a single request"}}',
+            source=source)
+    _assert_state(pool, before, OPERATIONS[operation], "of 1001 items (refused)")
 
 
 def test_a_batch_delete_of_1000_memories_is_applied(mem0, pool):
     """A batch delete of exactly 1000 memories is accepted and deletes exactly those 1000."""
     before = pool.filled(LIMIT + 1)
     chosen = sorted(before)[:LIMIT]
-    expect(_delete(mem0, chosen), 200, 204, what="batch delete of 1000 items")
-    _assert_state(pool, {m: t for m, t in before.items() if m not in set(chosen)}, "after a 1000-item delete")
-    expect(mem0.get(f"/v1/memories/{chosen[0]}/"), 404, what="GET of a batch-deleted memory")
+    source = fact("Batch", DELETE)
+    expect(_delete(mem0, chosen), 200, 204, what=f"{DELETE} of 1000 items", source=source)
+    _assert_state(pool, {m: t for m, t in before.items() if m not in set(chosen)}, DELETE, "of 1000 items")
+    expect_deleted(mem0, chosen[0], what=f"GET /v1/memories/{chosen[0]}/ after {DELETE}", source=source)
 
 
 # --- atomicity ---------------------------------------------------------------------------------
@@ -123,11 +141,14 @@ def test_a_batch_with_a_bad_last_item_changes_nothing(mem0, pool, new_user, oper
                            + [{"memory_id": bad_id, "text": "changed"}])
     else:
         response = _delete(mem0, [*chosen, bad_id])
-    expect_error(response, what=f"batch {operation} with an {bad} memory last")
-    _assert_state(pool, before, f"after a refused batch {operation} with an {bad} item")
+    label = f"{OPERATIONS[operation]} of 4 items, an {bad} memory last"
+    expect_error(response, what=label, source=fact("Batch", OPERATIONS[operation]))
+    _assert_state(pool, before, OPERATIONS[operation], f"of 4 items, an {bad} memory last (refused)")
     if bad == "immutable":
-        memory = expect(mem0.get(f"/v1/memories/{bad_id}/"), 200)
-        assert memory["memory"] == "Immutable: mon adresse à Genève", "the refused batch changed the immutable memory"
+        memory = memory_of(mem0, bad_id)
+        require(memory.get("memory") == "Immutable: mon adresse à Genève", f"{label} changes the immutable memory",
+                received=memory, documented="the immutable memory unchanged: 'Immutable: mon adresse à Genève'",
+                source=fact("Add", UPDATE), severity=Severity.CRITICAL)
 
 
 # --- sizes in between --------------------------------------------------------------------------
@@ -145,11 +166,12 @@ def test_batches_of_1_to_999_memories_change_exactly_their_items(mem0, pool):
         chosen = ordered[offset:offset + size]
         if operation == "update":
             changes = {m: f"{text} #{n}" for n, m in enumerate(chosen)}
-            expect(_update(mem0, [{"memory_id": m, "text": t} for m, t in changes.items()]), 200)
+            expect(_update(mem0, [{"memory_id": m, "text": t} for m, t in changes.items()]), 200,
+                   what=f"{UPDATE} of {size} items", source=fact("Batch", UPDATE))
             expected = {**before, **changes}
         else:
-            expect(_delete(mem0, chosen), 200, 204)
+            expect(_delete(mem0, chosen), 200, 204, what=f"{DELETE} of {size} items", source=fact("Batch", DELETE))
             expected = {m: t for m, t in before.items() if m not in set(chosen)}
-        _assert_state(pool, expected, f"after a {size}-item batch {operation}")
+        _assert_state(pool, expected, OPERATIONS[operation], f"of {size} items")
 
     check()

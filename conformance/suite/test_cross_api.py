@@ -15,10 +15,14 @@ from typing import Any
 import pytest
 
 from conformance.suite import roundtrip
+from conformance.suite.machines.mem0_calls import memory_of, results_of
 from conformance.suite.machines.sandbox import BASE
+from conformance.suite.sources import DUMP, MAPPING, ROUNDTRIP, roundtrip_source
 from conformance.suite.support import eventually, expect, expect_error
+from conformance.verdicts import Severity, fact, require
 
-pytestmark = pytest.mark.requires("klavis", "mem0", "shared_data")
+pytestmark = [pytest.mark.requires("klavis", "mem0", "shared_data"),
+              pytest.mark.contract("Shared store with Mem0", api="klavis")]
 
 MEM0_FIELDS = ("memory", "user_id", "agent_id", "app_id", "run_id", "metadata", "immutable")
 
@@ -49,8 +53,18 @@ def _as_mem0(record: str) -> str:
 
 
 def _mem0_memories(mem0, user_id: str) -> list[dict[str, Any]]:
-    body = expect(mem0.get("/v1/memories/", params={"user_id": user_id}), 200)
-    return body["results"] if isinstance(body, dict) else body
+    source = fact(MAPPING, "GET /v1/memories/")
+    body = expect(mem0.get("/v1/memories/", params={"user_id": user_id}), 200, source=source)
+    return results_of(body, what=f"GET /v1/memories/?user_id={user_id}", source=source)
+
+
+def _dumped(initialized: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dump's items, each an object with an id."""
+    items = roundtrip.memory_list(initialized["dump"])
+    require(all(isinstance(item, dict) and item.get("id") for item in items),
+            f"{DUMP} holds items without an id", received=items, documented="Mem0Memory items with the id set by Mem0",
+            source=fact(MAPPING, DUMP))
+    return items
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +79,10 @@ def initialized(klavis, new_sandbox, new_user, ids) -> dict[str, Any]:
     def settled() -> dict[str, Any]:
         dump = expect(klavis.get(f"{BASE}/{sandbox_id}/dump"), 200)
         count = len(roundtrip.memory_list(dump))
-        assert count == len(expected.verbatim), f"Received {count} dumped memories / Documented {len(expected.verbatim)}"
+        require(count == len(expected.verbatim), f"GET {BASE}/{sandbox_id}/dump holds {count} memories, not the "
+                f"{len(expected.verbatim)} initialized", received=count,
+                documented=f"{len(expected.verbatim)} memories: one per stored message ({ROUNDTRIP})",
+                source=roundtrip_source(), severity=Severity.CRITICAL)
         return dump
 
     dump = eventually(settled, within=klavis.wait, what="the initialized items appear in the dump")
@@ -80,19 +97,26 @@ def test_initialized_memories_are_mem0_memories_with_the_mapped_fields(mem0, ini
     def visible() -> None:
         found = _mem0_memories(mem0, initialized["user_id"])
         received = Counter(roundtrip.canonical({key: memory.get(key) for key in MEM0_FIELDS}) for memory in found)
-        assert received == documented, (
-            f"Received through Mem0: {sorted(received.elements())}\nDocumented: {sorted(documented.elements())}")
+        missing, other = documented - received, received - documented
+        require(received == documented, f"GET /v1/memories/ of the sandbox's user misses {missing.total()} of the "
+                f"{documented.total()} initialized memories (with their mapped fields) and shows {other.total()} "
+                "unexpected ones", received={"unexpected": sorted(other.elements()), "shown": received.total()},
+                documented={"missing": sorted(missing.elements()), "initialized": documented.total()},
+                source=fact(MAPPING, "GET /v1/memories/"), severity=Severity.CRITICAL)
 
     eventually(visible, within=mem0.wait, what="the sandbox's memories are visible through the Mem0 API")
 
 
 def test_dump_ids_are_the_mem0_memory_ids(mem0, initialized):
     """A dump item's id is the id of the Mem0 memory it is ("Memory ID, set by Mem0")."""
-    dumped = {item["id"]: item.get("content_text") for item in roundtrip.memory_list(initialized["dump"])}
+    dumped = {item["id"]: item.get("content_text") for item in _dumped(initialized)}
 
     def same() -> None:
         found = {memory["id"]: memory.get("memory") for memory in _mem0_memories(mem0, initialized["user_id"])}
-        assert found == dumped, f"Received through Mem0: {found}\nDocumented (the dump): {dumped}"
+        require(found == dumped, f"GET /v1/memories/ of the sandbox's user shows {len(found)} memories (ids, texts) "
+                f"where the dump has {len(dumped)}, {len(found.keys() & dumped.keys())} of them with the same ids",
+                received=found, documented=f"the dump's ids and texts: {dumped}",
+                source=fact(MAPPING, "GET /v1/memories/"), severity=Severity.CRITICAL)
 
     eventually(same, within=mem0.wait, what="the dumped memories are listed through the Mem0 API")
 
@@ -102,14 +126,22 @@ def test_read_only_memory_refuses_a_mem0_update(mem0, initialized):
     changes nothing (FACTS.md: immutable memories are never updated)."""
     texts = {message["content"] for item in initialized["items"] if item.get("read_only")
              for message in item["message_list"]}
-    read_only = [item for item in roundtrip.memory_list(initialized["dump"]) if item.get("content_text") in texts]
-    assert read_only, f"Received no dumped memory with the read_only item's text / Documented {texts}"
+    read_only = [item for item in _dumped(initialized) if item.get("content_text") in texts]
+    require(read_only, f"GET {BASE}/{initialized['sandbox_id']}/dump holds no memory with the read_only item's text",
+            received=[item.get("content_text") for item in roundtrip.memory_list(initialized["dump"])],
+            documented=f"a memory with the text {sorted(texts)} ({ROUNDTRIP})", source=roundtrip_source(),
+            severity=Severity.CRITICAL)
+    source = fact("Add", "PUT /v1/memories/{memory_id}/")
     for item in read_only:
-        before = expect(mem0.get(f"/v1/memories/{item['id']}/"), 200)
+        before = memory_of(mem0, item["id"])
+        label = f"PUT /v1/memories/{item['id']}/ of a read_only sandbox memory"
         expect_error(mem0.put(f"/v1/memories/{item['id']}/", json={"text": "changed through Mem0",
                                                                     "metadata": {"changed": True}}),
-                     what="PUT of a read_only sandbox memory")
-        after = expect(mem0.get(f"/v1/memories/{item['id']}/"), 200)
-        assert (after["memory"], after.get("metadata")) == (before["memory"], before.get("metadata")), (
-            f"Received after the refused PUT: {after!r} / Documented unchanged: {before!r}")
-        assert after["memory"] == item["content_text"], f"Received {after['memory']!r} / Documented {item['content_text']!r}"
+                     what=label, source=source)
+        after = memory_of(mem0, item["id"])
+        require((after.get("memory"), after.get("metadata")) == (before.get("memory"), before.get("metadata")),
+                f"GET /v1/memories/{item['id']}/ after the refused {label} shows it changed",
+                received=after, documented=f"unchanged: {before!r}", source=source, severity=Severity.CRITICAL)
+        require(after.get("memory") == item["content_text"], f"GET /v1/memories/{item['id']}/ shows another text than "
+                "the dump's content_text", received=after.get("memory"), documented=item["content_text"],
+                source=fact(MAPPING, "GET /v1/memories/{memory_id}/"), severity=Severity.CRITICAL)

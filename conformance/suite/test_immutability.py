@@ -11,11 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conformance.suite.machines.mem0_calls import add_memories
+from conformance.suite.machines.mem0_calls import (
+    add_memories,
+    expect_deleted,
+    history_of,
+    memory_of,
+)
 from conformance.suite.support import expect, expect_error
+from conformance.verdicts import Severity, fact, require
 from strategies.memories import memory_texts, metadatas
 
-pytestmark = pytest.mark.requires("mem0")
+pytestmark = [pytest.mark.requires("mem0"), pytest.mark.contract("Immutability")]
+
+PUT, BATCH = "PUT /v1/memories/{memory_id}/", "PUT /v1/batch/"
 
 CHANGES = st.one_of(
     st.builds(lambda text: {"text": text}, memory_texts()),
@@ -29,15 +37,20 @@ def _add_immutable(mem0, user, text, metadata):
     return memory_id
 
 
-def _assert_unchanged(mem0, memory_id, text, metadata):
-    memory = expect(mem0.get(f"/v1/memories/{memory_id}/"), 200)
-    assert (memory["memory"], memory.get("metadata") or {}) == (text, metadata), (
-        f"the immutable memory changed: received {(memory['memory'], memory.get('metadata'))}, "
-        f"documented unchanged {(text, metadata)}"
-    )
-    assert memory.get("immutable") is True, f"the memory lost its immutable flag: {memory}"
-    history = expect(mem0.get(f"/v1/memories/{memory_id}/history/"), 200)
-    assert [entry["event"] for entry in history] == ["ADD"], f"history of an unchanged memory: {history}"
+def _assert_unchanged(mem0, memory_id, text, metadata, operation):
+    """After a refused ``operation`` the immutable memory has its text, metadata, flag and one ADD."""
+    source, after = fact("Add", operation), f"after a refused {operation}"
+    memory = memory_of(mem0, memory_id)
+    require((memory.get("memory"), memory.get("metadata") or {}) == (text, metadata),
+            f"GET /v1/memories/{memory_id}/ {after} shows the immutable memory changed",
+            received=(memory.get("memory"), memory.get("metadata")), documented=(text, metadata),
+            source=source, severity=Severity.CRITICAL)
+    require(memory.get("immutable") is True, f"GET /v1/memories/{memory_id}/ {after} shows immutable "
+            f"{memory.get('immutable')!r}", received=memory, documented="immutable: true, as added",
+            source=source, severity=Severity.CRITICAL)
+    events = [entry["event"] for entry in history_of(mem0, memory_id)]
+    require(events == ["ADD"], f"GET /v1/memories/{memory_id}/history/ {after} holds {len(events)} events ({events})",
+            received=events, documented=["ADD"], source=source, severity=Severity.CRITICAL)
 
 
 def test_put_on_an_immutable_memory_is_refused_and_changes_nothing(mem0, new_user):
@@ -48,8 +61,9 @@ def test_put_on_an_immutable_memory_is_refused_and_changes_nothing(mem0, new_use
     @given(text=memory_texts(), metadata=metadatas(), change=CHANGES)
     def check(text, metadata, change):
         memory_id = _add_immutable(mem0, user, text, metadata)
-        expect_error(mem0.put(f"/v1/memories/{memory_id}/", json=change), what="PUT on an immutable memory")
-        _assert_unchanged(mem0, memory_id, text, metadata)
+        expect_error(mem0.put(f"/v1/memories/{memory_id}/", json=change),
+                     what=f"PUT /v1/memories/{memory_id}/ of an immutable memory", source=fact("Add", PUT))
+        _assert_unchanged(mem0, memory_id, text, metadata, PUT)
 
     check()
 
@@ -66,12 +80,14 @@ def test_batch_update_of_an_immutable_memory_is_refused_and_changes_nothing(mem0
             if mutable_before else []
         items = [{"memory_id": other, "text": f"{old} — changed"} for other, old in others]
         items.append({"memory_id": memory_id, **change})
-        expect_error(mem0.put("/v1/batch/", json={"memories": items}), what="batch update with an immutable memory")
-        _assert_unchanged(mem0, memory_id, text, metadata)
+        label = f"{BATCH} of {len(items)} items, an immutable memory last"
+        expect_error(mem0.put("/v1/batch/", json={"memories": items}), what=label, source=fact("Add", BATCH))
+        _assert_unchanged(mem0, memory_id, text, metadata, BATCH)
         for other, old in others:
-            assert expect(mem0.get(f"/v1/memories/{other}/"), 200)["memory"] == old, (
-                f"a refused batch changed the mutable memory {other} before the immutable item"
-            )
+            memory = memory_of(mem0, other)
+            require(memory.get("memory") == old, f"the refused {label} changes the mutable memory {other} before it",
+                    received=memory.get("memory"), documented=f"unchanged (a refused batch changes nothing): {old!r}",
+                    source=fact("Batch", BATCH), severity=Severity.CRITICAL)
 
     check()
 
@@ -84,11 +100,17 @@ def test_an_immutable_memory_is_deleted_and_re_added(mem0, new_user):
     @given(text=memory_texts(), metadata=metadatas())
     def check(text, metadata):
         memory_id = _add_immutable(mem0, user, text, metadata)
-        expect(mem0.delete(f"/v1/memories/{memory_id}/"), 200, 204)
-        expect(mem0.get(f"/v1/memories/{memory_id}/"), 404, what="GET of the deleted immutable memory")
+        source = fact("Add", "POST /v1/memories/")
+        expect(mem0.delete(f"/v1/memories/{memory_id}/"), 200, 204, source=source)
+        expect_deleted(mem0, memory_id, what=f"GET /v1/memories/{memory_id}/ of the deleted immutable memory",
+                       source=source)
         again = _add_immutable(mem0, user, text, metadata)
-        assert again != memory_id, "the re-added memory reuses the deleted id"
-        memory = expect(mem0.get(f"/v1/memories/{again}/"), 200)
-        assert (memory["memory"], memory.get("metadata") or {}, memory.get("immutable")) == (text, metadata, True)
+        require(again != memory_id, f"POST /v1/memories/ re-adds the deleted immutable memory under its id {again}",
+                received=again, documented="a new memory with a new id", source=source)
+        memory = memory_of(mem0, again)
+        received = (memory.get("memory"), memory.get("metadata") or {}, memory.get("immutable"))
+        require(received == (text, metadata, True), f"GET /v1/memories/{again}/ shows the re-added immutable memory "
+                "changed", received=received, documented=(text, metadata, True), source=source,
+                severity=Severity.CRITICAL)
 
     check()

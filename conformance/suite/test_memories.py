@@ -9,9 +9,19 @@ import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from conformance.suite.machines.mem0_calls import add_memories, listed, pages
+from conformance.suite.machines.mem0_calls import (
+    add_memories,
+    listed,
+    memory_of,
+    pages,
+    results_of,
+)
 from conformance.suite.machines.memories import MemoryLifecycle
-from conformance.suite.support import Patience, expect, expect_error, track_entity
+from conformance.suite.sources import FILTERS, refused
+from conformance.suite.support import Patience, expect, track_entity
+from conformance.verdicts import Severity, fact, require
+
+pytestmark = [pytest.mark.contract("Memory lifecycle")]
 
 STEPS = 12
 NO_ENTITY = {"created_at": {"gte": "2000-01-01"}}
@@ -38,7 +48,11 @@ def test_an_or_of_users_lists_only_those_users(mem0, new_user, version):
     mine = {memory_id for user in (alice, bob) for memory_id, _ in add_memories(mem0, [f"note of {user}"], user_id=user)}
     add_memories(mem0, ["Carol's secret: 私の秘密"], user_id=carol)
     found = {m["id"] for page in pages(mem0, version, {"OR": [{"user_id": alice}, {"user_id": bob}]}, 100) for m in page}
-    assert found == mine, f"received {sorted(found)}, expected only {sorted(mine)}"
+    strangers, missing = found - mine, mine - found
+    require(found == mine, f"POST /{version}/memories/ with an OR of 2 users lists {len(strangers)} other memories "
+            f"and misses {len(missing)} of their {len(mine)}", received=sorted(found), documented=sorted(mine),
+            source=fact(FILTERS, f"POST /{version}/memories/"),
+            severity=Severity.CRITICAL if strangers else Severity.NORMAL)
 
 
 @pytest.mark.requires("mem0", "v3")
@@ -48,8 +62,13 @@ def test_pages_partition_the_listing(mem0, new_user, version, page_size):
     user = new_user()
     created = {memory_id for memory_id, _ in add_memories(mem0, [f"fact {n} — Faktum {n}" for n in range(5)], user_id=user)}
     walked = [m["id"] for page in pages(mem0, version, {"user_id": user}, page_size) for m in page]
-    assert len(walked) == len(set(walked)), f"pages repeat memories: {walked}"
-    assert set(walked) == created
+    label, source = f"POST /{version}/memories/ pages (page_size {page_size})", fact("Pagination", f"POST /{version}/memories/")
+    require(len(walked) == len(set(walked)), f"{label} repeat {len(walked) - len(set(walked))} memories",
+            received=walked, documented="each memory on exactly one page", source=source)
+    strangers, missing = set(walked) - created, created - set(walked)
+    require(set(walked) == created, f"{label} hold {len(strangers)} other memories and miss {len(missing)} "
+            f"of the user's {len(created)}", received=sorted(walked), documented=sorted(created), source=source,
+            severity=Severity.CRITICAL if strangers else Severity.NORMAL)
 
 
 @pytest.mark.requires("mem0", "v3")
@@ -58,10 +77,19 @@ def test_expired_memories_are_hidden_from_list_and_search_but_readable(mem0, new
     user = new_user()
     ((expired, _),) = add_memories(mem0, ["Expired: Urlaub in Österreich"], user_id=user, expiration_date="2001-01-01")
     ((live, _),) = add_memories(mem0, ["Current: Urlaub in Österreich"], user_id=user)
-    assert set(listed(mem0, {"user_id": user})) == {live}
-    found = expect(mem0.post("/v3/memories/search/", json={"query": "Urlaub in Österreich", "filters": {"user_id": user}}), 200)
-    assert expired not in {m["id"] for m in found["results"]}, "search finds a memory past its expiration_date"
-    assert expect(mem0.get(f"/v1/memories/{expired}/"), 200)["memory"] == "Expired: Urlaub in Österreich"
+    shown = sorted(listed(mem0, {"user_id": user}))
+    require(shown == [live], f"POST /v3/memories/ of a user with 1 live and 1 expired memory lists {len(shown)} memories",
+            received={"listed": shown, "expired": expired}, documented=[live],
+            source=fact("expiration_date", "POST /v3/memories/"))
+    search = "POST /v3/memories/search/"
+    answer = expect(mem0.post("/v3/memories/search/", json={"query": "Urlaub in Österreich", "filters": {"user_id": user}}), 200)
+    found = [m["id"] for m in results_of(answer, what=search, source=fact(FILTERS, search), envelope=True)]
+    require(expired not in found, f"{search} finds the memory {expired} past its expiration_date", received=found,
+            documented=f"expired memories hidden from search: not {expired}", source=fact("expiration_date", search))
+    text = memory_of(mem0, expired).get("memory")
+    require(text == "Expired: Urlaub in Österreich", f"GET /v1/memories/{expired}/ of an expired memory shows another text",
+            received=text, documented="Expired: Urlaub in Österreich (GET by id still returns expired memories)",
+            source=fact("expiration_date", "GET /v1/memories/{memory_id}/"), severity=Severity.CRITICAL)
 
 
 @pytest.mark.requires("mem0")
@@ -76,5 +104,8 @@ def test_expired_memories_are_hidden_from_list_and_search_but_readable(mem0, new
 def test_a_list_or_search_without_an_entity_filter_is_refused(mem0, method, path, body):
     """A list or search naming no user_id, agent_id, app_id or run_id is refused with 400 and a message."""
     response = mem0.request(method, path, json=body) if body is not None else mem0.request(method, path)
-    assert response.status_code == 400, f"expected 400, got {response.status_code}: {response.text[:300]}"
-    assert expect_error(response)
+    label, source = f"{method} {path} without an entity filter", fact(FILTERS, f"{method} {path}")
+    answer = refused(response, 400, what=label, source=source)
+    require(answer, f"{label} is refused with an empty error body", received=answer,
+            documented='400 {"message": "One of the filters: app_id, user_id, agent_id, run_id is required!"}',
+            source=source)

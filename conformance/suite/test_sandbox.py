@@ -12,10 +12,11 @@ from hypothesis.stateful import run_state_machine_as_test
 from conformance.specs import effective
 from conformance.suite import roundtrip
 from conformance.suite.machines.sandbox import BASE, SandboxMachine, SandboxPool
-from conformance.suite.support import Patience
-from conformance.suite.support import eventually, expect
+from conformance.suite.sources import KLAVIS
+from conformance.suite.support import Patience, eventually, expect
+from conformance.verdicts import fact, require
 
-pytestmark = pytest.mark.requires("klavis")
+pytestmark = [pytest.mark.requires("klavis"), pytest.mark.contract("Sandbox round trip")]
 
 INITIALIZE = "initialize_sandbox_sandbox_mem0__sandbox_id__initialize_post"
 STEPS = 8
@@ -51,7 +52,9 @@ def test_acquire_answers_201_occupied(klavis, new_sandbox):
     """Acquiring answers 201 (new_sandbox asserts it) and the sandbox's details say occupied."""
     sandbox_id = new_sandbox()
     details = expect(klavis.get(f"{BASE}/{sandbox_id}"), 200)
-    assert details["status"] == "occupied", f"Received {details['status']!r} / Documented 'occupied'"
+    status = details.get("status") if isinstance(details, dict) else None
+    require(status == "occupied", f"GET {BASE}/{sandbox_id} after acquire answers status {status!r}",
+            received=details, documented="status 'occupied'", source=fact(KLAVIS, f"GET {BASE}/{{sandbox_id}}"))
 
 
 def test_default_data_is_the_documented_example(klavis, sandbox_pool):

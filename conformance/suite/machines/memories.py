@@ -18,17 +18,35 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, multiple, precondition, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
 
 from conformance.client import ApiClient
-from conformance.suite.machines.mem0_calls import ADD_MODES, add_memories, pages
-from conformance.suite.support import Patience
-from conformance.suite.support import expect
+from conformance.suite.machines.mem0_calls import (
+    ADD_MODES,
+    add_memories,
+    expect_deleted,
+    history_of,
+    memory_of,
+    pages,
+    results_of,
+)
+from conformance.suite.sources import FILTERS
+from conformance.suite.support import Patience, expect
+from conformance.verdicts import Severity, fact, operation_source, require
 from strategies.memories import expiration_dates, memory_texts, metadatas
-
 
 TEXTS = memory_texts()
 METADATA = metadatas()
+LISTINGS = {"v1": "GET /v1/memories/", "v2": "POST /v2/memories/", "v3": "POST /v3/memories/"}
+SEARCH = "POST /v3/memories/search/"
 
 
 @dataclass
@@ -72,30 +90,43 @@ class MemoryLifecycle(RuleBasedStateMachine):
         """What list and search may show for these users: their live memories that have not expired."""
         return {mid: r.view() for mid, r in self.model.items() if r.user in users and not r.expired}
 
-    def compare(self, got: dict[str, dict[str, Any]], users: list[str], what: str) -> None:
+    def compare(self, got: dict[str, dict[str, Any]], users: list[str], operation: str, what: str) -> None:
+        """``got`` (the listing ``operation`` answered, ``what`` it was) equals the model of ``users``."""
         expected = self.shown(users)
         actual = {mid: _view(memory) for mid, memory in got.items()}
+        label, source = f"{operation} ({what})", fact(FILTERS, operation)
         deleted = sorted(set(actual) & self.deleted)
-        assert not deleted, f"{what}: deleted memories still listed: {deleted}"
+        require(not deleted, f"{label} lists {len(deleted)} deleted memories", received={m: actual[m] for m in deleted},
+                documented="deleted memories are never listed", source=source, severity=Severity.CRITICAL)
         expired = sorted(mid for mid in actual if mid in self.model and self.model[mid].expired)
-        assert not expired, f"{what}: memories past their expiration_date listed: {expired}"
+        require(not expired, f"{label} lists {len(expired)} memories past their expiration_date",
+                received={m: actual[m] for m in expired}, documented="expired memories are hidden from list and search",
+                source=fact("expiration_date", operation))
         strangers = sorted(mid for mid in actual if mid not in expected)
-        assert not strangers, f"{what}: memories of other users (or unknown) listed: {[actual[m] for m in strangers]}"
+        require(not strangers, f"{label} lists {len(strangers)} memories of other users (or unknown ones)",
+                received=[actual[m] for m in strangers], documented=f"only memories of the users {users}",
+                source=source, severity=Severity.CRITICAL)
         missing = sorted(set(expected) - set(actual))
-        assert not missing, f"{what}: memories missing: {[expected[m] for m in missing]}"
+        require(not missing, f"{label} misses {len(missing)} of the {len(expected)} memories of its users",
+                received=sorted(actual.values(), key=repr), documented=[expected[m] for m in missing], source=source)
         changed = {mid: (actual[mid], expected[mid]) for mid in expected if actual[mid] != expected[mid]}
-        assert not changed, f"{what}: received / expected (user, text, metadata) differ: {changed}"
+        require(not changed, f"{label} shows {len(changed)} memories with another (user, text, metadata)",
+                received={mid: pair[0] for mid, pair in changed.items()},
+                documented={mid: pair[1] for mid, pair in changed.items()}, source=source, severity=Severity.CRITICAL)
 
     def listing(self, users: list[str], version: str) -> dict[str, dict[str, Any]]:
         """One unpaginated list: v1 (one user, query parameters) or v2 (the filter language, a bare array)."""
+        operation = LISTINGS[version]
         if version == "v1":
             (user,) = users
             answer = expect(self.mem0.get("/v1/memories/", params={"user_id": user}), 200)
         else:
             answer = expect(self.mem0.post("/v2/memories/", json={"filters": _any_of(users)}), 200)
-        assert isinstance(answer, list), f"a {version} list without page parameters answers an array, got {answer!r}"
-        found = {memory["id"]: memory for memory in answer}
-        assert len(found) == len(answer), f"the {version} list names a memory twice"
+        source = fact("Pagination", operation)
+        items = results_of(answer, what=f"{operation} without page parameters", source=source, envelope=False)
+        found = {memory["id"]: memory for memory in items}
+        require(len(found) == len(items), f"{operation} names {len(items) - len(found)} memories twice",
+                received=[memory["id"] for memory in items], documented="each memory once", source=source)
         return found
 
     def owner(self, index: int) -> str:
@@ -126,8 +157,11 @@ class MemoryLifecycle(RuleBasedStateMachine):
 
     @rule(memory_id=memories)
     def get(self, memory_id):
-        memory = expect(self.mem0.get(f"/v1/memories/{memory_id}/"), 200)
-        assert _view(memory) == self.model[memory_id].view(), f"GET {memory_id}: received {_view(memory)}"
+        memory = memory_of(self.mem0, memory_id)
+        require(_view(memory) == self.model[memory_id].view(),
+                f"GET /v1/memories/{memory_id}/ shows another (user, text, metadata)", received=_view(memory),
+                documented=self.model[memory_id].view(), source=operation_source("GET /v1/memories/{memory_id}/"),
+                severity=Severity.CRITICAL)
 
     @rule(memory_id=memories, text=st.none() | TEXTS, metadata=st.none() | METADATA)
     def update(self, memory_id, text, metadata):
@@ -146,26 +180,32 @@ class MemoryLifecycle(RuleBasedStateMachine):
         expect(self.mem0.delete(f"/v1/memories/{memory_id}/"), 200, 204)
         del self.model[memory_id]
         self.deleted.add(memory_id)
-        body = expect(self.mem0.get(f"/v1/memories/{memory_id}/"), 404, what=f"GET deleted memory {memory_id}")
-        assert body, "the 404 for a deleted memory has an empty body"
+        source = operation_source("DELETE /v1/memories/{memory_id}/")
+        body = expect_deleted(self.mem0, memory_id, what=f"GET /v1/memories/{memory_id}/ after its delete", source=source)
+        require(body, f"GET /v1/memories/{memory_id}/ of a deleted memory answers 404 with an empty body",
+                received=body, documented='404 with an error body ({"error": "Memory not found!"})',
+                source=fact("Ids", "GET /v1/memories/{memory_id}/"))
 
     @rule(memory_id=memories)
     def check_history(self, memory_id):
-        entries = expect(self.mem0.get(f"/v1/memories/{memory_id}/history/"), 200)
-        received = [(entry["event"], entry.get("new_memory")) for entry in entries]
+        received = [(entry["event"], entry.get("new_memory")) for entry in history_of(self.mem0, memory_id)]
         expected = self.model[memory_id].history
-        assert received == expected, f"history of {memory_id}: received {received}, expected {expected} (oldest first)"
+        require(received == expected, f"GET /v1/memories/{memory_id}/history/ holds {len(received)} entries "
+                f"({', '.join(event for event, _ in received)}) instead of {len(expected)}",
+                received=received, documented=f"(event, new_memory) oldest first: {expected}",
+                source=fact("History", "GET /v1/memories/{memory_id}/history/"))
 
     @precondition(lambda self: self.deleted)
     @rule(data=st.data())
     def get_deleted(self, data):
         memory_id = data.draw(st.sampled_from(sorted(self.deleted)), label="deleted memory")
-        expect(self.mem0.get(f"/v1/memories/{memory_id}/"), 404, what=f"GET deleted memory {memory_id}")
+        expect_deleted(self.mem0, memory_id, what=f"GET /v1/memories/{memory_id}/ of a deleted memory",
+                       source=operation_source("DELETE /v1/memories/{memory_id}/"))
 
     @rule(user=st.integers(0, 2), version=st.sampled_from(("v1", "v2")))
     def list_one_user(self, user, version):
         users = [self.users[user]]
-        self.compare(self.listing(users, version), users, f"{version} list of user {user}")
+        self.compare(self.listing(users, version), users, LISTINGS[version], f"user {user}")
 
     @rule(pair=st.sampled_from(((0, 1), (0, 2), (1, 2))), version=st.sampled_from(("v2", "v3")))
     def list_two_users(self, pair, version):
@@ -174,7 +214,7 @@ class MemoryLifecycle(RuleBasedStateMachine):
             found = self.listing(users, "v2")
         else:
             found = {m["id"]: m for page in pages(self.mem0, "v3", _any_of(users), 100) for m in page}
-        self.compare(found, users, f"{version} list with an OR of users {pair}")
+        self.compare(found, users, LISTINGS[version], f"an OR of users {pair}")
 
     @precondition(lambda self: any(len(self.shown([user])) >= 2 for user in self.users))
     @rule(data=st.data(), version=st.sampled_from(("v2", "v3")))
@@ -184,9 +224,11 @@ class MemoryLifecycle(RuleBasedStateMachine):
         seen: dict[str, dict[str, Any]] = {}
         for number, page in enumerate(pages(self.mem0, version, {"user_id": user}, size), start=1):
             again = sorted(seen.keys() & {m["id"] for m in page})
-            assert not again, f"{version} page {number} (page_size {size}) repeats memories of earlier pages: {again}"
+            require(not again, f"{LISTINGS[version]} page {number} (page_size {size}) repeats {len(again)} memories "
+                    "of earlier pages", received=again, documented="each memory on exactly one page",
+                    source=fact("Pagination", LISTINGS[version]))
             seen.update((m["id"], m) for m in page)
-        self.compare(seen, [user], f"{version} pages of size {size}")
+        self.compare(seen, [user], LISTINGS[version], f"pages of size {size}")
 
     @precondition(lambda self: self.model)
     @rule(data=st.data(), scope=st.sampled_from(("own", "pair")))
@@ -197,15 +239,25 @@ class MemoryLifecycle(RuleBasedStateMachine):
         answer = expect(self.mem0.post("/v3/memories/search/", json={
             "query": record.text[:500], "filters": _any_of(users), "top_k": 100}), 200)
         expected = self.shown(users)
-        for found in answer["results"]:
-            assert found["id"] not in self.deleted, f"search finds the deleted memory {found['id']}"
-            assert found["id"] in expected, f"search in {scope} scope finds a memory it must not: {_view(found)}"
-            assert _view(found) == expected[found["id"]], f"search shows {_view(found)} for {found['id']}"
+        label, source = f"{SEARCH} ({scope} scope)", fact(FILTERS, SEARCH)
+        for found in results_of(answer, what=SEARCH, source=source, envelope=True):
+            require(found["id"] not in self.deleted, f"{label} finds the deleted memory {found['id']}",
+                    received=found, documented="deleted memories are never found", source=source,
+                    severity=Severity.CRITICAL)
+            require(not (found["id"] in self.model and self.model[found["id"]].expired),
+                    f"{label} finds the memory {found['id']} past its expiration_date", received=found,
+                    documented="expired memories are hidden from list and search",
+                    source=fact("expiration_date", SEARCH))
+            require(found["id"] in expected, f"{label} finds a memory outside its filters", received=_view(found),
+                    documented=f"only memories of the users {users}", source=source, severity=Severity.CRITICAL)
+            require(_view(found) == expected[found["id"]], f"{label} shows another (user, text, metadata) "
+                    f"for {found['id']}", received=_view(found), documented=expected[found["id"]], source=source,
+                    severity=Severity.CRITICAL)
 
     # --- invariant --------------------------------------------------------------------------
 
     @invariant()
     def listing_equals_model(self):
         """The v2 list of all three users equals the model (within the consistency wait)."""
-        self.patience.wait(lambda: self.compare(self.listing(self.users, "v2"), self.users, "v2 list of all users"),
-                                 what="the target's listing equals the model")
+        self.patience.wait(lambda: self.compare(self.listing(self.users, "v2"), self.users, LISTINGS["v2"], "all users"),
+                           what="the target's listing equals the model")

@@ -24,7 +24,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from conformance.cleanup import Cleanup
 from conformance.client import ApiClient
 from conformance.suite import roundtrip
-from conformance.suite.support import Patience, expect, expect_error
+from conformance.suite.sources import DUMP, KLAVIS, refused
+from conformance.suite.support import Patience, expect
+from conformance.verdicts import fact, require
 from strategies.sandbox import initialize_bodies, invalid_initialize_bodies
 
 HELD = 2  # sandboxes an example holds: two, so that one sandbox's dump can show the other's data
@@ -65,6 +67,26 @@ def _background(items: list[dict[str, Any]]) -> bool:
     return any(item.get("background_processing") is not False for item in items)  # null/absent: default true
 
 
+def _is_datetime(value: Any) -> bool:
+    try:
+        datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _require_status(answer: Any, status: str, operation: str, held: str, *, after: str = "",
+                    **fields: Any) -> None:
+    """The answer of ``operation`` (a template) on sandbox ``held`` is an object with this ``status``
+    and these other fields."""
+    __tracebackhide__ = True
+    wanted = {**fields, "status": status}
+    received = {key: answer.get(key) for key in wanted} if isinstance(answer, dict) else answer
+    label = operation.replace("{sandbox_id}", held) + (f" {after}" if after else "")
+    require(received == wanted, f"{label} answers {received!r} instead of {wanted!r}",
+            received=answer, documented=wanted, source=fact(KLAVIS, operation))
+
+
 class SandboxMachine(RuleBasedStateMachine):
     def __init__(self, *, klavis: ApiClient, pool: SandboxPool, patience: Patience, cleanup: Cleanup,
                  run_prefix: str, default_items: list[dict[str, Any]]) -> None:
@@ -83,19 +105,21 @@ class SandboxMachine(RuleBasedStateMachine):
         return self.held[which % len(self.held)]
 
     def _dump(self, sandbox: Held) -> dict[str, Any]:
-        body = expect(self.klavis.get(f"{BASE}/{sandbox.sandbox_id}/dump"), 200)
-        assert body.get("sandbox_id") == sandbox.sandbox_id, f"Received dump of {body.get('sandbox_id')!r} / Documented {sandbox.sandbox_id!r}"
-        assert body.get("server_name") == "mem0", f"Received server_name {body.get('server_name')!r} / Documented 'mem0'"
-        dumped_at = body.get("dumped_at")
-        assert isinstance(dumped_at, str), f"Received a dump without dumped_at / Documented: required date-time: {body!r}"[:500]
-        datetime.fromisoformat(dumped_at.replace("Z", "+00:00"))
+        label, source = f"GET {BASE}/{sandbox.sandbox_id}/dump", fact(KLAVIS, DUMP)
+        body = expect(self.klavis.get(f"{BASE}/{sandbox.sandbox_id}/dump"), 200, source=source)
+        envelope = {key: body.get(key) for key in ("sandbox_id", "server_name")} if isinstance(body, dict) else body
+        wanted = {"sandbox_id": sandbox.sandbox_id, "server_name": "mem0"}
+        require(envelope == wanted, f"{label} names {envelope!r} instead of {wanted!r}", received=envelope,
+                documented=wanted, source=source)
+        require(_is_datetime(body.get("dumped_at")), f"{label} has no date-time dumped_at",
+                received=body.get("dumped_at"), documented="dumped_at: a required date-time", source=source)
         return body
 
     def _check(self, sandbox: Held, *, settled: bool) -> dict[str, Any]:
         body = self._dump(sandbox)
         actual = roundtrip.normalise_dump(roundtrip.memory_list(body))
         roundtrip.assert_equivalent(actual, sandbox.expected(), settled=settled,
-                                    what=f"dump of sandbox {sandbox.sandbox_id}")
+                                    what=f"GET {BASE}/{sandbox.sandbox_id}/dump")
         return body
 
     def _settle(self, sandbox: Held) -> dict[str, Any]:
@@ -111,15 +135,15 @@ class SandboxMachine(RuleBasedStateMachine):
 
     def _reset(self, sandbox: Held) -> None:
         answer = expect(self.klavis.post(f"{BASE}/{sandbox.sandbox_id}/reset"), 200)
-        assert answer.get("status") == "occupied", f"Received reset status {answer.get('status')!r} / Documented 'occupied'"
+        _require_status(answer, "occupied", f"POST {BASE}/{{sandbox_id}}/reset", sandbox.sandbox_id)
         sandbox.items, sandbox.pending, sandbox.body = [], False, None
 
     def _initialize(self, sandbox: Held, body: dict[str, Any] | None, *, default: bool = False) -> None:
         self._settle_if_pending(sandbox)
         params = {"init_default_data": "true"} if default else {}
         answer = expect(self.klavis.post(f"{BASE}/{sandbox.sandbox_id}/initialize", params=params, json=body), 200)
-        assert answer.get("sandbox_id") == sandbox.sandbox_id and answer.get("status") == "occupied", (
-            f"Received {answer!r} / Documented {{sandbox_id: {sandbox.sandbox_id!r}, status: 'occupied'}}")
+        _require_status(answer, "occupied", f"POST {BASE}/{{sandbox_id}}/initialize", sandbox.sandbox_id,
+                        sandbox_id=sandbox.sandbox_id)
         sandbox.items = self.default_items if default else list((body or {}).get("memory_list") or [])
         sandbox.pending = _background(sandbox.items)
         sandbox.body = None if default else body
@@ -157,9 +181,12 @@ class SandboxMachine(RuleBasedStateMachine):
         sandbox = self._pick(which)
         body = data.draw(invalid_initialize_bodies(run_prefix=self.run_prefix), label="invalid body")
         response = self.klavis.post(f"{BASE}/{sandbox.sandbox_id}/initialize", json=body)
-        assert response.status_code == 422, f"Received {response.status_code} for an invalid body / Documented 422: {response.text[:300]}"
-        detail = expect_error(response).get("detail")
-        assert isinstance(detail, list) and detail, f"Received 422 detail {detail!r} / Documented a non-empty list"
+        label, source = f"POST {BASE}/{sandbox.sandbox_id}/initialize with an invalid body", \
+            fact(KLAVIS, f"POST {BASE}/{{sandbox_id}}/initialize")
+        answer = refused(response, 422, what=label, source=source)
+        detail = answer.get("detail") if isinstance(answer, dict) else None
+        require(isinstance(detail, list) and detail, f"{label}: the 422 has no detail list", received=answer,
+                documented='{"detail": [{loc, msg, type, …}, …]}: a non-empty list', source=source)
 
     @rule(which=st.integers(0, HELD - 1))
     def reset(self, which: int) -> None:
@@ -180,9 +207,9 @@ class SandboxMachine(RuleBasedStateMachine):
         sandbox = self.held.pop(which % len(self.held))
         self.released = True
         answer = expect(self.klavis.delete(f"{BASE}/{sandbox.sandbox_id}"), 200)
-        assert answer.get("status") == "idle", f"Received release status {answer.get('status')!r} / Documented 'idle'"
+        _require_status(answer, "idle", f"DELETE {BASE}/{{sandbox_id}}", sandbox.sandbox_id)
         details = expect(self.klavis.get(f"{BASE}/{sandbox.sandbox_id}"), 200)
-        assert details.get("status") == "idle", f"Received status {details.get('status')!r} after release / Documented 'idle'"
+        _require_status(details, "idle", f"GET {BASE}/{{sandbox_id}}", sandbox.sandbox_id, after="after the release")
         self.cleanup.forget("sandbox", sandbox.sandbox_id)
 
     @precondition(lambda self: len(self.held) < HELD)
@@ -191,7 +218,7 @@ class SandboxMachine(RuleBasedStateMachine):
         """Acquire answers 201 (checked by new_sandbox) and the sandbox is occupied."""
         sandbox = Held(self.pool.take(1)[0])
         details = expect(self.klavis.get(f"{BASE}/{sandbox.sandbox_id}"), 200)
-        assert details.get("status") == "occupied", f"Received status {details.get('status')!r} after acquire / Documented 'occupied'"
+        _require_status(details, "occupied", f"GET {BASE}/{{sandbox_id}}", sandbox.sandbox_id, after="after acquire")
         self._reset(sandbox)
         self.held.append(sandbox)
 
