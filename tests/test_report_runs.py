@@ -220,8 +220,14 @@ def test_two_xdist_workers_write_one_summary(stand_in, tmp_path):
 def test_a_baseline_gate_passes_known_failures_and_fails_on_a_regression(tmp_path):
     """run --baseline: the known failure of the baseline passes the gate; a test that passed there and fails now does not."""
     selection = ["--fault", "users-create-returns-200", "--", "-p", "no:cacheprovider", USERS, "test_smoke.py"]
-    first = run(tmp_path, *selection)
+    step_summary = tmp_path / "step-summary.md"
+    github = {"GITHUB_STEP_SUMMARY": str(step_summary), "GITHUB_ACTIONS": "true", "GITHUB_RUN_ID": "99",
+              "GITHUB_RUN_NUMBER": "3", "GITHUB_REPOSITORY": "acme/api", "GITHUB_WORKFLOW": "conformance"}
+    first = run(tmp_path, *selection, env=github)
     assert first.code == 1
+    assert step_summary.read_text(encoding="utf-8").startswith("# Conformance summary")
+    executor = json.loads((first.reports / "allure-results" / "executor.json").read_text(encoding="utf-8"))
+    assert executor["buildUrl"] == "https://github.com/acme/api/actions/runs/99"
     same = run(tmp_path, "--baseline", str(first.reports / "summary.json"), *selection, reports="again")
     assert same.code == 0, same.stdout[-3000:]
     assert "0 regressions" in same.stdout
@@ -234,3 +240,29 @@ def test_a_baseline_gate_passes_known_failures_and_fails_on_a_regression(tmp_pat
     assert f"{USERS}: passed -> failed" in regressed.stdout
     compared = mem0_conformance("diff", str(baseline), str(regressed.reports), "--format", "markdown", cwd=tmp_path)
     assert compared.returncode == 1 and "**regressed**" in compared.stdout
+
+
+def test_report_without_node_says_what_to_install(live_runs, tmp_path):
+    """With no Node.js or npm on the PATH (and the tool not installed yet), `report` says so in one sentence, exit 2."""
+    first, _ = live_runs
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    result = mem0_conformance("report", str(first.reports), "--reports", "out", cwd=tmp_path,
+                              env={"PATH": str(bare), "MEM0_CONFORMANCE_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "mem0-conformance: the HTML report needs Node.js 20 or newer with npm on the PATH (https://nodejs.org); "
+        "install them and run the command again.")
+    assert (tmp_path / "out" / "summary.json").is_file()  # the summary does not need Node.js
+
+
+def test_a_hypothesis_failure_shows_its_minimal_example_with_values(tmp_path):
+    """The failing example of a @given test is printed with its values, in the block and as an attachment
+    (schemathesis's own printer, which prints nothing, is kept out of the suite's other tests)."""
+    outcome = run(tmp_path, "--fault", "immutable-update-allowed", "--", "-p", "no:cacheprovider", IMMUTABLE)
+    assert outcome.code == 1, outcome.stdout[-3000:]
+    assert "Failing test case: check(\n    text=" in outcome.stdout
+    assert "text=,\n" not in outcome.stdout and "metadata=," not in outcome.stdout
+    (result,) = outcome.results()
+    (example,) = [a for a in result["attachments"] if a["name"] == "minimal Hypothesis example"]
+    assert "@reproduce_failure(" in (outcome.reports / "allure-results" / example["source"]).read_text(encoding="utf-8")

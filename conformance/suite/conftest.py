@@ -50,6 +50,24 @@ def _exchanges_of_this_test(recorder: Recorder) -> None:
     recorder.clear()
 
 
+@pytest.fixture(autouse=True)
+def _hypothesis_prints_its_examples(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A failure of the suite's own Hypothesis tests shows its minimal example.
+
+    schemathesis swaps Hypothesis's printer, process-wide, for one that prints nothing (its
+    coverage phase would spend minutes printing cases), which leaves ``Failing test case:
+    check(text=, ...)`` without values. The suite's other tests get Hypothesis's own printer back.
+    """
+    from hypothesis import core
+    from hypothesis.vendor import pretty
+
+    patched = core.RepresentationPrinter
+    if request.node.path.name != "test_schema.py":
+        core.RepresentationPrinter = pretty.RepresentationPrinter
+    yield
+    core.RepresentationPrinter = patched
+
+
 @pytest.fixture(scope="session")
 def run_prefix(pytestconfig: pytest.Config) -> str:
     """``mct-<run id>-<worker>``: every id this run creates starts with it."""
