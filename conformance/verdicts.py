@@ -161,7 +161,8 @@ def classify(exc: BaseException) -> str:
 
     A violation anywhere in the exception wins over trouble on the way (a failing expectation
     found before the connection dropped is still a failure); a plain ``AssertionError`` of a
-    test or a check is a failure too.
+    test or a check is a failure too, and so is a failing example Hypothesis cannot replay
+    (:func:`inconsistent`).
     """
     import pytest
 
@@ -171,7 +172,20 @@ def classify(exc: BaseException) -> str:
         return BROKEN
     if any(isinstance(cause, (AssertionError, pytest.fail.Exception)) for cause in causes(exc)):
         return FAILED
+    if inconsistent(exc):
+        return FAILED
     return ERROR
+
+
+def inconsistent(exc: BaseException) -> bool:
+    """Hypothesis could not replay a failing example: the target answered the same steps differently.
+
+    Hypothesis replays only after it saw a failure, so the failure was real once; what made the
+    replay differ is the target's timing or state (a sandbox that keeps data after a reset, say).
+    """
+    from hypothesis.errors import Flaky, FlakyFailure
+
+    return any(isinstance(cause, (Flaky, FlakyFailure)) for cause in causes(exc))
 
 
 def hypothesis_notes(exc: BaseException) -> list[str]:

@@ -12,6 +12,7 @@ import re
 import httpx
 import pytest
 import requests
+from hypothesis.errors import FlakyStrategyDefinition
 
 from conformance.reporting import diff, summary
 from conformance.reporting.results import CATEGORIES, executor, public_url
@@ -89,6 +90,7 @@ def test_require_raises_only_when_the_condition_fails():
     (requests.exceptions.ChunkedEncodingError("truncated body"), BROKEN),
     (ExceptionGroup("hypothesis found two", [httpx.ConnectError("refused"), ContractViolation("x", received=1, documented=2)]), FAILED),
     (ExceptionGroup("flaky", [httpx.ReadTimeout("timed out")]), BROKEN),
+    (FlakyStrategyDefinition("Inconsistent data generation!"), FAILED),
     (KeyError("results"), ERROR),
     (TypeError("'NoneType' object is not subscriptable"), ERROR),
 ], ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value)

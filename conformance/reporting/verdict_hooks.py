@@ -34,6 +34,7 @@ from conformance.verdicts import (
     broken_cause,
     classify,
     hypothesis_notes,
+    inconsistent,
     violations,
 )
 
@@ -237,6 +238,9 @@ class Verdicts:
 def _as_violation(exc: BaseException, item: pytest.Item) -> ContractViolation:
     """A plain failed assertion as a violation: its message received, the test's docstring documented."""
     first, _, rest = (str(exc).strip() or type(exc).__name__).partition("\n")
+    if inconsistent(exc):
+        first, rest = ("the target answered the same steps differently when Hypothesis replayed a failure",
+                       f"{type(exc).__name__}: {str(exc).strip()}")
     expectation = " ".join((getattr(getattr(item, "function", None), "__doc__", None) or "").split())
     violation = ContractViolation(first, received=rest.strip() or first,
                                   documented=expectation or "the expectation of the test")
