@@ -73,8 +73,12 @@ def generate(folders: Sequence[Path], output: Path, *, name: str = "mem0-conform
     exe = allure_cli(quiet=quiet)
     output = output.resolve()
     history = output.parent / HISTORY_FILE
+    from conformance.reporting.results import CATEGORIES
+
     config = {
         "name": name,
+        # Allure 3 takes categories from its configuration (categories.json is Allure 2's place).
+        "categories": [{key: value for key, value in category.items() if key != "description"} for category in CATEGORIES],
         "output": str(output),
         "historyPath": str(history),
         "plugins": {"awesome": {"options": {"singleFile": True, "reportName": name,
