@@ -1,0 +1,57 @@
+"""The README's commands and CI recipe are ones the command accepts, as written."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+import yaml
+
+from conformance.cli import build_parser
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+BLOCKS = re.findall(r"^```(\w*)\n(.*?)^```", README, flags=re.MULTILINE | re.DOTALL)
+_SHELL_OPERATORS = {">", ">>", "|", "||", "&&", ";", "2>", "2>&1"}
+
+
+def commands_in(text: str) -> list[list[str]]:
+    """Every ``mem0-conformance ...`` command in ``text``, as argv, without comments and shell operators."""
+    found = []
+    for line in text.splitlines():
+        start = line.find("mem0-conformance ")
+        if start < 0 or line[:start].strip() not in ("", "run:", "$"):
+            continue
+        words = shlex.split(line[start:], comments=True)
+        cut = next((i for i, word in enumerate(words) if word in _SHELL_OPERATORS), len(words))
+        found.append(words[1:cut])
+    return found
+
+
+def parses(argv: list[str]) -> None:
+    try:
+        build_parser().parse_args(argv)
+    except SystemExit as exc:
+        pytest.fail(f"`mem0-conformance {shlex.join(argv)}` does not parse (exit {exc.code})")
+
+
+def test_the_ci_recipe_is_valid_yaml_whose_commands_parse():
+    """The GitHub Actions recipe loads as YAML, and every mem0-conformance command in its steps parses."""
+    (recipe,) = [body for lang, body in BLOCKS if lang == "yaml"]
+    workflow = yaml.safe_load(recipe)
+    steps = workflow["jobs"]["conformance"]["steps"]
+    runs = [step["run"] for step in steps if "run" in step]
+    commands = [argv for text in runs for argv in commands_in(text)]
+    assert [argv[0] for argv in commands] == ["run", "report", "diff"]
+    assert "--baseline" in commands[0] and any(step.get("uses", "").startswith("actions/upload-artifact") for step in steps)
+    assert "${{ secrets.MEM0_API_KEY }}" in recipe
+    for argv in commands:
+        parses(argv)
+
+
+def test_every_command_the_readme_shows_parses():
+    shown = [argv for lang, body in BLOCKS if lang != "yaml" for argv in commands_in(body)]
+    assert len(shown) > 15
+    for argv in shown:
+        parses(argv)
