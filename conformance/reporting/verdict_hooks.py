@@ -43,7 +43,6 @@ EXIT_FAILED, EXIT_INCOMPLETE, EXIT_BROKEN = 1, 5, 6
 EXCHANGES_SECTION = "exchanged requests (keys redacted)"
 _FAILURE = pytest.StashKey[dict[str, str]]()
 _VERDICT = pytest.StashKey[str]()
-_SEVERITY = pytest.StashKey[str]()
 _SUITE = Path(__file__).resolve().parent.parent / "suite"
 
 
@@ -125,8 +124,7 @@ class Verdicts:
         if verdict != PASSED and _VERDICT not in item.stash:
             item.stash[_VERDICT] = verdict
         if call.when == "teardown":
-            report.test_verdict = item.stash.get(_VERDICT, PASSED)
-            self._label(item, report.test_verdict)
+            self._label(item, item.stash.get(_VERDICT, PASSED))
         return report
 
     def _normalise(self, item: pytest.Item, call: pytest.CallInfo) -> dict[str, str]:
