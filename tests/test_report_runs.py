@@ -266,3 +266,13 @@ def test_a_hypothesis_failure_shows_its_minimal_example_with_values(tmp_path):
     (result,) = outcome.results()
     (example,) = [a for a in result["attachments"] if a["name"] == "minimal Hypothesis example"]
     assert "@reproduce_failure(" in (outcome.reports / "allure-results" / example["source"]).read_text(encoding="utf-8")
+
+
+def test_a_fixture_the_target_s_answer_broke_fails_the_test_that_needed_it(tmp_path):
+    """Acquiring a sandbox answers 200 instead of 201: the test whose fixture acquires fails (not an error of the suite)."""
+    test = "test_sandbox.py::test_acquire_answers_201_occupied"
+    outcome = run(tmp_path, "--fault", "sandbox-acquire-returns-200", "--", "-p", "no:cacheprovider", test)
+    assert outcome.code == 1, outcome.stdout[-3000:]
+    assert verdicts(outcome) == {test: "failed"}
+    assert "acquiring a mem0 sandbox: 200 instead of 201" in outcome.stdout
+    assert outcome.stdout.splitlines()[-1].startswith("=") and " 1 failed in " in outcome.stdout.splitlines()[-1]
