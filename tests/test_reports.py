@@ -168,6 +168,10 @@ def test_the_score_is_passed_over_applicable_with_skips_deviations_and_errors_be
     assert built["skip_reasons"] == {"no v3": 1}
     assert built["tests"]["d"]["message"] == "boom"
     assert "passed / (passed + failed + broken)" in built["score_formula"]
+    markdown = summary.render_markdown(built)
+    assert "| **Mem0 platform** | 60.0% | 3 | 1 | 1 | 1 | 1 | 1 |" in markdown
+    assert "| Mem0 platform | `POST /v1/memories/` | 1 | 1 | 0 | 0 | 0 | 0 |" in markdown
+    assert "- **failed** (normal) `d`: boom" in markdown and "- 1 × no v3" in markdown
 
 
 def test_an_api_where_nothing_applied_has_no_score(tmp_path):

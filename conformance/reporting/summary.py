@@ -202,6 +202,12 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
                   "|---|---|" + "---:|" * len(_COLUMNS)]
         lines += [f"| {api} | `{op}` | " + " | ".join(str(count[c]) for c in _COLUMNS) + " |" for api, op, count in operations]
         lines.append("")
+    every = [(api, op, count) for api, data in summary["apis"].items() for op, count in data["operations"].items()]
+    if every:
+        lines += ["<details><summary>Every operation</summary>", "", "| API | operation | " + " | ".join(_COLUMNS) + " |",
+                  "|---|---|" + "---:|" * len(_COLUMNS)]
+        lines += [f"| {api} | `{op}` | " + " | ".join(str(count[c]) for c in _COLUMNS) + " |" for api, op, count in every]
+        lines += ["", "</details>", ""]
     bad = [(ident, t) for ident, t in summary["tests"].items() if t["verdict"] in (FAILED, BROKEN, ERROR)]
     if bad:
         lines += ["## Not passing", ""]
