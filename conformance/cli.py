@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,22 +64,24 @@ def _specs_errata(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from conformance.server import ServerSettings, create_app
     from conformance.server.faults import UnknownFault
+    from conformance.server.runner import BindError, bind, serve
 
     try:
         settings = ServerSettings.from_env(
             mem0_key=args.mem0_key, klavis_key=args.klavis_key, faults=frozenset(args.fault),
-            processing_delay=args.processing_delay,
+            processing_delay=args.processing_delay, max_body_bytes=args.max_body,
         )
         app = create_app(settings)
-    except UnknownFault as exc:
+        sock = bind(args.host, args.port)
+    except (UnknownFault, BindError) as exc:
         raise CliError(str(exc)) from None
+    host, port = sock.getsockname()[:2]
     switched = ", ".join(sorted(settings.faults)) or "none"
-    print(f"mem0-conformance reference server: Mem0 and Klavis APIs, faults: {switched}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    print(f"mem0-conformance reference server on http://{host}:{port}: Mem0 and Klavis APIs, faults: {switched}, "
+          f"bodies up to {settings.max_body_bytes} bytes", flush=True)
+    serve(app, sock, log_level=args.log_level)
     return EXIT_OK
 
 
@@ -97,6 +100,13 @@ def _positive_float(text: str) -> float:
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
     return value
+
+
+def _byte_count(text: str) -> int:
+    match = re.fullmatch(r"(\d+)([KkMm]?)", text)
+    if match is None or int(match[1]) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a byte count (e.g. 1048576, 512K or 8M)")
+    return int(match[1]) * {"": 1, "k": 1024, "m": 1024 ** 2}[match[2].lower()]
 
 
 def _port(text: str) -> int:
@@ -246,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="switch on a planted fault (repeatable; `mem0-conformance faults` lists them)")
     serve.add_argument("--processing-delay", type=_positive_float, default=0.0, metavar="SECONDS",
                        help="how long background adds stay PENDING (default: 0, settled by the next request)")
+    serve.add_argument("--max-body", type=_byte_count, default=None, metavar="BYTES",
+                       help="refuse request bodies larger than this with 413 (default: 1048576; K, M suffixes: 1024-based)")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     serve.set_defaults(handler=_serve)
 

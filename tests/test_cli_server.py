@@ -92,3 +92,32 @@ def test_serve_refuses_a_bad_port():
     result = run("serve", "--port", "70000")
     assert result.returncode == 2
     assert "is not a port number" in result.stderr
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_sentence():
+    """A port another process listens on stops `serve` at once: one sentence naming host and port, exit 2."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([EXE, "serve", "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == f"mem0-conformance: cannot serve on 127.0.0.1 port {port}: the port is in use.\n"
+    assert result.stdout == ""
+
+
+def test_serve_on_a_host_that_does_not_resolve_says_so_in_one_sentence():
+    result = subprocess.run([EXE, "serve", "--host", "no-such-host.invalid"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == "mem0-conformance: cannot serve on no-such-host.invalid: the host name does not resolve.\n"
+
+
+def test_serve_refuses_bodies_over_its_max_body_with_413():
+    """`serve --max-body 2K` answers a 3 KiB body with 413 in Mem0's error shape, and a small one as usual."""
+    with serving("--max-body", "2K", "--mem0-key", "m0-body-limit") as url:
+        headers = {"Authorization": "Token m0-body-limit"}
+        body = {"messages": [{"role": "user", "content": "x" * 3000}], "user_id": "alice", "infer": False}
+        big = httpx.post(f"{url}/v1/memories/", json=body, headers=headers)
+        assert big.status_code == 413 and big.json() == {"error": "Request body larger than 2048 bytes"}
+        body["messages"][0]["content"] = "x" * 100
+        assert httpx.post(f"{url}/v1/memories/", json={**body, "async_mode": False}, headers=headers).status_code == 200

@@ -56,15 +56,22 @@ def _render(reply: Reply) -> Response:
     return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+def _too_large(api: str, limit: int) -> ApiError:
+    """413 in the API's own error shape: Mem0 ``{"error"}``, Klavis (FastAPI) ``{"detail"}``."""
+    message = f"Request body larger than {limit} bytes"
+    return ApiError(413, {"error": message} if api == "mem0" else {"detail": message})
+
+
+async def _read_body(request: Request, limit: int, api: str) -> bytes:
+    """The body, refused with 413 as soon as it (or its declared length) passes ``limit``: never read whole."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, {"detail": f"Request body larger than {limit} bytes"})
+        raise _too_large(api, limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, {"detail": f"Request body larger than {limit} bytes"})
+            raise _too_large(api, limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -78,7 +85,7 @@ def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
         try:
             if not _authorized(server, operation, request):
                 raise unauthorized(operation.api)
-            raw = await _read_body(request, server.settings.max_body_bytes)
+            raw = await _read_body(request, server.settings.max_body_bytes, operation.api)
             parsed = parse_request(operation, dict(request.path_params), list(request.query_params.multi_items()), raw)
             server.store.settle()
             call = Call(operation, parsed.path, parsed.query, parsed.body, server.store, server.settings,

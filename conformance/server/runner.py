@@ -2,11 +2,44 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import threading
 import time
 from typing import Any
 
 import uvicorn
+
+
+class BindError(OSError):
+    """The server cannot listen where it was asked to; the message is one sentence naming host and port."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (0: a free port), or a :class:`BindError` saying why not."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror:
+        raise BindError(f"cannot serve on {host}: the host name does not resolve") from None
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise BindError(f"cannot serve on {host} port {port}: the port is in use") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise BindError(f"cannot serve on {host}: the address is not one of this machine's") from None
+        if exc.errno == errno.EACCES:
+            raise BindError(f"cannot serve on {host} port {port}: permission denied (ports below 1024 need privileges)") from None
+        raise BindError(f"cannot serve on {host} port {port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def serve(app: Any, sock: socket.socket, *, log_level: str = "info") -> None:
+    """Serve ``app`` with uvicorn on an already bound socket, in the foreground, until interrupted."""
+    uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(sockets=[sock])
 
 
 class ServerThread:

@@ -21,7 +21,7 @@ class ServerSettings:
     klavis_key: str = DEFAULT_KLAVIS_KEY
     faults: frozenset[str] = field(default_factory=frozenset)
     processing_delay: float = 0.0
-    max_body_bytes: int = 16 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024  # larger request bodies get 413 before they are read on
     # Fixed UUIDs: the documents type organization and project ids as UUIDs.
     org_id: str = "0f0e0d0c-0b0a-4908-8706-050403020100"
     project_id: str = "1f1e1d1c-1b1a-4918-9716-151413121110"

@@ -179,11 +179,32 @@ class Store:
     # --- memories ----------------------------------------------------------------------------
 
     def add_memory(self, text: str, source: list[dict[str, Any]], **fields: Any) -> Memory:
+        (memory,) = self.add_memories([(text, fields)], source)
+        return memory
+
+    def add_memories(self, planned: list[tuple[str, dict[str, Any]]], source: list[dict[str, Any]]) -> list[Memory]:
+        """Store the memories of one add, all or none: ``(text, fields)`` each, one shared ``source``.
+
+        The add's input (its conversation) is copied once and shared, read-only, by its memories
+        and their history entries, so an add of N messages costs N memories, not N conversations.
+        Everything is built before anything is stored; if storing fails partway (say, out of
+        memory), what was stored is taken out again and the error goes to the caller.
+        """
+        shared = copy.deepcopy(source)
+        memories = [Memory(id=new_id(), memory=text, input=shared, **copy.deepcopy(fields)) for text, fields in planned]
         with self.lock:
-            memory = Memory(id=new_id(), memory=text, input=copy.deepcopy(source), **copy.deepcopy(fields))
-            self.memories[memory.id] = memory
-            self.record(memory, "ADD", old=None, new=text)
-            return memory
+            stored: list[Memory] = []
+            try:
+                for memory in memories:
+                    self.memories[memory.id] = memory
+                    stored.append(memory)
+                    self.record(memory, "ADD", old=None, new=memory.memory)
+            except BaseException:
+                for memory in stored:
+                    self.memories.pop(memory.id, None)
+                    self.history.pop(memory.id, None)
+                raise
+            return memories
 
     def get(self, memory_id: str) -> Memory:
         with self.lock:
@@ -217,7 +238,7 @@ class Store:
             self.history.setdefault(memory.id, []).append({
                 "id": new_id(),
                 "memory_id": memory.id,
-                "input": copy.deepcopy(memory.input),
+                "input": memory.input,  # shared with the memory, never changed (history_of copies it out)
                 "old_memory": old,
                 "new_memory": new,
                 "user_id": memory.user_id,

@@ -111,12 +111,19 @@ def test_klavis_bad_input_gets_422_in_fastapi_shape(klavis):
     assert problem["loc"][0] == "body" and problem["msg"] and problem["type"]
 
 
-def test_oversized_body_gets_413_with_a_body(mem0, server):
-    """A body over the size limit is refused with 413 and a detail, unread."""
-    big = b"x" * (server.settings.max_body_bytes + 1)
-    response = mem0.post("/v1/memories/", content=big, headers={"Content-Type": "application/json"})
+def test_oversized_body_gets_413_in_the_api_s_error_shape_and_changes_nothing(mem0, klavis, server):
+    """A body over the limit (1 MiB by default) is refused with 413 before it is parsed, in each API's error shape."""
+    assert server.settings.max_body_bytes == 1024 * 1024
+    messages = [{"role": "user", "content": "x"}] * 200_000  # 6.8 MB: once drove the server out of memory
+    body = {"messages": messages, "user_id": "alice", "infer": False, "async_mode": False}
+    response = mem0.post("/v1/memories/", json=body)
     assert response.status_code == 413
-    assert "larger than" in response.json()["detail"]
+    assert response.json() == {"error": "Request body larger than 1048576 bytes"}
+    assert _count(mem0) == 0
+    big = b"x" * (server.settings.max_body_bytes + 1)
+    refused = klavis.post("/sandbox/mem0/any/initialize", content=big, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 413
+    assert refused.json() == {"detail": "Request body larger than 1048576 bytes"}
 
 
 def test_unknown_route_gets_json_404(mem0):

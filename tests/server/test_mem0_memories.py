@@ -454,3 +454,44 @@ def test_metadata_nested_too_deeply_is_refused(mem0):
     memory_id = add(mem0, "shallow")
     assert mem0.put(f"/v1/memories/{memory_id}/", json={"metadata": {"a": deep}}).status_code == 400
     assert mem0.get(f"/v1/memories/{memory_id}/").json()["metadata"] is None
+
+
+def test_an_add_shares_one_input_record_among_its_memories_and_their_history(mem0, server):
+    """The conversation of an add is stored once: memory grows with what is stored, not with its square."""
+    messages = [{"role": "user", "content": f"fact {n}"} for n in range(300)]
+    answer = mem0.post("/v1/memories/", json={"messages": messages, "user_id": "alice", "infer": False,
+                                              "async_mode": False, "output_format": "v1.1"})
+    assert answer.status_code == 200
+    ids = [result["id"] for result in answer.json()["results"]]
+    store = server.store
+    inputs = {id(store.memories[memory_id].input) for memory_id in ids}
+    inputs |= {id(entry["input"]) for memory_id in ids for entry in store.history[memory_id]}
+    assert len(ids) == 300 and len(inputs) == 1
+    history = mem0.get(f"/v1/memories/{ids[0]}/history/").json()
+    assert [message["content"] for message in history[0]["input"]] == [m["content"] for m in messages]
+
+
+def test_an_add_that_fails_partway_stores_nothing_and_the_server_keeps_answering(mem0, server, monkeypatch):
+    """An add whose storing fails at its third memory (here: memory runs out) leaves no memory of it behind."""
+    from conformance.server import store as store_module
+
+    original, calls = store_module.Store.record, []
+
+    def out_of_memory_at_the_third(self, memory, event, **kwargs):  # stands in for a MemoryError partway
+        calls.append(memory.id)
+        if len(calls) == 3:
+            raise MemoryError("simulated")
+        return original(self, memory, event, **kwargs)
+
+    monkeypatch.setattr(store_module.Store, "record", out_of_memory_at_the_third)
+    queued = mem0.post("/v1/memories/", json={"messages": [{"role": "user", "content": f"n{n}"} for n in range(5)],
+                                              "user_id": "alice", "infer": False})
+    (event_id,) = [event["event_id"] for event in queued.json()]
+    assert mem0.get("/v1/ping/").status_code == 200  # the next request settles the queued add, which fails
+    monkeypatch.setattr(store_module.Store, "record", original)
+    assert len(calls) == 3
+    event = mem0.get(f"/v1/event/{event_id}/").json()
+    assert event["status"] == "FAILED" and "MemoryError" in event["results"][0]["error"]
+    assert listed(mem0, {"user_id": "alice"}) == []
+    assert server.store.memories == {} and server.store.history == {}
+    assert mem0.get("/v1/ping/").status_code == 200

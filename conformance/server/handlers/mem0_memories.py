@@ -113,8 +113,8 @@ def _add(call: Call, body: dict[str, Any], entities: dict[str, str]) -> list[dic
     categories = body.get("custom_categories") or []
 
     def apply() -> list[dict[str, Any]]:
-        created = [call.store.add_memory(text, conversation, categories=_categorise(text, categories), **fields)
-                   for text in texts]
+        created = call.store.add_memories(
+            [(text, {**fields, "categories": _categorise(text, categories)}) for text in texts], conversation)
         return [{"id": m.id, "memory": m.memory, "event": "ADD"} for m in created]
 
     if body.get("async_mode", True) is False:
