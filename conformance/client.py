@@ -19,8 +19,9 @@ from typing import Any
 
 import httpx
 
+from conformance import retries
 from conformance.targets import ApiTarget
-from conformance.verdicts import GATEWAY_ERRORS, TargetBroken
+from conformance.verdicts import UNSERVED, TargetBroken
 
 REDACTED = "[redacted]"
 SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "set-cookie", "proxy-authorization"})
@@ -251,20 +252,19 @@ class ApiClient:
             base_url=api.url,
             headers={"Authorization": f"{SCHEMES[api.api]} {api.key}"},
             timeout=api.timeout,
-            transport=self.transport,
+            transport=retries.transport(self.transport),  # every attempt recorded and rate-limited
         )
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send a request; the target or network misbehaving raises :class:`TargetBroken`.
-
-        That is: no answer (refused, reset, timed out, truncated), or a 502/503/504 from a gateway.
+        """Send a request (retried by :mod:`conformance.retries`); what outlasts the retries raises
+        :class:`TargetBroken`: no answer (refused, reset, timed out, truncated) or a 429/502/503/504.
         """
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise TargetBroken(f"{method} {path}: {type(exc).__name__}: {redact(str(exc), self.transport.secrets)}",
                                operation=f"{method} {path}") from exc
-        if response.status_code in GATEWAY_ERRORS:
+        if response.status_code in UNSERVED:
             raise TargetBroken(f"{method} {path} answered {response.status_code} {response.reason_phrase}",
                                operation=f"{method} {path}")
         return response

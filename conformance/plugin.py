@@ -33,6 +33,7 @@ from conformance.profiles import ProfileError, load_profile
 from conformance.targets import Target, TargetError, embedded, resolve
 
 PLUGIN_NAME = "mem0-conformance"
+SUITE = Path(__file__).resolve().parent / "suite"
 PROFILE = pytest.StashKey[str]()
 TARGET = pytest.StashKey[Target]()  # the configured target, or the embedded placeholder
 FAULTS = pytest.StashKey[frozenset[str]]()
@@ -187,7 +188,10 @@ class Conformance:
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         target = self.settings.target
+        bound = test_bound(target)
         for item in items:
+            if in_suite(item) and item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(bound))
             deviation = deviation_for(target, item.nodeid)
             if deviation is not None:
                 item.add_marker(pytest.mark.xfail(strict=True, reason=f"known deviation of {target.name}: {deviation.reason}"))
@@ -214,6 +218,19 @@ class Conformance:
             terminalreporter.section("mem0-conformance: resources this run could not delete", red=True)
             for leak in self.leaks:
                 terminalreporter.line(str(leak))
+
+
+TIMEOUTS_PER_TEST = 40  # a test makes many requests: its bound is this many of the slowest request timeouts
+
+
+def test_bound(target: Target) -> float:
+    """How long one test of the suite may run (pytest-timeout): a target that stops answering
+    ends as a broken test, never a hung run."""
+    return TIMEOUTS_PER_TEST * max(api.timeout for api in (target.mem0, target.klavis) if api is not None)
+
+
+def in_suite(item: pytest.Item) -> bool:
+    return Path(str(item.path)).is_relative_to(SUITE)
 
 
 def worker_name(config: pytest.Config) -> str:

@@ -5,7 +5,8 @@
   (an operation of an effective document and its JSON pointer, or a FACTS.md entry) and how
   severe it is. It is an ``AssertionError``, so Hypothesis shrinks it and bounded waits retry it.
 - :class:`TargetBroken` is the target or the network misbehaving (connection refused or reset,
-  timeout, a truncated body, 502/503/504): the expectation could not be judged.
+  timeout, a truncated body, 429/502/503/504 that outlast the retry policy, a test over its time
+  bound): the expectation could not be judged.
 - :func:`classify` grades an exception: ``failed``, ``broken`` or ``error`` (a bug of the suite
   itself: anything else).
 
@@ -22,7 +23,10 @@ from typing import Any
 
 PASSED, FAILED, BROKEN, SKIPPED, DEVIATION, ERROR = "passed", "failed", "broken", "skipped", "deviation", "error"
 VERDICTS = (PASSED, FAILED, BROKEN, DEVIATION, SKIPPED, ERROR)
-GATEWAY_ERRORS = frozenset({502, 503, 504})  # a proxy or the platform in front of the API failing
+# Answers that say the target could not serve the request (rate limited, or a gateway or the
+# platform in front of the API failing): once they outlast the retry policy, the test is broken.
+UNSERVED = frozenset({429, 502, 503, 504})
+TIMEOUT_MESSAGE = "Timeout (>"  # how pytest-timeout's failure of a test over its bound begins
 
 
 class Severity(enum.StrEnum):
@@ -143,10 +147,14 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
 
 def broken_cause(exc: BaseException) -> str | None:
     """Why ``exc`` says the target or the network misbehaved, or None."""
+    import pytest
+
     network = _network_errors()
     for cause in causes(exc):
         if isinstance(cause, TargetBroken):
             return cause.cause
+        if isinstance(cause, pytest.fail.Exception) and str(cause).startswith(TIMEOUT_MESSAGE):
+            return f"the test ran over its time bound: {cause}"
         if isinstance(cause, network):
             return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
     return None

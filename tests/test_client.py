@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -14,6 +15,7 @@ from conformance.client import REDACTED, ApiClient, RateLimiter, Recorder
 from conformance.server import ServerSettings, ServerThread, create_app
 from conformance.targets import ApiTarget
 from conformance.verdicts import TargetBroken
+from tests.chaos import ChaosProxy
 
 KEY = "m0-key-that-must-never-show"
 
@@ -62,14 +64,44 @@ def test_a_transport_error_is_recorded_and_raised_as_the_target_broken():
     assert "transport error" in recorder.render() and "kl-secret" not in recorder.render()
 
 
-@pytest.mark.parametrize("status", [502, 503, 504])
-def test_a_gateway_error_is_the_target_broken(status: int):
-    """A 502/503/504 (a gateway or the platform in front of the API failing) raises TargetBroken."""
-    transport = httpx.MockTransport(lambda request: httpx.Response(status))  # no server answers these here
-    api = ApiClient(ApiTarget("mem0", "http://127.0.0.1:9", "m0-secret"), Recorder())
-    api.transport.inner = transport
-    with pytest.raises(TargetBroken, match=f"GET /v1/ping/ answered {status}"):
-        api.get("/v1/ping/")
+@pytest.mark.parametrize("status", [429, 502, 503, 504])
+def test_an_unserved_answer_that_outlasts_the_retries_is_the_target_broken(served: ServerThread, status: int):
+    """A 429/502/503/504 on every attempt: three retries, each recorded, then TargetBroken."""
+    with ChaosProxy(served.url, trouble="status", status=status, retry_after="0") as proxy:
+        api = ApiClient(ApiTarget("mem0", proxy.url, KEY, timeout=5), Recorder())
+        with pytest.raises(TargetBroken, match=f"GET /v1/ping/ answered {status}"):
+            api.get("/v1/ping/")
+    assert proxy.counts["status"] == 4 and [e.status for e in api.recorder] == [status] * 4
+
+
+def test_a_retry_after_answer_is_waited_out_and_the_request_sent_again(served: ServerThread):
+    """Every other request gets 503 with Retry-After: the client waits and the retry gets the answer."""
+    with ChaosProxy(served.url, trouble="status", every=2, status=503, retry_after="1") as proxy:
+        api = ApiClient(ApiTarget("mem0", proxy.url, KEY, timeout=5), Recorder())
+        assert api.get("/v1/ping/").status_code == 200  # the first passes
+        started = time.monotonic()
+        assert api.get("/v1/ping/").status_code == 200  # 503, Retry-After: 1, then 200
+        assert time.monotonic() - started >= 0.9
+    assert [e.status for e in api.recorder] == [200, 503, 200]
+
+
+@pytest.mark.parametrize(("status", "attempts"), [(502, 1), (503, 4), (429, 4)])
+def test_a_post_is_sent_again_only_after_answers_that_say_it_was_not_processed(served: ServerThread, status, attempts):
+    """A POST is repeated after 429/503 (not processed), never after a 502 (it may have been)."""
+    with ChaosProxy(served.url, trouble="status", status=status, retry_after="0") as proxy:
+        api = ApiClient(ApiTarget("mem0", proxy.url, KEY, timeout=5), Recorder())
+        with pytest.raises(TargetBroken):
+            api.post("/v1/memories/", json={"messages": [{"role": "user", "content": "tea"}], "user_id": "u"})
+    assert proxy.counts["status"] == attempts
+
+
+def test_a_reset_connection_is_retried_for_a_get(served: ServerThread):
+    """A GET whose connection is reset once is sent again and answered."""
+    with ChaosProxy(served.url, trouble="reset", every=2) as proxy:
+        api = ApiClient(ApiTarget("mem0", proxy.url, KEY, timeout=5), Recorder())
+        assert api.get("/v1/ping/").status_code == 200
+        assert api.get("/v1/ping/").status_code == 200
+    assert proxy.resets == 1 and [e.status for e in api.recorder] == [200, None, 200]
 
 
 def test_an_exchange_reproduces_as_curl_with_the_key_from_its_variable(client: ApiClient):

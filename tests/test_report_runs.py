@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -276,3 +277,36 @@ def test_a_fixture_the_target_s_answer_broke_fails_the_test_that_needed_it(tmp_p
     assert verdicts(outcome) == {test: "failed"}
     assert "acquiring a mem0 sandbox: 200 instead of 201" in outcome.stdout
     assert outcome.stdout.splitlines()[-1].startswith("=") and " 1 failed in " in outcome.stdout.splitlines()[-1]
+
+
+def test_benign_trouble_leaves_a_conforming_target_green(tmp_path):
+    """Latency and an occasional 503 with Retry-After (every fifth request): retries absorb it, the run passes.
+
+    (schemathesis's authentication probes bypass the retrying session: a 429/50x on one is graded
+    broken, see ``test_schema.violation_of``; so this run holds no schemathesis test.)"""
+    settings = ServerSettings(mem0_key=KEYS["MEM0_API_KEY"], klavis_key=KEYS["KLAVIS_API_KEY"])
+    with ServerThread(create_app(settings)) as server, \
+            ChaosProxy(server.url, healthy=2, trouble="status", status=503, retry_after="0", every=5, latency=0.005) as proxy:
+        outcome = run(tmp_path, "--mem0-url", proxy.url, "--klavis-url", proxy.url, "--", "-p", "no:cacheprovider",
+                      "test_smoke.py", "test_auth.py::test_a_wrong_key_in_the_right_scheme_is_refused_with_401",
+                      "test_sandbox.py::test_acquire_answers_201_occupied", IMMUTABLE, env=KEYS)
+    assert outcome.code == 0, outcome.stdout[-4000:]
+    assert proxy.counts["status"] >= 5 and proxy.counts["forwarded"] > proxy.counts["status"]
+    assert set(verdicts(outcome).values()) == {"passed"}
+
+
+def test_a_target_that_stops_answering_ends_the_run_broken_within_its_bound(tmp_path):
+    """After the preflight the target accepts requests and never answers: each test ends broken after the
+    request timeout and its retries, and the run ends (exit 6) instead of hanging."""
+    settings = ServerSettings(mem0_key=KEYS["MEM0_API_KEY"])
+    with ServerThread(create_app(settings)) as server, ChaosProxy(server.url, healthy=1, trouble="silent") as proxy:
+        path = tmp_path / "silent.toml"
+        path.write_text(f'name = "silent"\n[mem0]\nurl = "{proxy.url}"\ntimeout = 1\n', encoding="utf-8")
+        started = time.monotonic()
+        outcome = run(tmp_path, "--target", str(path), "--", "-p", "no:cacheprovider", "test_smoke.py", env=KEYS)
+        elapsed = time.monotonic() - started
+    assert outcome.code == 6, outcome.stdout[-4000:]
+    assert verdicts(outcome) == {"test_smoke.py::test_mem0_ping_names_the_key_s_organization_and_project": "broken",
+                                 "test_smoke.py::test_klavis_lists_sandboxes": "skipped"}
+    assert "ReadTimeout" in outcome.stdout
+    assert elapsed < 60, f"the run took {elapsed:.0f}s"

@@ -91,6 +91,8 @@ def test_require_raises_only_when_the_condition_fails():
     (ExceptionGroup("hypothesis found two", [httpx.ConnectError("refused"), ContractViolation("x", received=1, documented=2)]), FAILED),
     (ExceptionGroup("flaky", [httpx.ReadTimeout("timed out")]), BROKEN),
     (FlakyStrategyDefinition("Inconsistent data generation!"), FAILED),
+    (pytest.fail.Exception("Timeout (>1200.0s) from pytest-timeout."), BROKEN),
+    (pytest.fail.Exception("the page count differs"), FAILED),
     (KeyError("results"), ERROR),
     (TypeError("'NoneType' object is not subscriptable"), ERROR),
 ], ids=lambda value: type(value).__name__ if isinstance(value, BaseException) else value)

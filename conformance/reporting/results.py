@@ -27,7 +27,7 @@ CATEGORIES = [
      "description": "The target's answer contradicts the effective documents or FACTS.md."},
     {"name": "Broken target or network", "matchedStatuses": ["broken"],
      "messageRegex": r"[\s\S]*TargetBroken[\s\S]*",
-     "description": "Connection refused or reset, timeout, truncated body, 502/503/504: not judged."},
+     "description": "Connection refused or reset, timeout, truncated body, 429/502/503/504 after retries: not judged."},
     {"name": "Known deviations", "matchedStatuses": ["skipped"],
      "messageRegex": r"XFAIL[\s\S]*",
      "description": "Expectations the target file lists as known deviations (strict xfails)."},

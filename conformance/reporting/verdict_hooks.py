@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from conformance.client import Exchange, Recorder, redact
+from conformance.plugin import SUITE, identity, in_suite
 from conformance.verdicts import (
     BROKEN,
     DEVIATION,
@@ -43,7 +44,6 @@ EXIT_FAILED, EXIT_INCOMPLETE, EXIT_BROKEN = 1, 5, 6
 EXCHANGES_SECTION = "exchanged requests (keys redacted)"
 _FAILURE = pytest.StashKey[dict[str, str]]()
 _VERDICT = pytest.StashKey[str]()
-_SUITE = Path(__file__).resolve().parent.parent / "suite"
 
 
 def labels_of(item: pytest.Item) -> dict[str, str]:
@@ -60,13 +60,7 @@ def labels_of(item: pytest.Item) -> dict[str, str]:
             "story": story}
 
 
-def in_suite(item: pytest.Item) -> bool:
-    return Path(str(item.path)).is_relative_to(_SUITE)
-
-
 def test_id(nodeid: str) -> str:
-    from conformance.plugin import identity
-
     return identity(nodeid)
 
 
@@ -258,11 +252,11 @@ def _verdict(report: pytest.TestReport, failure: dict[str, str] | None) -> str:
 
 def _where(excinfo: pytest.ExceptionInfo) -> str:
     """``file:line in function`` of the innermost frame of the suite (or of the test) that raised."""
-    entries = [entry for entry in excinfo.traceback if Path(str(entry.path)).is_relative_to(_SUITE)]
+    entries = [entry for entry in excinfo.traceback if Path(str(entry.path)).is_relative_to(SUITE)]
     if not entries:
         return ""
     entry = entries[-1]
-    return f"{Path(str(entry.path)).relative_to(_SUITE)}:{entry.lineno + 1} in {entry.name}"
+    return f"{Path(str(entry.path)).relative_to(SUITE)}:{entry.lineno + 1} in {entry.name}"
 
 
 def curl_reproducers(exchanges: list[Exchange], request: str) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 import schemathesis
 
 from conformance.client import Exchange, RateLimiter, Recorder
-from conformance.verdicts import GATEWAY_ERRORS, TargetBroken
+from conformance.verdicts import UNSERVED, TargetBroken
 
 # operationIds that no run prefix can scope: they act on the whole project, organization or
 # membership. Not generated on a live target without allow_destructive.
@@ -207,7 +207,7 @@ class CallHooks:
 
     def after(self, case: Any, response: Any) -> None:
         self.recorder.record(Exchange.of_requests(response, self.secrets))
-        if response.status_code in GATEWAY_ERRORS:
+        if response.status_code in UNSERVED:
             raise TargetBroken(f"{case.method} {case.formatted_path} answered {response.status_code} {response.reason}",
                                operation=f"{case.method} {case.path}")
         try:

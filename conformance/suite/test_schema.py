@@ -13,6 +13,7 @@ Every exchange goes into the suite's recorder, so a failure shows what was sent,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,13 +32,14 @@ from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.pytest.lazy import get_all_tests
 
 import conformance
+from conformance import retries
 from conformance.cleanup import Cleanup
 from conformance.client import SCHEMES, ApiClient, Recorder
 from conformance.specs import HTTP_METHODS, effective, operation_by_label
 from conformance.suite.schema_safety import ENTITY_KEYS, UNSCOPED, CallHooks, Scope, active
 from conformance.suite.support import track_entity, track_sandbox, track_webhook
 from conformance.targets import Target
-from conformance.verdicts import ContractViolation, Severity, Source, TargetBroken, operation_source
+from conformance.verdicts import UNSERVED, ContractViolation, Severity, Source, TargetBroken, operation_source
 
 CONFIG_FILE = Path(conformance.__file__).with_name("schemathesis.toml")
 MODES = ["positive", "negative"]
@@ -78,6 +80,7 @@ def schema_of(api: str, calls: Calls, *, exclude: frozenset[str] = frozenset()) 
     project.update(base_url=calls.base_url, headers={"Authorization": calls.authorization})
     project.generation.update(modes=MODES)
     project.phases.update(phases=PHASES)
+    project.update(request_retries=retries.ATTEMPTS)  # its own requests (the auth probes too) after no answer
     if settings().max_examples < FULL_COVERAGE_FROM:
         project.phases.coverage.generation.update(modes=COVERAGE_MODES_LEAN)
     schema = schemathesis.openapi.from_dict(effective(api), config=config)
@@ -119,6 +122,8 @@ def run_operation(api: str, label: str, calls: Calls) -> None:
         pytest.skip(str(exc))
 
 
+# A check's extra request (the authentication probes) answered as the target being unable to serve it.
+_UNSERVED_PROBE = re.compile(r"got `(" + "|".join(map(str, sorted(UNSERVED))) + r") ")
 # schemathesis's severities onto the suite's (a server error is a blocker there and here).
 SEVERITIES = {"critical": Severity.BLOCKER, "high": Severity.CRITICAL, "medium": Severity.NORMAL, "low": Severity.MINOR}
 
@@ -127,6 +132,10 @@ def violation_of(group: FailureGroup, source: Source) -> ContractViolation:
     """schemathesis's failures of one test as one ContractViolation: its check titles, its messages
     (received vs documented, with a curl reproducer) and its notes (the falsifying example)."""
     failures = [failure for failure in group.exceptions if isinstance(failure, Failure)] or list(group.exceptions)
+    judged = [failure for failure in failures if not _UNSERVED_PROBE.search(str(getattr(failure, "message", "")))]
+    if not judged:  # only schemathesis's own probes (sent without the suite's session and retries) got a 429/50x
+        raise TargetBroken(f"{source.operation}: {getattr(failures[0], 'message', failures[0])}")
+    failures = judged
     titles = list(dict.fromkeys(getattr(failure, "title", type(failure).__name__) for failure in failures))
     severity = min((SEVERITIES.get(str(getattr(failure, "severity", "medium")).lower(), Severity.NORMAL)
                     for failure in failures), key=list(Severity).index)
@@ -139,7 +148,7 @@ def violation_of(group: FailureGroup, source: Source) -> ContractViolation:
 
 
 def _call_and_validate(case, calls: Calls):
-    """Send the case and check the answer; no answer is the target misbehaving (and so is a 502/503/504:
+    """Send the case and check the answer; no answer is the target misbehaving (and so is a 429/502/503/504 after the retries:
     see ``CallHooks.after``)."""
     __tracebackhide__ = True
     try:
@@ -195,8 +204,8 @@ def _skip_unscoped(api: str, request: pytest.FixtureRequest, target: Target) -> 
 
 @pytest.fixture(scope="session")
 def _http() -> Iterator[requests.Session]:
-    """One requests session for schemathesis's calls, so that connections are reused."""
-    with requests.Session() as http:
+    """One requests session for schemathesis's calls (connections reused, the suite's retry policy)."""
+    with retries.mount(requests.Session()) as http:
         yield http
 
 

@@ -1,0 +1,78 @@
+"""The retry policy of every request the suite sends: bounded, honouring ``Retry-After``.
+
+- Idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) are retried after no answer (connection
+  refused or reset, timeout, truncated body) and after 429, 502, 503 and 504.
+- Other requests (POST, PATCH) are retried only after 429 and 503, answers that say the request
+  was not processed; anything else could repeat a change.
+- At most :data:`ATTEMPTS` retries per request, waiting ``Retry-After`` when the answer gives it,
+  else an exponential backoff, never longer than :data:`MAX_WAIT` seconds at a time.
+
+What outlasts the policy reaches the test: no answer or a 429/502/503/504 then makes the
+test *broken* (:class:`conformance.verdicts.TargetBroken`), not failed.
+
+The suite's own clients (httpx) use ``httpx-retries``; schemathesis's ``requests`` session uses
+urllib3's ``Retry``, the same policy in each library's terms.
+"""
+
+from __future__ import annotations
+
+import httpx
+import requests
+import urllib3
+from httpx_retries import Retry, RetryTransport
+
+ATTEMPTS = 3
+BACKOFF = 0.5  # seconds, doubled per attempt
+MAX_WAIT = 30.0  # a longer Retry-After is cut to this
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+RETRYABLE = frozenset({429, 502, 503, 504})
+NOT_PROCESSED = frozenset({429, 503})  # the only answers after which a POST or PATCH is sent again
+
+
+IDEMPOTENT_POLICY = Retry(total=ATTEMPTS, allowed_methods=IDEMPOTENT, status_forcelist=RETRYABLE,
+                          retry_on_exceptions=[httpx.TransportError], backoff_factor=BACKOFF, max_backoff_wait=MAX_WAIT)
+CHANGING_POLICY = Retry(total=ATTEMPTS, allowed_methods={"POST", "PATCH"}, status_forcelist=NOT_PROCESSED,
+                        retry_on_exceptions=[httpx.ConnectError], backoff_factor=BACKOFF, max_backoff_wait=MAX_WAIT)
+
+
+class _PolicyByMethod(httpx.BaseTransport):
+    """httpx-retries' transport, given per request the policy of its method."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self.inner = RetryTransport(inner, retry=IDEMPOTENT_POLICY)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.extensions.setdefault("retry", IDEMPOTENT_POLICY if request.method in IDEMPOTENT else CHANGING_POLICY)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def transport(inner: httpx.BaseTransport) -> httpx.BaseTransport:
+    """``inner`` behind the policy (every attempt goes through ``inner``)."""
+    return _PolicyByMethod(inner)
+
+
+class _UrllibPolicy(urllib3.Retry):
+    """urllib3's Retry with the same rule for requests that change something."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() not in IDEMPOTENT:
+            return bool(self.total) and status_code in NOT_PROCESSED
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def get_retry_after(self, response) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, MAX_WAIT)
+
+
+def mount(session: requests.Session) -> requests.Session:
+    """``session`` (schemathesis's) with the policy on http and https."""
+    policy = _UrllibPolicy(total=ATTEMPTS, connect=ATTEMPTS, read=ATTEMPTS, status=ATTEMPTS, other=0,
+                           allowed_methods=IDEMPOTENT, status_forcelist=RETRYABLE, backoff_factor=BACKOFF,
+                           backoff_max=MAX_WAIT, respect_retry_after_header=True, raise_on_status=False)
+    adapter = requests.adapters.HTTPAdapter(max_retries=policy)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
