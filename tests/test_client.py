@@ -157,3 +157,16 @@ def test_ids_carry_the_run_prefix_and_are_unique():
     assert len(made) == 51
     assert all(name.startswith("mct-1a2b3c4d-gw1-") and ids.owns(name) for name in made)
     assert not ids.owns("mct-1a2b3c4d-gw10-user-1")
+
+
+def test_a_truncated_answer_is_retried_for_a_get_and_broken_when_it_lasts(served: ServerThread):
+    """A body cut off halfway is no answer: a GET is sent again; when every answer is cut, TargetBroken."""
+    with ChaosProxy(served.url, trouble="truncate", every=2) as proxy:
+        api = ApiClient(ApiTarget("mem0", proxy.url, KEY, timeout=5), Recorder())
+        assert api.get("/v1/ping/").json()["status"] == "ok"
+        assert api.get("/v1/ping/").json()["status"] == "ok"
+    assert proxy.counts["truncate"] == 1 and [e.status for e in api.recorder] == [200, None, 200]
+    with ChaosProxy(served.url, trouble="truncate") as proxy:
+        api = ApiClient(ApiTarget("mem0", proxy.url, KEY, timeout=5), Recorder())
+        with pytest.raises(TargetBroken, match="RemoteProtocolError"):
+            api.get("/v1/ping/")
