@@ -8,6 +8,8 @@ replays identically; every profile prints the reproduction blob of a failure.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from hypothesis import HealthCheck, Phase, settings
 
@@ -63,3 +65,22 @@ def load_profile(environ: os._Environ[str] | dict[str, str] = os.environ) -> str
         name = f"{name}-no-shrink"
     settings.load_profile(name)
     return name
+
+
+@contextmanager
+def hypothesis_printer() -> Iterator[None]:
+    """Hypothesis's own printer while the block runs, so a failure shows its example with values.
+
+    schemathesis swaps Hypothesis's printer, process-wide, for one that prints nothing (its
+    coverage phase would spend minutes printing cases), which leaves ``Failing test case:
+    check(text=, ...)`` without values in every other Hypothesis test of the process.
+    """
+    from hypothesis import core
+    from hypothesis.vendor import pretty
+
+    patched = core.RepresentationPrinter
+    core.RepresentationPrinter = pretty.RepresentationPrinter
+    try:
+        yield
+    finally:
+        core.RepresentationPrinter = patched

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 # Before anything imports mem0: no telemetry, and its state in a throwaway folder.
@@ -31,6 +32,15 @@ def seeds() -> Path:
     if found is None:
         pytest.skip("the seed documents are not available (set MEM0_CONFORMANCE_SEEDS)")
     return found
+
+
+@pytest.fixture(autouse=True)
+def _hypothesis_prints_its_examples() -> Iterator[None]:
+    """A failing Hypothesis test of the project shows its example with values (see ``hypothesis_printer``)."""
+    from conformance.profiles import hypothesis_printer
+
+    with hypothesis_printer():
+        yield
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:

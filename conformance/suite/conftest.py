@@ -15,6 +15,7 @@ import pytest
 
 from conformance import plugin
 from conformance.cleanup import Cleanup, Ids
+from conformance.profiles import hypothesis_printer
 from conformance.client import ApiClient, RateLimiter, Recorder
 from conformance.suite.support import expect, track_entity, track_sandbox
 from conformance.targets import Target
@@ -52,20 +53,13 @@ def _exchanges_of_this_test(recorder: Recorder) -> None:
 
 @pytest.fixture(autouse=True)
 def _hypothesis_prints_its_examples(request: pytest.FixtureRequest) -> Iterator[None]:
-    """A failure of the suite's own Hypothesis tests shows its minimal example.
-
-    schemathesis swaps Hypothesis's printer, process-wide, for one that prints nothing (its
-    coverage phase would spend minutes printing cases), which leaves ``Failing test case:
-    check(text=, ...)`` without values. The suite's other tests get Hypothesis's own printer back.
-    """
-    from hypothesis import core
-    from hypothesis.vendor import pretty
-
-    patched = core.RepresentationPrinter
-    if request.node.path.name != "test_schema.py":
-        core.RepresentationPrinter = pretty.RepresentationPrinter
-    yield
-    core.RepresentationPrinter = patched
+    """A failure of the suite's own Hypothesis tests shows its minimal example with values
+    (schemathesis's tests keep schemathesis's printer, which prints nothing: see ``hypothesis_printer``)."""
+    if request.node.path.name == "test_schema.py":
+        yield
+        return
+    with hypothesis_printer():
+        yield
 
 
 @pytest.fixture(scope="session")
