@@ -27,12 +27,35 @@ def test_an_entity_id_becomes_a_run_prefixed_id_and_the_same_value_the_same_id(s
     assert scope.entity("user", "bob") != first
 
 
-def test_run_prefixed_ids_empty_values_and_non_scalars_stay(scope):
-    """An id the run already owns, an empty string, None, booleans and containers are left as they are."""
+def test_run_prefixed_ids_null_and_non_scalars_stay(scope):
+    """An id the run already owns, None, booleans and containers are left as they are."""
     owned = f"{PREFIX}-user-7"
     assert scope.entity("user", owned) == owned
-    for value in ("", None, True, {"a": 1}):
+    for value in (None, True, {"a": 1}):
         assert scope.entity("user", value) == value
+
+
+def test_an_empty_entity_id_becomes_a_run_prefixed_one(scope):
+    """`?user_id=` could read as "no filter" on a live platform: an empty id is scoped like any other."""
+    assert scope.entity("user", "").startswith(f"{PREFIX}-user-")
+    assert scope.query({"user_id": "", "page": 1})["user_id"].startswith(f"{PREFIX}-user-")
+
+
+def test_sandbox_tags_and_webhook_names_become_run_prefixed(scope):
+    """A generated sandbox tag (acquire body, list query) and webhook name carry the run prefix; other names do not."""
+    case = SimpleNamespace(path="/sandbox/{server_name}", path_parameters=None, query=None, body={"tag": "ºÞ", "ttl_seconds": 60})
+    rewrite_case(scope, case)
+    assert case.body["tag"].startswith(f"{PREFIX}-tag-") and case.body["ttl_seconds"] == 60
+    listing = SimpleNamespace(path="/sandbox", path_parameters=None, query={"tag": ""}, body=None)
+    rewrite_case(scope, listing)
+    assert listing.query["tag"].startswith(f"{PREFIX}-tag-")
+    hook = SimpleNamespace(path="/api/v1/webhooks/projects/{project_id}/", path_parameters=None, query=None,
+                           body={"name": "", "url": "https://example.com/x"})
+    rewrite_case(scope, hook)
+    assert hook.body["name"].startswith(f"{PREFIX}-name-") and hook.body["url"] == "https://example.com/x"
+    other = SimpleNamespace(path="/v1/users/", path_parameters=None, query=None, body={"name": "Zoë"})
+    rewrite_case(scope, other)
+    assert other.body == {"name": "Zoë"}
 
 
 def test_numbers_are_rewritten_too(scope):

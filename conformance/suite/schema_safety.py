@@ -8,8 +8,9 @@ not allow destructive operations, a :class:`Scope` keeps every request inside th
    change and deletion, every member change) are not generated at all (:data:`UNSCOPED`);
 2. every entity id in a request (``user_id``, ``agent_id``, ``app_id``, ``run_id`` in the query,
    the body and at any depth inside ``filters``, and the ``{entity_id}``/``{entity_name}`` path
-   parameters) becomes a run-prefixed id; the same generated value always maps to the same id,
-   so that an add and the list after it still meet;
+   parameters), an empty one included, becomes a run-prefixed id; the same generated value always
+   maps to the same id, so that an add and the list after it still meet; sandbox tags and webhook
+   names (:data:`LABELS`) become run-prefixed names the same way;
 3. every path id (``memory_id``, ``sandbox_id``, ``webhook_id``, ``event_id``, ``org_id``,
    ``project_id``) and every ``memory_id`` in a body that the run has not seen in its own
    answers becomes a fresh random id that cannot exist.
@@ -46,6 +47,9 @@ UNSCOPED = frozenset({
     "add_project_member", "update_project_member", "deleteProjectMember",
 })
 ENTITY_KEYS = {"user_id": "user", "agent_id": "agent", "app_id": "app", "run_id": "run"}
+# (path prefix, key): names in bodies and queries that tag what the run creates or lists, run-prefixed
+# so that the run's sandboxes and webhooks are recognisable as its own (and its lists show only those).
+LABELS = (("/sandbox", "tag"), ("/api/v1/webhooks/", "name"))
 PATH_ENTITIES = ("entity_id", "entity_name")
 PATH_IDS = frozenset({"memory_id", "sandbox_id", "webhook_id", "event_id", "org_id", "project_id"})
 BODY_IDS = frozenset({"memory_id"})  # ids a body names (batch update/delete, feedback)
@@ -68,15 +72,26 @@ class Scope:
 
     # -- entity ids ------------------------------------------------------------------------------
     def entity(self, kind: str, value: Any) -> Any:
-        """The run-prefixed id for a generated entity id (deterministic); other values unchanged."""
-        if isinstance(value, bool) or value is None or value == "" or not isinstance(value, (str, int, float)):
+        """The run-prefixed id for a generated entity id (deterministic), an empty one included (a live
+        platform may read ``?user_id=`` as no filter at all); null, booleans and containers unchanged."""
+        ident = self.label(kind, value)
+        if ident is not value:
+            self.on_entity(kind, ident)
+        return ident
+
+    def label(self, kind: str, value: Any) -> Any:
+        """``value`` as a run-prefixed name (``<prefix>-<kind>-<digest>``) unless the run owns it already."""
+        if isinstance(value, bool) or value is None or not isinstance(value, (str, int, float)):
             return value
         if isinstance(value, str) and value.startswith(f"{self.prefix}-"):
             return value
         digest = hashlib.sha256(str(value).encode("utf-8", "surrogatepass")).hexdigest()[:12]
-        ident = f"{self.prefix}-{kind}-{digest}"
-        self.on_entity(kind, ident)
-        return ident
+        return f"{self.prefix}-{kind}-{digest}"
+
+    def labels(self, data: dict[str, Any], path: str) -> dict[str, Any]:
+        """Names the run gives what it creates or looks up: sandbox tags, webhook names (:data:`LABELS`)."""
+        return {key: self.label(key, value) if any(key == name and path.startswith(prefix) for prefix, name in LABELS)
+                else value for key, value in data.items()}
 
     def entities(self, data: Any, kind: str | None = None) -> Any:
         """``data`` with every value under an entity key rewritten, at any depth (lists, operators)."""
@@ -164,9 +179,11 @@ def rewrite_case(scope: Scope, case: Any) -> None:
         case.path_parameters = scope.path(dict(case.path_parameters))
         _keep_generated(case, linked)
     if case.query:
-        case.query = scope.query(dict(case.query))
+        case.query = scope.labels(scope.query(dict(case.query)), getattr(case, "path", ""))
     if isinstance(case.body, (dict, list)):
         case.body = scope.body(case.body)
+    if isinstance(case.body, dict):
+        case.body = scope.labels(case.body, getattr(case, "path", ""))
 
 
 def _overridden_path_parameters(case: Any) -> dict[str, Any]:
