@@ -11,8 +11,8 @@ from pathlib import Path
 from conformance import __version__
 from conformance.overlay import OverlayError
 from conformance.preflight import KeyRejected, Unreachable
-from conformance.server.settings import DEFAULT_KLAVIS_KEY, DEFAULT_MEM0_KEY
 from conformance.reporting import DEFAULT_REPORTS
+from conformance.server.settings import DEFAULT_KLAVIS_KEY, DEFAULT_MEM0_KEY
 from conformance.specs import SpecError
 
 EXIT_OK = 0

@@ -81,7 +81,7 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
     folders = [_results_folder(Path(folder)) for folder in folders]
     tests = tests_of(read_results(folders))
     apis: dict[str, Any] = {}
-    for ident, test in tests.items():
+    for test in tests.values():
         api = apis.setdefault(test["api"], {"tests": [], "features": {}, "operations": {}})
         api["tests"].append(test["verdict"])
         api["features"].setdefault(test["feature"], []).append(test["verdict"])

@@ -27,8 +27,8 @@ from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import load_all_checks
 from schemathesis.config import SchemathesisConfig
-from schemathesis.filters import FilterSet
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.filters import FilterSet
 from schemathesis.pytest.lazy import get_all_tests
 
 import conformance
@@ -229,7 +229,7 @@ def klavis_calls(request, klavis, target, recorder, run_prefix, cleanup, _http) 
 
 def feature_of(api: str, label: str) -> str:
     """The report's feature of an operation: its resource (the operation's first tag)."""
-    method, _, path = label.partition(" ")
+    path = label.partition(" ")[2]
     if api == "klavis":
         return "Sandbox data" if path.endswith(("/initialize", "/dump")) else "Sandbox lifecycle"
     tag = operation_by_label(api, label).tag
