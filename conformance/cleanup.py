@@ -36,6 +36,7 @@ class Leak:
     kind: str
     ident: str
     why: str
+    by_design: bool = False  # the API offers no way to delete it (events, export jobs)
 
     def __str__(self) -> str:
         return f"{self.kind} {self.ident}: {self.why}"
@@ -53,12 +54,18 @@ class Cleanup:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], _Entry] = {}
+        self._kept: dict[tuple[str, str], Leak] = {}
         self._lock = threading.Lock()
 
     def add(self, kind: str, ident: str, delete: Callable[[], httpx.Response | None]) -> None:
         """Register ``kind``/``ident``; ``delete`` answers 2xx or 404 when it is gone."""
         with self._lock:
             self._entries.setdefault((kind, ident), _Entry(kind, ident, delete))
+
+    def keep(self, kind: str, ident: str) -> None:
+        """Something the run created that the API offers no way to delete: reported as left by design."""
+        with self._lock:
+            self._kept.setdefault((kind, ident), Leak(kind, ident, "the API offers no delete", by_design=True))
 
     def forget(self, kind: str, ident: str) -> None:
         """The test deleted it itself."""
@@ -69,10 +76,13 @@ class Cleanup:
         return len(self._entries)
 
     def drain(self) -> list[Leak]:
-        """Delete everything registered, newest first; return what could not be deleted."""
+        """Delete everything registered, newest first; return what could not be deleted, then what is
+        left by design."""
         with self._lock:
             entries = list(reversed(self._entries.values()))
+            kept = list(self._kept.values())
             self._entries.clear()
+            self._kept.clear()
         leaks = []
         for entry in entries:
             try:
@@ -82,7 +92,7 @@ class Cleanup:
                 continue
             if response is not None and not (response.is_success or response.status_code == 404):
                 leaks.append(Leak(entry.kind, entry.ident, f"delete answered {response.status_code}"))
-        return leaks
+        return leaks + kept
 
 
 class Ids:

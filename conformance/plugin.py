@@ -21,6 +21,7 @@ project's own tests load the plugin too.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -207,17 +208,22 @@ class Conformance:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:
-            workeroutput[_WORKER_LEAKS] = [(leak.kind, leak.ident, leak.why) for leak in self.leaks]
+            workeroutput[_WORKER_LEAKS] = [(leak.kind, leak.ident, leak.why, leak.by_design) for leak in self.leaks]
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:  # xdist: collect the worker's leaks on the controller
         self.leaks.extend(Leak(*leak) for leak in getattr(node, "workeroutput", {}).get(_WORKER_LEAKS, []))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-        if self.leaks:
+        leaks = [leak for leak in self.leaks if not leak.by_design]
+        if leaks:
             terminalreporter.section("mem0-conformance: resources this run could not delete", red=True)
-            for leak in self.leaks:
+            for leak in leaks:
                 terminalreporter.line(str(leak))
+        kept = Counter(leak.kind for leak in self.leaks if leak.by_design)
+        if kept and not self.settings.target.embedded:
+            terminalreporter.section("mem0-conformance: left on the target by design (the API offers no delete)")
+            terminalreporter.line(", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kept.items())))
 
 
 TIMEOUTS_PER_TEST = 40  # a test makes many requests: its bound is this many of the slowest request timeouts

@@ -151,6 +151,19 @@ def test_cleanup_deletes_newest_first_and_reports_what_it_could_not_delete():
     assert len(registry) == 0 and registry.drain() == []
 
 
+def test_what_the_api_cannot_delete_is_reported_as_left_by_design():
+    """Export jobs and events have no delete: drain lists them after the real leaks, marked by design, once each."""
+    registry = Cleanup()
+    registry.add("memory", "a", lambda: httpx.Response(500))
+    registry.keep("event", "e1")
+    registry.keep("event", "e1")
+    registry.keep("export job", "x1")
+    leaks = registry.drain()
+    assert [(leak.kind, leak.ident, leak.by_design) for leak in leaks] == [
+        ("memory", "a", False), ("event", "e1", True), ("export job", "x1", True)]
+    assert registry.drain() == []
+
+
 def test_ids_carry_the_run_prefix_and_are_unique():
     ids = Ids(run_prefix("1a2b3c4d", "gw1"))
     made = {ids.new("user") for _ in range(50)} | {ids.new("agent")}

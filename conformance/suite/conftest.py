@@ -11,13 +11,14 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+import httpx
 import pytest
 
 from conformance import plugin
 from conformance.cleanup import Cleanup, Ids
 from conformance.profiles import hypothesis_printer
 from conformance.client import ApiClient, RateLimiter, Recorder
-from conformance.suite.support import expect, track_entity, track_sandbox
+from conformance.suite.support import answer_of, expect, track_entity, track_sandbox, track_undeletable
 from conformance.targets import Target
 from conformance.verdicts import operation_source, require
 
@@ -80,6 +81,13 @@ def _connections(target: Target, recorder: Recorder, pytestconfig: pytest.Config
     clients = {api.api: ApiClient(api, recorder, RateLimiter(api.rate_limit, share=workers))
                for api in (target.mem0, target.klavis) if api is not None}
     registry = Cleanup()
+    if "mem0" in clients:
+        def undeletable(response: httpx.Response) -> None:
+            if response.is_success and response.request.method == "POST":
+                response.read()
+                track_undeletable(registry, "POST", response.request.url.path, answer_of(response))
+
+        clients["mem0"].http.event_hooks["response"].append(undeletable)
     yield {"clients": clients, "cleanup": registry}
     pytestconfig.stash[plugin.LEAKS].extend(registry.drain())
     for client in clients.values():

@@ -28,6 +28,21 @@ def track_sandbox(cleanup: Cleanup, klavis: ApiClient, sandbox_id: str) -> None:
     cleanup.add("sandbox", sandbox_id, lambda: klavis.delete(f"/sandbox/mem0/{sandbox_id}"))
 
 
+# What the API offers no way to delete: (method, path, kind, the answer's key that names it).
+UNDELETABLE = (("POST", "/v1/exports/", "export job", "id"), ("POST", "/v1/memories/", "event", "event_id"),
+               ("POST", "/v3/memories/add/", "event", "event_id"))
+
+
+def track_undeletable(cleanup: Cleanup, method: str, path: str, answer: Any) -> None:
+    """Register what an answer says the run created and cannot delete (export jobs, queued adds' events)."""
+    for verb, where, kind, key in UNDELETABLE:
+        if method.upper() == verb and path == where:
+            items = answer.get("results", [answer]) if isinstance(answer, dict) else answer
+            for item in items if isinstance(items, list) else []:
+                if isinstance(item, dict) and isinstance(item.get(key), str):
+                    cleanup.keep(kind, item[key])
+
+
 def track_webhook(cleanup: Cleanup, mem0: ApiClient, webhook_id: str) -> None:
     cleanup.add("webhook", webhook_id, lambda: mem0.delete(f"/api/v1/webhooks/{webhook_id}/"))
 

@@ -37,7 +37,7 @@ from conformance.cleanup import Cleanup
 from conformance.client import SCHEMES, ApiClient, Recorder
 from conformance.specs import HTTP_METHODS, effective, operation_by_label
 from conformance.suite.schema_safety import ENTITY_KEYS, UNSCOPED, CallHooks, Scope, active
-from conformance.suite.support import track_entity, track_sandbox, track_webhook
+from conformance.suite.support import track_entity, track_sandbox, track_undeletable, track_webhook
 from conformance.targets import Target
 from conformance.verdicts import UNSERVED, ContractViolation, Severity, Source, TargetBroken, operation_source
 
@@ -165,9 +165,14 @@ def _live(target: Target) -> bool:
 
 
 def _register_created(client: ApiClient, cleanup: Cleanup):
-    """Registers what a schemathesis POST created that has a delete of its own (sandboxes, webhooks)."""
+    """Registers what a schemathesis POST created: what has a delete of its own (sandboxes, webhooks) and
+    what the API cannot delete (export jobs, events)."""
 
-    def created(method: str, path: str, body: Any) -> None:  # noqa: ARG001
+    def created(method: str, path: str, body: Any) -> None:
+        if not isinstance(body, (dict, list)):
+            return
+        if client.api == "mem0":
+            track_undeletable(cleanup, method, path, body)
         if not isinstance(body, dict):
             return
         if client.api == "klavis" and path.rstrip("/") == "/sandbox/mem0" and isinstance(body.get("sandbox_id"), str):
