@@ -185,10 +185,10 @@ def _build_html(folders: list[Path], output: Path) -> Path:
 
 def _report(args: argparse.Namespace) -> int:
     from conformance.reporting import RESULTS_DIR
-    from conformance.reporting.summary import render_text, write_summary
+    from conformance.reporting.summary import render_text, results_folder, write_summary
 
     folders = [Path(folder) for folder in args.folders] or [args.reports / RESULTS_DIR]
-    folders = [folder / RESULTS_DIR if (folder / RESULTS_DIR).is_dir() else folder for folder in folders]
+    folders = [results_folder(folder) for folder in folders]
     missing = [folder for folder in folders if not any(folder.glob("*-result.json"))]
     if missing:
         raise CliError(f"{missing[0]} holds no Allure results: run `mem0-conformance run` first, or name a results folder")

@@ -78,7 +78,7 @@ def tests_of(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def build(folders: Iterable[Path]) -> dict[str, Any]:
     """The summary of every test result in ``folders`` (a results folder, or a reports folder holding one)."""
-    folders = [_results_folder(Path(folder)) for folder in folders]
+    folders = [results_folder(Path(folder)) for folder in folders]
     tests = tests_of(read_results(folders))
     apis: dict[str, Any] = {}
     for test in tests.values():
@@ -108,7 +108,8 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
     }
 
 
-def _results_folder(folder: Path) -> Path:
+def results_folder(folder: Path) -> Path:
+    """The Allure results folder of ``folder``: its ``allure-results/`` when it is a reports folder."""
     return folder / RESULTS_DIR if (folder / RESULTS_DIR).is_dir() else folder
 
 

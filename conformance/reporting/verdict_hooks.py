@@ -60,10 +60,6 @@ def labels_of(item: pytest.Item) -> dict[str, str]:
             "story": story}
 
 
-def test_id(nodeid: str) -> str:
-    return identity(nodeid)
-
-
 class Verdicts:
     """The hooks that grade, label and report (one instance per run and process)."""
 
@@ -164,7 +160,7 @@ class Verdicts:
             allure.dynamic.label(name, labels[name])
         allure.dynamic.label("severity", str(severity))
         allure.dynamic.label("verdict", verdict)
-        allure.dynamic.label("testId", test_id(item.nodeid))
+        allure.dynamic.label("testId", identity(item.nodeid))
         allure.dynamic.label("api", labels["api"])
         if failure is None:
             return
@@ -190,7 +186,7 @@ class Verdicts:
     # --- the controller: exit status, summary ---------------------------------------------------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         verdict = getattr(report, "verdict", None)
-        key = test_id(report.nodeid)
+        key = identity(report.nodeid)
         if verdict is not None and (self.verdicts.get(key, PASSED) == PASSED):
             self.verdicts[key] = verdict
         if verdict == BROKEN and report.failed:
