@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
 from conformance import retries
 from conformance.targets import ApiTarget
@@ -31,6 +32,7 @@ _BODY_LIMIT = 4000  # characters of a body shown in a rendered exchange
 _REQUEST_LIMIT = 1_000_000  # a request body is kept whole up to this, for the curl reproducer
 _RESPONSE_LIMIT = 20_000
 _UNSHOWN_HEADERS = frozenset({"host", "accept-encoding", "connection", "content-length", "user-agent", "accept"})
+_RATE_UNITS = {"s": Duration.SECOND, "m": Duration.MINUTE, "h": Duration.HOUR}  # of a rate limit, "60/m"
 
 
 @dataclass(frozen=True)
@@ -160,31 +162,34 @@ class Recorder:
 
 
 class RateLimiter:
-    """Spaces requests evenly to stay within ``"N/s"``, ``"N/m"`` or ``"N/h"``; shared by threads.
+    """Keeps to a target's rate limit, ``"N/s"``, ``"N/m"`` or ``"N/h"``, with pyrate-limiter.
 
-    ``share`` processes (xdist workers) test the same target at once: each keeps to its share.
+    A sliding window in memory, shared by the threads of one process: :meth:`wait` blocks until
+    the request fits (up to the whole window, e.g. an hour). Requests are not spaced evenly: up
+    to the rate may go at once, then the next waits until the oldest leaves the window, which is
+    what a platform's "N per minute" means. ``share`` processes (xdist workers) test the same
+    target at once, each keeping to its share: ``N // share`` per unit, so together never more
+    than N; when ``share > N`` a worker gets one request per ``share / N`` units (N per unit on
+    average, though two workers may then both go within one unit). ``None``: no limit, no cost.
     """
 
-    _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-
     def __init__(self, rate: str | None, *, share: int = 1) -> None:
-        if rate:
-            count, unit = rate.split("/")
-            self.interval = self._UNITS[unit] / int(count) * max(share, 1)
-        else:
-            self.interval = 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
+        self.rate = rate
+        self._limiter: Limiter | None = None
+        if not rate:
+            return
+        count, _, unit = rate.partition("/")
+        if not (count.isascii() and count.isdigit()) or int(count) < 1 or unit not in _RATE_UNITS:
+            raise ValueError(f"a rate limit looks like '60/m' (at least 1, per s, m or h), not {rate!r}")
+        n, share, window = int(count), max(share, 1), _RATE_UNITS[unit].value  # window in ms
+        own = Rate(n // share, window) if n >= share else Rate(1, -(-window * share // n))
+        self._limiter = Limiter(InMemoryBucket([own]))
 
     def wait(self) -> None:
-        if not self.interval:
+        if self._limiter is None:
             return
-        with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next)
-            self._next = start + self.interval
-        if start > now:
-            time.sleep(start - now)
+        if not self._limiter.try_acquire("request"):  # blocking, no timeout: False only if it can never fit
+            raise RuntimeError(f"the rate limit {self.rate!r} refused a request outright")
 
 
 def redact(text: str, secrets: tuple[str, ...]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 
@@ -119,9 +120,54 @@ def test_an_exchange_reproduces_as_curl_with_the_key_from_its_variable(client: A
     assert [memory["memory"] for memory in added["results"]] == [text], again.stdout
 
 
-@pytest.mark.parametrize(("rate", "share", "interval"), [(None, 1, 0.0), ("60/m", 1, 1.0), ("60/m", 2, 2.0), ("2/s", 1, 0.5), ("3600/h", 4, 4.0)])
-def test_the_rate_limit_spaces_requests_and_workers_share_it(rate, share, interval):
-    assert RateLimiter(rate, share=share).interval == pytest.approx(interval)
+def _waits(limiter: RateLimiter, count: int, threads: int = 1) -> float:
+    """Seconds that ``count`` waits take, spread over ``threads`` threads sharing the limiter."""
+    def some(n: int) -> None:
+        for _ in range(n):
+            limiter.wait()
+
+    started = time.monotonic()
+    workers = [threading.Thread(target=some, args=(count // threads,)) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return time.monotonic() - started
+
+
+def test_the_rate_limit_holds_threads_to_the_rate_in_its_window():
+    """5/s: two threads' 10 requests need a second window."""
+    assert _waits(RateLimiter("5/s"), 10, threads=2) >= 0.9
+
+
+def test_workers_keep_to_their_share_of_the_rate():
+    """6/s shared by 2 workers: 3/s each, so a worker's 4th request waits for the next second."""
+    assert _waits(RateLimiter("6/s", share=2), 4) >= 0.9
+
+
+def test_a_share_smaller_than_one_per_unit_stretches_the_window():
+    """1/s shared by 2 workers: one request per 2 s each, never 1/s each (2/s together)."""
+    assert _waits(RateLimiter("1/s", share=2), 2) >= 1.9
+
+
+def test_a_long_wait_blocks_rather_than_failing():
+    """1/h: the second request waits (up to the hour), it neither fails nor goes."""
+    limiter = RateLimiter("1/h")
+    limiter.wait()
+    second = threading.Thread(target=limiter.wait, daemon=True)
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()
+
+
+def test_no_rate_limit_costs_nothing():
+    assert _waits(RateLimiter(None), 1000) < 0.1
+
+
+@pytest.mark.parametrize("rate", ["0/m", "5/d", "5", "x/s"])
+def test_a_malformed_rate_limit_is_refused(rate):
+    with pytest.raises(ValueError, match="rate limit"):
+        RateLimiter(rate)
 
 
 def test_cleanup_deletes_newest_first_and_reports_what_it_could_not_delete():
