@@ -2,14 +2,20 @@
 
 :class:`ChaosProxy` listens on 127.0.0.1 (a free port) and forwards HTTP/1.1 requests to an
 upstream server, one upstream connection per request, adding ``latency`` to each. The first
-``healthy`` requests always pass; after them every ``every``-th request meets the ``trouble``:
+``healthy`` requests always pass; after them every ``every``-th request meets the ``trouble``
+(None: none):
 
 - ``"reset"``: the client's connection is reset (TCP RST) instead of an answer;
 - ``"status"``: the proxy answers ``status`` itself (with ``Retry-After: retry_after`` when given);
 - ``"truncate"``: the upstream answer is cut off halfway through its body, then the connection closed;
 - ``"silent"``: the request is read and never answered (a target that stopped answering).
 
-It never sends traffic anywhere but loopback; ``counts`` says what it did.
+With ``rewrite``, every JSON body the upstream answers (not a chunked or encoded one) is passed
+through it and the answer's Content-Length set to match: a target that shows its data otherwise
+(fields left out, say). With ``missing``, requests whose path starts with one of
+those prefixes get the 404 of a server without the route (``{"detail": "Not Found"}``): a target
+that lacks operations (a seed-only Mem0, say). It never sends traffic anywhere but loopback; ``counts`` says what it did
+(``rewritten``: the answers whose body ``rewrite`` changed).
 """
 
 from __future__ import annotations
@@ -19,20 +25,24 @@ import socket
 import struct
 import threading
 from collections import Counter
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 TROUBLES = ("reset", "status", "truncate", "silent")
 
 
 class ChaosProxy:
-    def __init__(self, upstream: str, *, healthy: int = 0, trouble: str = "reset", every: int = 1,
-                 status: int = 503, retry_after: str | None = None, latency: float = 0.0) -> None:
-        if trouble not in TROUBLES:
+    def __init__(self, upstream: str, *, healthy: int = 0, trouble: str | None = "reset", every: int = 1,
+                 status: int = 503, retry_after: str | None = None, latency: float = 0.0,
+                 rewrite: Callable[[bytes], bytes] | None = None, missing: tuple[str, ...] = ()) -> None:
+        if trouble is not None and trouble not in TROUBLES:
             raise ValueError(f"trouble must be one of {TROUBLES}")
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.healthy, self.trouble, self.every = healthy, trouble, every
         self.status, self.retry_after, self.latency = status, retry_after, latency
+        self.rewrite = rewrite
+        self.missing = tuple(prefix.encode() for prefix in missing)
         self.requests = 0
         self.counts: Counter[str] = Counter()
         self._loop = asyncio.new_event_loop()
@@ -65,7 +75,7 @@ class ChaosProxy:
     def _troubled(self) -> bool:
         self.requests += 1
         beyond = self.requests - self.healthy
-        return beyond > 0 and beyond % self.every == 0
+        return self.trouble is not None and beyond > 0 and beyond % self.every == 0
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -89,6 +99,13 @@ class ChaosProxy:
                 self.counts[self.trouble] += 1
                 if not await self._misbehave(writer, head, body):
                     return
+                continue
+            if self.missing and head.split(b" ", 2)[1].startswith(self.missing):
+                self.counts["missing"] += 1
+                text = b'{"detail": "Not Found"}'
+                writer.write(b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(text) + text)
+                await writer.drain()
                 continue
             self.counts["forwarded"] += 1
             writer.write(await self._forward(head, body))
@@ -126,7 +143,23 @@ class ChaosProxy:
         await upstream_writer.drain()
         answer = await upstream_reader.read()  # the upstream closes after one answer (Connection: close)
         upstream_writer.close()
-        return answer
+        return self._rewritten(answer)
+
+    def _rewritten(self, answer: bytes) -> bytes:
+        """``answer`` with ``rewrite`` applied to its JSON body and the Content-Length to match."""
+        head, found, body = answer.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        headers = {name.strip().lower(): value.strip()
+                   for name, _, value in (line.partition(b":") for line in lines[1:])}
+        if (self.rewrite is None or not found or not body or b"json" not in headers.get(b"content-type", b"")
+                or b"transfer-encoding" in headers or b"content-encoding" in headers):
+            return answer
+        changed = self.rewrite(body)
+        if changed == body:
+            return answer
+        self.counts["rewritten"] += 1
+        kept = [line for line in lines if line.partition(b":")[0].strip().lower() != b"content-length"]
+        return b"\r\n".join([*kept, b"Content-Length: %d" % len(changed), b"", b""]) + changed
 
 
 def _content_length(head: bytes) -> int:

@@ -24,7 +24,7 @@ from conformance.suite.machines.mem0_calls import (
     listed,
     memory_of,
 )
-from conformance.suite.sources import refused
+from conformance.suite.sources import fading, refused, refused_update
 from conformance.suite.support import expect, expect_error
 from conformance.verdicts import Severity, fact, require
 from strategies.memories import PHRASES, memory_texts
@@ -142,12 +142,14 @@ def test_a_batch_with_a_bad_last_item_changes_nothing(mem0, pool, new_user, oper
     else:
         response = _delete(mem0, [*chosen, bad_id])
     label = f"{OPERATIONS[operation]} of 4 items, an {bad} memory last"
-    expect_error(response, what=label, source=fact("Batch", OPERATIONS[operation]))
+    (refused_update if bad == "immutable" else expect_error)(response, what=label,
+                                                             source=fact("Batch", OPERATIONS[operation]))
     _assert_state(pool, before, OPERATIONS[operation], f"of 4 items, an {bad} memory last (refused)")
     if bad == "immutable":
         memory = memory_of(mem0, bad_id)
         require(memory.get("memory") == "Immutable: mon adresse à Genève", f"{label} changes the immutable memory",
-                received=memory, documented="the immutable memory unchanged: 'Immutable: mon adresse à Genève'",
+                received=memory,
+                documented=fading("the immutable memory unchanged: 'Immutable: mon adresse à Genève'"),
                 source=fact("Add", UPDATE), severity=Severity.CRITICAL)
 
 
