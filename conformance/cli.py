@@ -117,6 +117,7 @@ def _port(text: str) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from conformance import preflight, suite_runner
+    from conformance.cleanup import new_run_id
     from conformance.plugin import RunSettings
     from conformance.targets import TargetError, embedded, resolve
 
@@ -135,9 +136,10 @@ def _run(args: argparse.Namespace) -> int:
         except UnknownFault as exc:
             raise CliError(str(exc)) from None
     baseline = _summary(args.baseline) if args.baseline else None
+    run_id, findings = new_run_id(), ()
     if target is not None:
         try:
-            preflight.check(target)
+            target, findings = preflight.survey(target, run_id)
         except preflight.PreflightError as exc:
             print(f"mem0-conformance: {str(exc).rstrip('.')}.", file=sys.stderr)
             return exc.exit_code
@@ -145,7 +147,7 @@ def _run(args: argparse.Namespace) -> int:
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
     reports = args.reports.resolve()
-    settings = RunSettings(target or embedded(""), frozenset(args.fault), reports)
+    settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings)
     code = suite_runner.run_suite(settings, pytest_args)
     code = {0: EXIT_OK, 1: EXIT_FAILED, 4: EXIT_USAGE, 5: EXIT_INCOMPLETE, 6: EXIT_BROKEN}.get(code, EXIT_INCOMPLETE)
     if args.html:
@@ -201,7 +203,12 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from conformance.reporting.diff import compare, render_json, render_markdown, render_text
+    from conformance.reporting.diff import (
+        compare,
+        render_json,
+        render_markdown,
+        render_text,
+    )
 
     baseline, current = _summary(args.baseline), _summary(args.current)
     diff = compare(baseline, current)

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from conformance.capabilities import Finding, pinned_all
 from conformance.cleanup import Leak, new_run_id, run_prefix
 from conformance.client import Recorder
 from conformance.profiles import ProfileError, load_profile
@@ -41,11 +42,14 @@ FAULTS = pytest.StashKey[frozenset[str]]()
 RUN_ID = pytest.StashKey[str]()
 RECORDER = pytest.StashKey[Recorder]()
 LEAKS = pytest.StashKey[list[Leak]]()
+FINDINGS = pytest.StashKey[tuple[Finding, ...]]()  # the target's capabilities (conformance.capabilities)
+SUCCESSES = pytest.StashKey[Counter]()  # validated 2xx answers per operation label, in this process
 
 NEEDS = {
     "mem0": "the target has no Mem0 API",
     "klavis": "the target has no Klavis API",
-    "shared_data": "the target does not say that Klavis sandboxes and Mem0 memories share data",
+    "shared_data": "the target's Klavis sandboxes and Mem0 memories do not share one store (the preflight found "
+                   "none; shared_data = true in the target file to fail instead)",
     "destructive": "needs unscoped or destructive operations: only on the reference server or with --allow-destructive",
 }
 _WORKER_SETTINGS = "mem0_conformance_settings"
@@ -62,15 +66,22 @@ class RunSettings:
     run_id: str = field(default_factory=new_run_id)
     preflight: bool = False  # check the target at session start (plain pytest; `run` has checked it)
     profile: str | None = None  # the Hypothesis profile loaded
+    findings: tuple[Finding, ...] = ()  # the target's capabilities, as the preflight found them
+
+    def __post_init__(self) -> None:
+        if self.target.embedded and not self.findings:
+            object.__setattr__(self, "findings", pinned_all(self.target))
 
     def to_wire(self) -> dict[str, Any]:
         return {"target": self.target.to_wire(), "faults": sorted(self.faults), "run_id": self.run_id,
-                "reports": str(self.reports) if self.reports else None, "profile": self.profile}
+                "reports": str(self.reports) if self.reports else None, "profile": self.profile,
+                "findings": [finding.to_wire() for finding in self.findings]}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> RunSettings:
         return cls(Target.from_wire(data["target"]), frozenset(data["faults"]),
-                   Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"])
+                   Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"],
+                   findings=tuple(Finding(*finding) for finding in data["findings"]))
 
 
 def settings_from_options(config: pytest.Config) -> RunSettings:
@@ -119,8 +130,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "requires(*needs): skip unless the target has each need: mem0, klavis, shared_data, destructive, "
-        "or a capability named in the target file",
+        "requires(*needs): skip unless the target has each need: mem0, klavis, destructive, or a capability "
+        "(conformance.capabilities: ping, v3, events, webhooks, shared_data) offered or pinned",
     )
     config.addinivalue_line("markers", "contract(feature, api=None, story=None): the report's feature "
                                        "(resource or invariant family), API and story of a test")
@@ -143,6 +154,7 @@ class Conformance:
         self.settings = settings
         self.recorder = Recorder()
         self.leaks: list[Leak] = []
+        self.successes: Counter[str] = Counter()
 
     def configure(self, config: pytest.Config) -> None:
         if not config.getoption("hypothesis_profile", default=None):  # an explicit --hypothesis-profile wins
@@ -156,11 +168,13 @@ class Conformance:
         config.stash[RUN_ID] = self.settings.run_id
         config.stash[RECORDER] = self.recorder
         config.stash[LEAKS] = self.leaks
+        config.stash[FINDINGS] = self.settings.findings
+        config.stash[SUCCESSES] = self.successes
         from conformance.reporting.verdict_hooks import Verdicts
 
-        verdicts = Verdicts(self.settings, self.recorder)
-        verdicts.prepare(config)
-        config.pluginmanager.register(verdicts, f"{PLUGIN_NAME}-verdicts")
+        self.verdicts = Verdicts(self.settings, self.recorder, self.successes)
+        self.verdicts.prepare(config)
+        config.pluginmanager.register(self.verdicts, f"{PLUGIN_NAME}-verdicts")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node) -> None:  # xdist: every worker runs with the controller's settings
@@ -175,17 +189,24 @@ class Conformance:
             apis = ", ".join(f"{api.api} {api.url}" for api in (target.mem0, target.klavis) if api is not None and api.url)
             lines.append(f"mem0-conformance: target {target.name}" + (f" ({apis})" if apis else "")
                          + (f", planted faults: {faults}" if faults else "") + f", run {self.settings.run_id}")
+        if self.settings.findings and not target.embedded:
+            lines += [f"mem0-conformance: capability {finding.line()}" for finding in self.settings.findings]
         return lines
 
+    @pytest.hookimpl(tryfirst=True)  # before xdist starts its workers: they get the surveyed target
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if not self.settings.preflight or hasattr(session.config, "workerinput"):
             return
-        from conformance.preflight import PreflightError, check
+        from conformance.preflight import PreflightError, survey
 
         try:
-            check(self.settings.target)
+            target, findings = survey(self.settings.target, self.settings.run_id)
         except PreflightError as exc:
             pytest.exit(f"mem0-conformance: {exc}.", returncode=exc.exit_code)
+        self.settings = replace(self.settings, target=target, findings=findings, preflight=False)
+        session.config.stash[TARGET] = target
+        session.config.stash[FINDINGS] = findings
+        self.verdicts.surveyed(self.settings)
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         target = self.settings.target
@@ -275,5 +296,6 @@ def missing_needs(target: Target, needs: tuple[str, ...]) -> list[str]:
         else:
             ok = any(api is not None and need in api.capabilities for api in (target.mem0, target.klavis))
         if not ok:
-            reasons.append(NEEDS.get(need, f"the target does not list the capability {need!r}"))
+            reasons.append(NEEDS.get(need, f"the target does not offer {need!r} (the preflight found it missing; "
+                                           "pin it in the target file to fail instead)"))
     return reasons

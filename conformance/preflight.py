@@ -1,18 +1,26 @@
-"""Before any test runs: is each API of the target reachable, and does it accept the key?
+"""Before any test runs: is each API of the target reachable, does it accept the key, and what
+does it offer?
 
-Mem0 is asked ``GET /v1/ping/``, Klavis ``GET /sandbox``; both need the key. A connection
+Mem0 is asked ``GET /v1/ping/`` (a supplement: a target without it is asked the seed's
+``GET /v1/memories/`` of a run-prefixed user instead), Klavis ``GET /sandbox``; both need the key. A connection
 failure, a timeout or an answer that is not the API's is :class:`Unreachable`; 401 or 403 is
-:class:`KeyRejected`. Messages are one sentence and never contain the key.
+:class:`KeyRejected`. Messages are one sentence and never contain the key. :func:`survey` then
+discovers the target's capabilities (:mod:`conformance.capabilities`).
 """
 
 from __future__ import annotations
 
 import httpx
 
+from conformance import capabilities
+from conformance.capabilities import Finding
+from conformance.cleanup import run_prefix
 from conformance.client import SCHEMES
 from conformance.targets import ApiTarget, Target
 
 PROBES = {"mem0": "/v1/ping/", "klavis": "/sandbox"}
+# A seed operation for a target without the ping supplement, scoped to a run-prefixed user nobody has.
+FALLBACKS = {"mem0": "/v1/memories/?user_id={prefix}-probe-user"}
 NAMES = {"mem0": "Mem0", "klavis": "Klavis"}
 
 
@@ -28,11 +36,24 @@ class KeyRejected(PreflightError):
     exit_code = 4
 
 
-def check_api(api: ApiTarget, *, timeout: float | None = None) -> None:
+def check_api(api: ApiTarget, *, timeout: float | None = None, prefix: str = "mct-preflight") -> None:
     probe = PROBES[api.api]
+    response = _probe(api, probe, timeout)
+    if api.api in FALLBACKS and capabilities.route_missing(response):
+        probe = FALLBACKS[api.api].format(prefix=prefix)
+        response = _probe(api, probe, timeout)
+    where = f"the {NAMES[api.api]} target {api.url}"
+    if response.status_code in (401, 403):
+        variable = "MEM0_API_KEY" if api.api == "mem0" else "KLAVIS_API_KEY"
+        raise KeyRejected(f"{where} rejected the API key with {response.status_code}: check {variable}")
+    if response.status_code != 200:
+        raise Unreachable(f"{where} answered GET {probe} with {response.status_code}, so it is not a {NAMES[api.api]} API there")
+
+
+def _probe(api: ApiTarget, probe: str, timeout: float | None) -> httpx.Response:
     where = f"the {NAMES[api.api]} target {api.url}"
     try:
-        response = httpx.get(
+        return httpx.get(
             api.url + probe,
             headers={"Authorization": f"{SCHEMES[api.api]} {api.key}"},
             timeout=timeout or min(api.timeout, 15.0),
@@ -42,15 +63,19 @@ def check_api(api: ApiTarget, *, timeout: float | None = None) -> None:
     except httpx.HTTPError as exc:
         reason = str(exc).replace(api.key, "[redacted]") if api.key else str(exc)
         raise Unreachable(f"{where} cannot be reached ({reason or type(exc).__name__})") from None
-    if response.status_code in (401, 403):
-        variable = "MEM0_API_KEY" if api.api == "mem0" else "KLAVIS_API_KEY"
-        raise KeyRejected(f"{where} rejected the API key with {response.status_code}: check {variable}")
-    if response.status_code != 200:
-        raise Unreachable(f"{where} answered GET {probe} with {response.status_code}, so it is not a {NAMES[api.api]} API there")
 
 
-def check(target: Target) -> None:
+def check(target: Target, prefix: str = "mct-preflight") -> None:
     """Raise a :class:`PreflightError` for the first API of ``target`` that cannot be used."""
     for api in (target.mem0, target.klavis):
         if api is not None:
-            check_api(api)
+            check_api(api, prefix=prefix)
+
+
+def survey(target: Target, run_id: str) -> tuple[Target, tuple[Finding, ...]]:
+    """Check ``target`` (:func:`check`), then discover its capabilities; the target as tests see it
+    (offered or pinned capabilities usable) and the findings to print and record."""
+    prefix = run_prefix(run_id, "preflight")
+    check(target, prefix)
+    findings = capabilities.discover(target, prefix)
+    return capabilities.apply(target, findings), findings

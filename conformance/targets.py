@@ -8,7 +8,7 @@ run with one sentence naming it (:class:`TargetError`).
 A target file::
 
     name = "mem0-cloud"
-    shared_data = false            # Klavis sandboxes and Mem0 memories are one store
+    shared_data = true             # pinned: Klavis sandboxes and Mem0 memories are one store
     allow_destructive = false      # unscoped delete-all, org/project deletion, member removal
 
     [mem0]
@@ -17,7 +17,7 @@ A target file::
     timeout = 30                   # seconds per request
     rate_limit = "60/m"            # requests per second/minute/hour, or omitted
     consistency_wait = 30          # seconds to wait for queued work to become visible
-    capabilities = ["v3", "webhooks"]
+    capabilities = ["v3", "webhooks"]   # pinned: missing ones fail (the preflight discovers the rest)
 
     [[deviations]]                 # expectations this target is known to break: strict xfails
     test = "test_immutability.py::test_batch_update_is_refused"
@@ -137,6 +137,12 @@ def _api(name: str, raw: Mapping[str, Any], environ: Mapping[str, str], where: s
     if timeout <= 0 or wait < 0:
         raise TargetError(f"{where}.timeout must be positive and {where}.consistency_wait not negative")
     capabilities = _expect(raw.get("capabilities", []), list, f"{where}.capabilities")
+    from conformance.capabilities import PINNABLE
+
+    for capability in capabilities:
+        if _expect(capability, str, f"{where}.capabilities") not in PINNABLE[name]:
+            known = ", ".join(sorted(PINNABLE[name])) or "none"
+            raise TargetError(f"{where}.capabilities names {capability!r}, which is not a capability of {name} (known: {known})")
     return ApiTarget(name, _url(raw["url"], f"{where}.url"), key, timeout, rate, wait,
                      frozenset(_expect(c, str, f"{where}.capabilities") for c in capabilities))
 
@@ -218,7 +224,8 @@ def embedded(url: str) -> Target:
     """The reference server a run starts for itself: both APIs, shared data, destructive allowed."""
     return Target(
         name="reference server",
-        mem0=ApiTarget("mem0", url, DEFAULT_MEM0_KEY, consistency_wait=2.0, capabilities=frozenset({"v3", "webhooks"})),
+        mem0=ApiTarget("mem0", url, DEFAULT_MEM0_KEY, consistency_wait=2.0,
+                       capabilities=frozenset({"ping", "v3", "events", "webhooks"})),
         klavis=ApiTarget("klavis", url, DEFAULT_KLAVIS_KEY, consistency_wait=2.0),
         shared_data=True,
         allow_destructive=True,

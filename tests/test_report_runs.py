@@ -19,6 +19,7 @@ import pytest
 
 from conformance.reporting.results import read_results
 from conformance.server import ServerSettings, ServerThread, create_app
+from conformance.plugin import NEEDS
 from tests.chaos import ChaosProxy
 from tests.test_cli import EXE
 
@@ -30,7 +31,7 @@ SELECTION = [
     "test_auth.py::test_a_wrong_key_in_the_right_scheme_is_refused_with_401",
     USERS,
     IMMUTABLE,  # a known deviation in the target file
-    "test_cross_api.py::test_dump_ids_are_the_mem0_memory_ids",  # skipped: the target file does not say shared_data
+    "test_platform.py::test_the_key_s_own_project_cannot_be_deleted",  # skipped: destructive, not allowed
 ]
 FAULTS = frozenset({"users-create-returns-200", "immutable-update-allowed"})
 
@@ -108,10 +109,9 @@ def test_a_run_grades_each_test_and_exits_1_on_a_contract_failure(live_runs):
     found = verdicts(first)
     assert found[USERS] == "failed"
     assert found[IMMUTABLE] == "deviation"
-    assert found["test_cross_api.py::test_dump_ids_are_the_mem0_memory_ids"] == "skipped"
+    assert found["test_platform.py::test_the_key_s_own_project_cannot_be_deleted"] == "skipped"
     assert found["test_smoke.py::test_klavis_lists_sandboxes"] == "passed"
-    assert set(first.summary()["skip_reasons"]) == {
-        "the target does not say that Klavis sandboxes and Mem0 memories share data"}
+    assert set(first.summary()["skip_reasons"]) == {NEEDS["destructive"]}
 
 
 def test_a_failure_reads_as_one_block_with_title_operation_received_documented_and_exchanges(live_runs):

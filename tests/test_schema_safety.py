@@ -7,9 +7,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance.client import Recorder, RateLimiter
-from conformance.suite.schema_safety import UNSCOPED, CallHooks, Scope, active, after_call, before_call, rewrite_case
+from conformance.client import RateLimiter, Recorder
 from conformance.specs import effective
+from conformance.suite.schema_safety import (
+    UNSCOPED,
+    CallHooks,
+    Scope,
+    active,
+    after_call,
+    before_call,
+    rewrite_case,
+    with_entity,
+)
 
 PREFIX = "mct-run1-main"
 
@@ -187,3 +196,22 @@ def test_without_a_scope_nothing_is_rewritten():
     with active(hooks):
         before_call(None, case, {})
     assert case.query == {"user_id": "u"} and case.body == {"user_id": "b"}
+
+
+# --- generated filters get a run-scoped entity (their success path) ----------------------------------------
+
+@pytest.mark.parametrize(("filters", "scoped"), [
+    ({}, {"user_id": "u"}),
+    ({"created_at": {"gte": "2000-01-01"}}, {"created_at": {"gte": "2000-01-01"}, "user_id": "u"}),
+    ({"AND": [{"categories": {"in": ["x"]}}]}, {"AND": [{"categories": {"in": ["x"]}}, {"user_id": "u"}]}),
+    ({"OR": [{"metadata": {"a": 1}}]}, {"AND": [{"user_id": "u"}, {"OR": [{"metadata": {"a": 1}}]}]}),
+    ({"NOT": [{"app_id": "someone"}]}, {"NOT": [{"app_id": "someone"}]}),  # names an entity already: unchanged
+    ({"OR": [{"agent_id": "a"}]}, {"OR": [{"agent_id": "a"}]}),
+])
+def test_filters_without_an_entity_get_the_run_s_user(filters, scoped):
+    assert with_entity({"query": "q", "filters": filters}, "u") == {"query": "q", "filters": scoped}
+
+
+def test_bodies_without_filters_are_left_alone():
+    assert with_entity({"query": "q"}, "u") == {"query": "q"}
+    assert with_entity({"filters": "not an object"}, "u") == {"filters": "not an object"}

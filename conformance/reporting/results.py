@@ -3,7 +3,8 @@
 allure-pytest writes one ``<uuid>-result.json`` per test (and containers and attachments).
 Beside them the run writes ``environment.properties`` (target URLs without credentials, spec
 digests, versions, run id, profile), ``categories.json`` (how Allure groups non-passing tests)
-and, when CI variables say where it ran, ``executor.json``.
+and, when CI variables say where it ran, ``executor.json``; each process that ran schemathesis
+writes ``successes-<worker>.json``: per operation, how many 2xx answers passed every check.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ CATEGORIES = [
 ]
 PACKAGES = ("mem0-conformance", "schemathesis", "hypothesis", "pytest", "allure-pytest", "mem0ai", "klavis")
 _RESULT_SUFFIXES = ("-result.json", "-container.json", "-attachment")
+SUCCESSES_GLOB = "successes-*.json"
 
 
 def public_url(url: str) -> str:
@@ -66,6 +68,8 @@ def environment(settings: Any) -> dict[str, str]:
             props[f"target.{api.api}.url"] = "embedded reference server" if target.embedded else public_url(api.url)
     if settings.faults:
         props["target.planted_faults"] = ", ".join(sorted(settings.faults))
+    for finding in settings.findings:
+        props[f"capability.{finding.name}"] = finding.line().partition(": ")[2]
     props.update({f"version.{package}": version(package) for package in PACKAGES})
     props["version.python"] = platform.python_version()
     props.update({f"spec.sha256.{name}": digest for name, digest in spec_digests().items()})
@@ -92,14 +96,19 @@ def prepare(results: Path, settings: Any) -> None:
     results.mkdir(parents=True, exist_ok=True)
     for path in results.iterdir():
         if path.is_file() and (path.name.endswith(_RESULT_SUFFIXES) or "-attachment" in path.name
+                               or path.match(SUCCESSES_GLOB)
                                or path.name in ("environment.properties", "categories.json", "executor.json")):
             path.unlink()
-    lines = [f"{key}={_escape(value)}" for key, value in environment(settings).items()]
-    (results / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_environment(results, settings)
     (results / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n", encoding="utf-8")
     where = executor()
     if where is not None:
         (results / "executor.json").write_text(json.dumps(where, indent=2) + "\n", encoding="utf-8")
+
+
+def write_environment(results: Path, settings: Any) -> None:
+    lines = [f"{key}={_escape(value)}" for key, value in environment(settings).items()]
+    (results / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _escape(value: str) -> str:
@@ -116,6 +125,22 @@ def read_environment(results: Path) -> dict[str, str]:
         if sep:
             props[key] = value.replace("\\:", ":").replace("\\=", "=").replace("\\n", "\n").replace("\\\\", "\\")
     return props
+
+
+def write_successes(results: Path, worker: str, successes: Mapping[str, int]) -> None:
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"successes-{worker}.json").write_text(json.dumps(dict(sorted(successes.items())), indent=1) + "\n",
+                                                      encoding="utf-8")
+
+
+def read_successes(folders: Iterable[Path]) -> dict[str, int]:
+    """Validated 2xx answers per operation label, summed over every process of every folder."""
+    total: dict[str, int] = {}
+    for folder in folders:
+        for path in sorted(folder.glob(SUCCESSES_GLOB)):
+            for operation, count in json.loads(path.read_text(encoding="utf-8")).items():
+                total[operation] = total.get(operation, 0) + int(count)
+    return total
 
 
 def read_results(folders: Iterable[Path]) -> list[dict[str, Any]]:

@@ -18,8 +18,22 @@ from pathlib import Path
 from typing import Any
 
 from conformance.reporting import RESULTS_DIR, SUMMARY_JSON, SUMMARY_MD
-from conformance.reporting.results import label, read_environment, read_results
-from conformance.verdicts import BROKEN, DEVIATION, ERROR, FAILED, PASSED, SKIPPED, VERDICTS
+from conformance.reporting.results import (
+    SUCCESSES_GLOB,
+    label,
+    read_environment,
+    read_results,
+    read_successes,
+)
+from conformance.verdicts import (
+    BROKEN,
+    DEVIATION,
+    ERROR,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    VERDICTS,
+)
 
 FORMAT = 1
 SCORE_FORMULA = ("score = passed / (passed + failed + broken); skipped tests, known deviations and "
@@ -87,14 +101,23 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
         api["features"].setdefault(test["feature"], []).append(test["verdict"])
         if test["story"].startswith(_OPERATION_METHODS):
             api["operations"].setdefault(test["story"], []).append(test["verdict"])
+    counted = any(any(folder.glob(SUCCESSES_GLOB)) for folder in folders)
+    successes = read_successes(folders)
     summary_apis = {}
     for name, api in sorted(apis.items()):
         count = counts(api["tests"])
+        operations = {operation: counts(v) for operation, v in sorted(api["operations"].items())}
         summary_apis[name] = {
             "score": score(count), "counts": count,
             "features": {feature: counts(v) for feature, v in sorted(api["features"].items())},
-            "operations": {operation: counts(v) for operation, v in sorted(api["operations"].items())},
+            "operations": operations,
         }
+        if counted:
+            summary_apis[name]["successes"] = {operation: successes.get(operation, 0) for operation in operations}
+            # Tested (not skipped) and never answered with a 2xx that passed every check: the success path is unseen.
+            summary_apis[name]["unexercised"] = [
+                operation for operation, verdicts in operations.items()
+                if verdicts[PASSED] + verdicts[FAILED] + verdicts[BROKEN] and not successes.get(operation)]
     reasons = Counter(t["message"] for t in tests.values() if t["verdict"] == SKIPPED)
     return {
         "format": FORMAT,
@@ -174,6 +197,11 @@ def render_text(summary: Mapping[str, Any]) -> str:
         lines += [f"  {t['verdict'].upper():<7} {ident}: {t['message'][:160]}" for ident, t in bad[:40]]
         if len(bad) > 40:
             lines.append(f"  ... and {len(bad) - 40} more (summary.json)")
+    unexercised = [f"{name}: {operation}" for name, api in summary["apis"].items() for operation in api.get("unexercised", ())]
+    if unexercised:
+        lines += ["", f"success path never validated (no 2xx answer to a generated request passed the checks): "
+                      f"{len(unexercised)} operations"]
+        lines += [f"  {entry}" for entry in unexercised]
     if summary["skip_reasons"]:
         lines += ["", "skipped, by reason:"]
         lines += [f"  {n:>4} x {reason}" for reason, n in summary["skip_reasons"].items()]
@@ -203,11 +231,20 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
                   "|---|---|" + "---:|" * len(_COLUMNS)]
         lines += [f"| {api} | `{op}` | " + " | ".join(str(count[c]) for c in _COLUMNS) + " |" for api, op, count in operations]
         lines.append("")
-    every = [(api, op, count) for api, data in summary["apis"].items() for op, count in data["operations"].items()]
+    unexercised = [(api, op) for api, data in summary["apis"].items() for op in data.get("unexercised", ())]
+    if unexercised:
+        lines += ["## Operations whose success path was never validated", "",
+                  "Tested, but no generated request got a 2xx answer that passed every check:", ""]
+        lines += [f"- {api}: `{op}`" for api, op in unexercised]
+        lines.append("")
+    every = [(api, op, count, data.get("successes", {}).get(op, "")) for api, data in summary["apis"].items()
+             for op, count in data["operations"].items()]
     if every:
-        lines += ["<details><summary>Every operation</summary>", "", "| API | operation | " + " | ".join(_COLUMNS) + " |",
-                  "|---|---|" + "---:|" * len(_COLUMNS)]
-        lines += [f"| {api} | `{op}` | " + " | ".join(str(count[c]) for c in _COLUMNS) + " |" for api, op, count in every]
+        lines += ["<details><summary>Every operation</summary>", "",
+                  "| API | operation | " + " | ".join(_COLUMNS) + " | 2xx validated |",
+                  "|---|---|" + "---:|" * (len(_COLUMNS) + 1)]
+        lines += [f"| {api} | `{op}` | " + " | ".join(str(count[c]) for c in _COLUMNS) + f" | {ok} |"
+                  for api, op, count, ok in every]
         lines += ["", "</details>", ""]
     bad = [(ident, t) for ident, t in summary["tests"].items() if t["verdict"] in (FAILED, BROKEN, ERROR)]
     if bad:

@@ -15,6 +15,7 @@ shown as a table at the end of the terminal output.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,10 @@ def labels_of(item: pytest.Item) -> dict[str, str]:
 class Verdicts:
     """The hooks that grade, label and report (one instance per run and process)."""
 
-    def __init__(self, settings: Any, recorder: Recorder) -> None:
+    def __init__(self, settings: Any, recorder: Recorder, successes: Counter[str] | None = None) -> None:
         self.settings = settings
         self.recorder = recorder
+        self.successes = successes if successes is not None else Counter()  # validated 2xx per operation
         self.verdicts: dict[str, str] = {}  # controller: test id -> verdict
         # Keys never reach a report: schemathesis's reproducers and Hypothesis's notes may hold them.
         self.secrets = tuple(api.key for api in (settings.target.mem0, settings.target.klavis) if api is not None and api.key)
@@ -85,6 +87,15 @@ class Verdicts:
             prepare(reports / RESULTS_DIR, self.settings)
             if not getattr(config.option, "xmlpath", None):
                 config.option.xmlpath = str(reports / JUNIT)
+
+    def surveyed(self, settings: Any) -> None:
+        """The preflight of a plain pytest session found the target's capabilities: record them too."""
+        self.settings = settings
+        if settings.reports is not None:
+            from conformance.reporting import RESULTS_DIR
+            from conformance.reporting.results import write_environment
+
+            write_environment(settings.reports / RESULTS_DIR, settings)
 
     # --- grading --------------------------------------------------------------------------------------
     # Outermost: the exception is normalised before pytest, the xfail logic and allure-pytest read it,
@@ -193,6 +204,13 @@ class Verdicts:
             self.broken.append(report)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.settings.reports is not None:
+            from conformance.reporting import RESULTS_DIR
+            from conformance.reporting.results import write_successes
+
+            workerinput = getattr(session.config, "workerinput", None)
+            write_successes(self.settings.reports / RESULTS_DIR, workerinput["workerid"] if workerinput else "main",
+                            self.successes)
         if hasattr(session.config, "workerinput"):
             return
         found = set(self.verdicts.values())

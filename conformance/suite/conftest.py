@@ -7,6 +7,7 @@ With no target configured, ``target`` starts the embedded reference server for t
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -16,9 +17,16 @@ import pytest
 
 from conformance import plugin
 from conformance.cleanup import Cleanup, Ids
-from conformance.profiles import hypothesis_printer
 from conformance.client import ApiClient, RateLimiter, Recorder
-from conformance.suite.support import answer_of, expect, track_entity, track_sandbox, track_undeletable
+from conformance.profiles import hypothesis_printer
+from conformance.suite.schema_safety import Learned
+from conformance.suite.support import (
+    answer_of,
+    expect,
+    track_entity,
+    track_sandbox,
+    track_undeletable,
+)
 from conformance.targets import Target
 from conformance.verdicts import operation_source, require
 
@@ -80,7 +88,7 @@ def _connections(target: Target, recorder: Recorder, pytestconfig: pytest.Config
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))  # set by xdist in each worker
     clients = {api.api: ApiClient(api, recorder, RateLimiter(api.rate_limit, share=workers))
                for api in (target.mem0, target.klavis) if api is not None}
-    registry = Cleanup()
+    registry, learned = Cleanup(), Learned()
     if "mem0" in clients:
         def undeletable(response: httpx.Response) -> None:
             if response.is_success and response.request.method == "POST":
@@ -88,10 +96,28 @@ def _connections(target: Target, recorder: Recorder, pytestconfig: pytest.Config
                 track_undeletable(registry, "POST", response.request.url.path, answer_of(response))
 
         clients["mem0"].http.event_hooks["response"].append(undeletable)
-    yield {"clients": clients, "cleanup": registry}
+
+    def learn(response: httpx.Response) -> None:  # ids for the success paths of schemathesis's tests
+        if response.is_success and response.request.method != "DELETE":
+            response.read()
+            try:
+                sent = json.loads(response.request.content) if response.request.content else None
+            except ValueError:
+                sent = None
+            learned.learn(answer_of(response), sent)
+
+    for client in clients.values():
+        client.http.event_hooks["response"].append(learn)
+    yield {"clients": clients, "cleanup": registry, "learned": learned}
     pytestconfig.stash[plugin.LEAKS].extend(registry.drain())
     for client in clients.values():
         client.close()
+
+
+@pytest.fixture(scope="session")
+def learned(_connections: dict) -> Learned:
+    """Ids of resources the run's answers showed (see ``schema_safety.Learned``)."""
+    return _connections["learned"]
 
 
 @pytest.fixture(scope="session")
@@ -146,7 +172,7 @@ def new_sandbox(klavis: ApiClient, run_prefix: str, cleanup: Cleanup) -> Callabl
 
 # The target's basics first (a broken ping or key explains everything after it), schema
 # conformance of every operation last (the longest part), the invariants in between.
-_FIRST = ("test_smoke.py", "test_auth.py")
+_FIRST = ("test_smoke.py", "test_auth.py", "test_capabilities.py")
 _LAST = ("test_schema.py",)
 
 

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from conformance.verdicts import ContractViolation, Severity, Source, operation_source, require
+from conformance.verdicts import (
+    ContractViolation,
+    Severity,
+    Source,
+    operation_source,
+    require,
+)
 
 if TYPE_CHECKING:
     from conformance.cleanup import Cleanup

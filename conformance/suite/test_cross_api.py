@@ -19,7 +19,14 @@ import pytest
 from conformance.suite import roundtrip
 from conformance.suite.machines.mem0_calls import memory_of, results_of
 from conformance.suite.machines.sandbox import BASE
-from conformance.suite.sources import DUMP, MAPPING, ROUNDTRIP, fading, refused_update, roundtrip_source
+from conformance.suite.sources import (
+    DUMP,
+    MAPPING,
+    ROUNDTRIP,
+    fading,
+    refused_update,
+    roundtrip_source,
+)
 from conformance.suite.support import eventually, expect
 from conformance.verdicts import Severity, fact, require
 

@@ -314,7 +314,7 @@ def require_role(mem0: ApiClient, members_path: str, email: str, role: str, *, a
 
 
 @pytest.mark.contract("Projects and members")
-@pytest.mark.requires("mem0", "destructive")
+@pytest.mark.requires("mem0", "destructive", "ping")
 @given(first=member_roles(), second=member_roles())
 def test_adding_an_existing_project_member_is_refused_and_keeps_its_role(mem0, members_path, ids, cleanup, first, second):
     """Adding a member who is already in the project answers 400 and leaves the member's role as it was."""
@@ -399,7 +399,7 @@ def _sorted(values: Any) -> list[Any] | None:
 
 
 @pytest.mark.contract("Projects and members")
-@pytest.mark.requires("mem0", "destructive")
+@pytest.mark.requires("mem0", "destructive", "ping")
 def test_the_key_s_own_project_cannot_be_deleted(mem0):
     """Deleting the API key's own project is refused with 403, and the project stays."""
     org_id, project_id = account(mem0)

@@ -14,6 +14,7 @@ Every exchange goes into the suite's recorder, so a failure shows what was sent,
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,13 +34,34 @@ from schemathesis.pytest.lazy import get_all_tests
 
 import conformance
 from conformance import retries
+from conformance.capabilities import GATED
 from conformance.cleanup import Cleanup
 from conformance.client import SCHEMES, ApiClient, Recorder
+from conformance.plugin import SUCCESSES
 from conformance.specs import HTTP_METHODS, effective, operation_by_label
-from conformance.suite.schema_safety import ENTITY_KEYS, UNSCOPED, CallHooks, Scope, active
-from conformance.suite.support import track_entity, track_sandbox, track_undeletable, track_webhook
+from conformance.suite.schema_safety import (
+    ENTITY_KEYS,
+    UNSCOPED,
+    CallHooks,
+    Learned,
+    Scope,
+    active,
+)
+from conformance.suite.support import (
+    track_entity,
+    track_sandbox,
+    track_undeletable,
+    track_webhook,
+)
 from conformance.targets import Target
-from conformance.verdicts import UNSERVED, ContractViolation, Severity, Source, TargetBroken, operation_source
+from conformance.verdicts import (
+    UNSERVED,
+    ContractViolation,
+    Severity,
+    Source,
+    TargetBroken,
+    operation_source,
+)
 
 CONFIG_FILE = Path(conformance.__file__).with_name("schemathesis.toml")
 MODES = ["positive", "negative"]
@@ -62,6 +84,12 @@ class Calls:
     authorization: str = field(repr=False)
     timeout: float = 30.0
     http: requests.Session | None = field(default=None, repr=False, compare=False)  # keeps connections alive
+    successes: Counter[str] | None = field(default=None, repr=False, compare=False)  # validated 2xx per operation
+
+    def validated(self, case: Any, response: Any) -> None:
+        """The answer to ``case`` passed every check: a 2xx counts as its operation's success path exercised."""
+        if self.successes is not None and 200 <= response.status_code < 300:
+            self.successes[case.operation.label] += 1
 
     def kwargs(self) -> dict[str, Any]:
         kwargs = {"base_url": self.base_url, "headers": {"Authorization": self.authorization}, "timeout": self.timeout}
@@ -157,6 +185,7 @@ def _call_and_validate(case, calls: Calls):
         raise TargetBroken(f"{case.method} {case.formatted_path}: {type(exc).__name__}: {exc}",
                            operation=f"{case.method} {case.path}") from exc
     case.validate_response(response)
+    calls.validated(case, response)
 
 
 def _live(target: Target) -> bool:
@@ -186,7 +215,7 @@ def _register_created(client: ApiClient, cleanup: Cleanup):
 
 
 def _calls(api: str, client: ApiClient, target: Target, recorder: Recorder, run_prefix: str,
-           cleanup: Cleanup, http: requests.Session) -> tuple[Calls, CallHooks]:
+           cleanup: Cleanup, http: requests.Session, successes: Counter[str], learned: Learned) -> tuple[Calls, CallHooks]:
     key = target.api(api).key
     scope = None
     if _live(target):
@@ -197,8 +226,12 @@ def _calls(api: str, client: ApiClient, target: Target, recorder: Recorder, run_
                 track_entity(cleanup, mem0, kind, ident)
 
         scope = Scope(run_prefix, on_entity=on_entity)
-    hooks = CallHooks(recorder, (key,), client.transport.limiter, scope, _register_created(client, cleanup))
-    return Calls(client.url, f"{SCHEMES[api]} {key}", target.api(api).timeout, http), hooks
+    filter_user = f"{run_prefix}-user-filters"  # positive filters without an entity get this run's user
+    if api == "mem0":
+        track_entity(cleanup, client, "user", filter_user)
+    hooks = CallHooks(recorder, (key,), client.transport.limiter, scope, _register_created(client, cleanup),
+                      filter_user=filter_user if api == "mem0" else None, learned=learned)
+    return Calls(client.url, f"{SCHEMES[api]} {key}", target.api(api).timeout, http, successes), hooks
 
 
 def _skip_unscoped(api: str, request: pytest.FixtureRequest, target: Target) -> None:
@@ -215,19 +248,21 @@ def _http() -> Iterator[requests.Session]:
 
 
 @pytest.fixture
-def mem0_calls(request, mem0, target, recorder, run_prefix, cleanup, _http) -> Iterator[Calls]:
+def mem0_calls(request, mem0, target, recorder, run_prefix, cleanup, _http, learned) -> Iterator[Calls]:
     """How schemathesis calls the target's Mem0 API (base URL, key), with the run's safety hooks active."""
     _skip_unscoped("mem0", request, target)
-    calls, hooks = _calls("mem0", mem0, target, recorder, run_prefix, cleanup, _http)
+    calls, hooks = _calls("mem0", mem0, target, recorder, run_prefix, cleanup, _http, request.config.stash[SUCCESSES],
+                          learned)
     with active(hooks):
         yield calls
 
 
 @pytest.fixture
-def klavis_calls(request, klavis, target, recorder, run_prefix, cleanup, _http) -> Iterator[Calls]:
+def klavis_calls(request, klavis, target, recorder, run_prefix, cleanup, _http, learned) -> Iterator[Calls]:
     """How schemathesis calls the target's Klavis API (base URL, key), with the run's safety hooks active."""
     _skip_unscoped("klavis", request, target)
-    calls, hooks = _calls("klavis", klavis, target, recorder, run_prefix, cleanup, _http)
+    calls, hooks = _calls("klavis", klavis, target, recorder, run_prefix, cleanup, _http, request.config.stash[SUCCESSES],
+                          learned)
     with active(hooks):
         yield calls
 
@@ -242,8 +277,10 @@ def feature_of(api: str, label: str) -> str:
 
 
 def operation_params(api: str) -> list[Any]:
-    """One parameter per operation, labelled for the report (feature = resource, story = operation)."""
-    return [pytest.param(label, marks=pytest.mark.contract(feature_of(api, label), story=label))
+    """One parameter per operation, labelled for the report (feature = resource, story = operation); a
+    supplemented operation of a capability needs it (``conformance/capabilities.py``)."""
+    return [pytest.param(label, marks=[pytest.mark.contract(feature_of(api, label), story=label),
+                                       *([pytest.mark.requires(GATED[label])] if label in GATED else [])])
             for label in OPERATIONS[api]]
 
 
@@ -261,13 +298,25 @@ def test_klavis_operation(operation, klavis_calls):
     run_operation("klavis", operation, klavis_calls)
 
 
+def _lacking(api: str, target: Target) -> frozenset[str]:
+    """The operationIds of supplemented operations whose capability the target neither offers nor pins."""
+    offered = target.api(api).capabilities
+    return frozenset(OPERATIONS[api][label] for label, need in GATED.items()
+                     if label in OPERATIONS[api] and need not in offered)
+
+
 def _run_stateful(api: str, calls: Calls, target: Target) -> None:
-    schema = schema_of(api, calls, exclude=UNSCOPED if _live(target) else frozenset())
+    schema = schema_of(api, calls, exclude=(UNSCOPED if _live(target) else frozenset()) | _lacking(api, target))
 
     class Workflow(schema.as_state_machine()):
         def get_call_kwargs(self, case):  # noqa: ARG002
             __tracebackhide__ = True
             return calls.kwargs()
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            __tracebackhide__ = True
+            super().validate_response(response, case, additional_checks, **kwargs)
+            calls.validated(case, response)
 
     try:
         run_state_machine_as_test(Workflow, settings=settings(settings(), stateful_step_count=STATEFUL_STEPS))

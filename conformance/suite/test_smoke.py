@@ -11,7 +11,7 @@ from conformance.verdicts import Severity, fact, require
 pytestmark = [pytest.mark.contract("Basics")]
 
 
-@pytest.mark.requires("mem0")
+@pytest.mark.requires("mem0", "ping")
 def test_mem0_ping_names_the_key_s_organization_and_project(mem0):
     """GET /v1/ping/ answers 200 with status "ok" and the key's org_id and project_id."""
     source = fact("GET /v1/ping/", "GET /v1/ping/")

@@ -181,14 +181,16 @@ def pages(mem0: ApiClient, version: str, filters: dict[str, Any], page_size: int
     return found
 
 
-def listed(mem0: ApiClient, filters: dict[str, Any], *, page_size: int = 100) -> dict[str, dict[str, Any]]:
-    """All memories a v3 list shows for ``filters``, by id (every page, no id twice)."""
+def listed(mem0: ApiClient, filters: dict[str, Any], *, page_size: int = 100,
+           version: str = "v2") -> dict[str, dict[str, Any]]:
+    """All memories a v2 or v3 list shows for ``filters``, by id (every page, no id twice)."""
     everything: dict[str, dict[str, Any]] = {}
-    for number, page in enumerate(pages(mem0, "v3", filters, page_size), start=1):
+    operation = f"POST /{version}/memories/"
+    for number, page in enumerate(pages(mem0, version, filters, page_size), start=1):
         for memory in page:
             require(memory["id"] not in everything,
-                    f"POST /v3/memories/ (page_size {page_size}) lists memory {memory['id']} twice (again on page {number})",
+                    f"{operation} (page_size {page_size}) lists memory {memory['id']} twice (again on page {number})",
                     received=memory, documented="each memory on exactly one page",
-                    source=fact("Pagination", "POST /v3/memories/"))
+                    source=fact("Pagination", operation))
             everything[memory["id"]] = memory
     return everything

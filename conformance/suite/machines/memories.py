@@ -9,6 +9,10 @@ add stores the text verbatim, an update adds one UPDATE to the history, a delete
 404). The invariant compares the target's listing of all three users with the model after
 every step, waiting at most the target's consistency wait for queued work to show
 (FACTS.md: Add, List/search filters, Pagination, History, expiration_date).
+
+The invariants are the seed documents' own: on a target without the ``v3`` capability every
+step goes through the seed's operations (v1 add, v2 list and search), and queued adds only
+where the target has the ``events`` capability to follow them (:meth:`MemoryLifecycle.via`).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from strategies.memories import expiration_dates, memory_texts, metadatas
 TEXTS = memory_texts()
 METADATA = metadatas()
 LISTINGS = {"v1": "GET /v1/memories/", "v2": "POST /v2/memories/", "v3": "POST /v3/memories/"}
-SEARCH = "POST /v3/memories/search/"
+SEARCHES = {"v2": "POST /v2/memories/search/", "v3": "POST /v3/memories/search/"}
 
 
 @dataclass
@@ -75,14 +79,25 @@ class MemoryLifecycle(RuleBasedStateMachine):
     memories = Bundle("memories")
 
     def __init__(self, *, mem0: ApiClient, users: list[str], register: Callable[[str], None],
-                 patience: Patience) -> None:
+                 patience: Patience, capabilities: frozenset[str] = frozenset({"v3", "events"})) -> None:
         super().__init__()
         self.mem0 = mem0
+        self.capabilities = capabilities
         self.patience = patience
         self.users = users
         self.register = register  # called before the first memory of a user is added (cleanup)
         self.model: dict[str, Record] = {}
         self.deleted: set[str] = set()
+
+    def via(self, choice: str) -> str:
+        """The operation version (``v3``) or add mode (``v3-async``) a rule drew, or the seed's own
+        when the target lacks the capability: v3 becomes v1 (adds) or v2 (lists, searches), queued sync."""
+        version, _, timing = choice.partition("-")
+        if version == "v3" and "v3" not in self.capabilities:
+            version = "v1" if timing else "v2"
+        if timing == "async" and "events" not in self.capabilities:
+            timing = "sync"
+        return f"{version}-{timing}" if timing else version
 
     # --- the model's views ------------------------------------------------------------------
 
@@ -146,7 +161,7 @@ class MemoryLifecycle(RuleBasedStateMachine):
           metadata=METADATA, mode=st.sampled_from(ADD_MODES))
     def add(self, user, texts, metadata, mode):
         owner = self.owner(user)
-        created = add_memories(self.mem0, texts, mode=mode, user_id=owner, metadata=metadata)
+        created = add_memories(self.mem0, texts, mode=self.via(mode), user_id=owner, metadata=metadata)
         return self.record(created, owner, metadata)
 
     @rule(target=memories, user=st.integers(0, 2), text=TEXTS, day=expiration_dates(past=True))
@@ -210,6 +225,7 @@ class MemoryLifecycle(RuleBasedStateMachine):
     @rule(pair=st.sampled_from(((0, 1), (0, 2), (1, 2))), version=st.sampled_from(("v2", "v3")))
     def list_two_users(self, pair, version):
         users = [self.users[index] for index in pair]
+        version = self.via(version)
         if version == "v2":
             found = self.listing(users, "v2")
         else:
@@ -219,6 +235,7 @@ class MemoryLifecycle(RuleBasedStateMachine):
     @precondition(lambda self: any(len(self.shown([user])) >= 2 for user in self.users))
     @rule(data=st.data(), version=st.sampled_from(("v2", "v3")))
     def paginate(self, data, version):
+        version = self.via(version)
         user = data.draw(st.sampled_from([u for u in self.users if len(self.shown([u])) >= 2]), label="user")
         size = data.draw(st.integers(1, len(self.shown([user])) - 1), label="page_size")
         seen: dict[str, dict[str, Any]] = {}
@@ -231,23 +248,25 @@ class MemoryLifecycle(RuleBasedStateMachine):
         self.compare(seen, [user], LISTINGS[version], f"pages of size {size}")
 
     @precondition(lambda self: self.model)
-    @rule(data=st.data(), scope=st.sampled_from(("own", "pair")))
-    def search(self, data, scope):
+    @rule(data=st.data(), scope=st.sampled_from(("own", "pair")), version=st.sampled_from(("v2", "v3")))
+    def search(self, data, scope, version):
         memory_id = data.draw(st.sampled_from(sorted(self.model)), label="memory whose text is the query")
         record = self.model[memory_id]
         users = [record.user] if scope == "own" else [record.user, next(u for u in self.users if u != record.user)]
-        answer = expect(self.mem0.post("/v3/memories/search/", json={
+        version = self.via(version)
+        search = SEARCHES[version]
+        answer = expect(self.mem0.post(search.partition(" ")[2], json={
             "query": record.text[:500], "filters": _any_of(users), "top_k": 100}), 200)
         expected = self.shown(users)
-        label, source = f"{SEARCH} ({scope} scope)", fact(FILTERS, SEARCH)
-        for found in results_of(answer, what=SEARCH, source=source, envelope=True):
+        label, source = f"{search} ({scope} scope)", fact(FILTERS, search)
+        for found in results_of(answer, what=search, source=source, envelope=version == "v3"):
             require(found["id"] not in self.deleted, f"{label} finds the deleted memory {found['id']}",
                     received=found, documented="deleted memories are never found", source=source,
                     severity=Severity.CRITICAL)
             require(not (found["id"] in self.model and self.model[found["id"]].expired),
                     f"{label} finds the memory {found['id']} past its expiration_date", received=found,
                     documented="expired memories are hidden from list and search",
-                    source=fact("expiration_date", SEARCH))
+                    source=fact("expiration_date", search))
             require(found["id"] in expected, f"{label} finds a memory outside its filters", received=_view(found),
                     documented=f"only memories of the users {users}", source=source, severity=Severity.CRITICAL)
             require(_view(found) == expected[found["id"]], f"{label} shows another (user, text, metadata) "
