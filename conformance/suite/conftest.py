@@ -23,6 +23,7 @@ from conformance.suite.schema_safety import Learned
 from conformance.suite.support import (
     answer_of,
     expect,
+    track_background_initialize,
     track_entity,
     track_sandbox,
     track_undeletable,
@@ -108,6 +109,18 @@ def _connections(target: Target, recorder: Recorder, pytestconfig: pytest.Config
 
     for client in clients.values():
         client.http.event_hooks["response"].append(learn)
+    if "klavis" in clients and target.shared_data:
+        def background(response: httpx.Response) -> None:
+            if response.is_success and response.request.method == "POST":
+                request = response.request
+                try:
+                    sent = json.loads(request.content) if request.content else None
+                except ValueError:
+                    sent = None
+                track_background_initialize(registry, request.url.path, sent,
+                                            default_data=request.url.params.get("init_default_data") == "true")
+
+        clients["klavis"].http.event_hooks["response"].append(background)
     yield {"clients": clients, "cleanup": registry, "learned": learned}
     pytestconfig.stash[plugin.LEAKS].extend(registry.drain())
     for client in clients.values():

@@ -10,7 +10,8 @@ not allow destructive operations, a :class:`Scope` keeps every request inside th
    the body and at any depth inside ``filters``, and the ``{entity_id}``/``{entity_name}`` path
    parameters), an empty one included, becomes a run-prefixed id; the same generated value always
    maps to the same id, so that an add and the list after it still meet; sandbox tags and webhook
-   names (:data:`LABELS`) become run-prefixed names the same way;
+   names (:data:`LABELS`) become run-prefixed names the same way, and an acquire body without a
+   tag gets one;
 3. every path id (``memory_id``, ``sandbox_id``, ``webhook_id``, ``event_id``, ``org_id``,
    ``project_id``) and every ``memory_id`` in a body that the run has not seen in its own
    answers becomes a fresh random id that cannot exist.
@@ -184,6 +185,8 @@ def rewrite_case(scope: Scope, case: Any) -> None:
         case.body = scope.body(case.body)
     if isinstance(case.body, dict):
         case.body = scope.labels(case.body, getattr(case, "path", ""))
+        if getattr(case, "path", "") == "/sandbox/mem0" and str(case.method).upper() == "POST" and "tag" not in case.body:
+            case.body = {**case.body, "tag": scope.label("tag", "")}  # an acquired sandbox names the run
 
 
 def _overridden_path_parameters(case: Any) -> dict[str, Any]:
@@ -243,6 +246,9 @@ class Learned:
             for name, value in found.items():
                 if isinstance(value, str) and value and value not in self.ids.setdefault(name, []):
                     self.ids[name].append(value)
+
+    def copy(self) -> Learned:
+        return Learned({name: list(ids) for name, ids in self.ids.items()})
 
     def forget(self, values: Any) -> None:
         for known in self.ids.values():
@@ -312,6 +318,11 @@ def with_entity(body: dict[str, Any], user: str) -> dict[str, Any]:
     return {**body, "filters": scoped}
 
 
+def _stateful(case: Any) -> bool:
+    phase = getattr(getattr(case, "meta", None), "phase", None)
+    return str(getattr(phase, "name", "")) == "stateful"
+
+
 def _negative(case: Any) -> bool:
     """Whether schemathesis generated any part of ``case`` as negative data (an example is positive)."""
     meta = getattr(case, "meta", None)
@@ -329,9 +340,11 @@ class CallHooks:
     secrets: tuple[str, ...]
     limiter: RateLimiter
     scope: Scope | None = None  # None: the embedded server or allow_destructive, nothing rewritten
-    on_created: Callable[[str, str, Any], None] = lambda method, path, body: None
+    on_created: Callable[[str, str, Any, Any], None] = lambda method, path, body, case: None
     filter_user: str | None = None  # the run-scoped user a generated positive filter without an entity gets
-    learned: Learned | None = None  # ids the run's answers showed, for the path ids of positive cases
+    learned: Learned | None = None  # ids the run's answers showed (learning goes on)
+    picks: Learned | None = None  # what positive cases address: the ids learned before the test began, so that
+    #                               Hypothesis replays a case against the same resource
 
     def before(self, case: Any) -> None:
         if self.scope is not None:
@@ -339,8 +352,8 @@ class CallHooks:
         if not _negative(case):
             if self.filter_user and isinstance(case.body, dict) and getattr(case, "path", "") in SCOPED_FILTERS:
                 case.body = with_entity(case.body, self.filter_user)
-            if self.learned is not None:
-                address_learned(case, self.learned, self.scope)
+            if self.picks is not None and not _stateful(case):  # the stateful phase follows its links
+                address_learned(case, self.picks, self.scope)
         self.limiter.wait()
 
     def after(self, case: Any, response: Any) -> None:
@@ -360,7 +373,7 @@ class CallHooks:
             else:
                 self.learned.learn(body, case.body)
         if 200 <= response.status_code < 300 and case.method.upper() == "POST":
-            self.on_created(case.method, case.formatted_path, body)
+            self.on_created(case.method, case.formatted_path, body, case)
 
 
 _ACTIVE: list[CallHooks] = []

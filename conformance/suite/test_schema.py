@@ -48,6 +48,7 @@ from conformance.suite.schema_safety import (
     active,
 )
 from conformance.suite.support import (
+    track_background_initialize,
     track_entity,
     track_sandbox,
     track_undeletable,
@@ -193,11 +194,14 @@ def _live(target: Target) -> bool:
     return not target.embedded and not target.allow_destructive
 
 
-def _register_created(client: ApiClient, cleanup: Cleanup):
+def _register_created(client: ApiClient, cleanup: Cleanup, shared: bool):
     """Registers what a schemathesis POST created: what has a delete of its own (sandboxes, webhooks) and
     what the API cannot delete (export jobs, events)."""
 
-    def created(method: str, path: str, body: Any) -> None:
+    def created(method: str, path: str, body: Any, case: Any) -> None:
+        if client.api == "klavis" and shared:
+            track_background_initialize(cleanup, path, case.body if isinstance(case.body, dict) else None,
+                                        default_data=str((case.query or {}).get("init_default_data")).lower() == "true")
         if not isinstance(body, (dict, list)):
             return
         if client.api == "mem0":
@@ -229,8 +233,9 @@ def _calls(api: str, client: ApiClient, target: Target, recorder: Recorder, run_
     filter_user = f"{run_prefix}-user-filters"  # positive filters without an entity get this run's user
     if api == "mem0":
         track_entity(cleanup, client, "user", filter_user)
-    hooks = CallHooks(recorder, (key,), client.transport.limiter, scope, _register_created(client, cleanup),
-                      filter_user=filter_user if api == "mem0" else None, learned=learned)
+    hooks = CallHooks(recorder, (key,), client.transport.limiter, scope, _register_created(client, cleanup, target.shared_data),
+                      filter_user=filter_user if api == "mem0" else None, learned=learned,
+                      picks=learned.copy())
     return Calls(client.url, f"{SCHEMES[api]} {key}", target.api(api).timeout, http, successes), hooks
 
 
