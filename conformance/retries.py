@@ -2,6 +2,8 @@
 
 - Idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) are retried after no answer (connection
   refused or reset, timeout, truncated body) and after 429, 502, 503 and 504.
+- A POST that only reads (a v2/v3 list or search, an export lookup: :data:`READING_POSTS`) is
+  retried like them by the suite's own clients.
 - Other requests (POST, PATCH) are retried only after 429 and 503, answers that say the request
   was not processed; anything else could repeat a change.
 - At most :data:`ATTEMPTS` retries per request, waiting ``Retry-After`` when the answer gives it,
@@ -27,12 +29,22 @@ MAX_WAIT = 30.0  # a longer Retry-After is cut to this
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRYABLE = frozenset({429, 502, 503, 504})
 NOT_PROCESSED = frozenset({429, 503})  # the only answers after which a POST or PATCH is sent again
+READING_POSTS = frozenset({"/v2/memories/", "/v3/memories/", "/v1/memories/search/", "/v2/memories/search/",
+                           "/v3/memories/search/", "/v1/exports/get", "/v1/exports/get/"})
 
 
 IDEMPOTENT_POLICY = Retry(total=ATTEMPTS, allowed_methods=IDEMPOTENT, status_forcelist=RETRYABLE,
                           retry_on_exceptions=[httpx.TransportError], backoff_factor=BACKOFF, max_backoff_wait=MAX_WAIT)
+READING_POLICY = Retry(total=ATTEMPTS, allowed_methods={"POST"}, status_forcelist=RETRYABLE,
+                        retry_on_exceptions=[httpx.TransportError], backoff_factor=BACKOFF, max_backoff_wait=MAX_WAIT)
 CHANGING_POLICY = Retry(total=ATTEMPTS, allowed_methods={"POST", "PATCH"}, status_forcelist=NOT_PROCESSED,
                         retry_on_exceptions=[httpx.ConnectError], backoff_factor=BACKOFF, max_backoff_wait=MAX_WAIT)
+
+
+def policy_of(method: str, path: str) -> Retry:
+    if method in IDEMPOTENT:
+        return IDEMPOTENT_POLICY
+    return READING_POLICY if method == "POST" and path in READING_POSTS else CHANGING_POLICY
 
 
 class _PolicyByMethod(httpx.BaseTransport):
@@ -42,7 +54,7 @@ class _PolicyByMethod(httpx.BaseTransport):
         self.inner = RetryTransport(inner, retry=IDEMPOTENT_POLICY)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.extensions.setdefault("retry", IDEMPOTENT_POLICY if request.method in IDEMPOTENT else CHANGING_POLICY)
+        request.extensions.setdefault("retry", policy_of(request.method, request.url.path))
         return self.inner.handle_request(request)
 
     def close(self) -> None:

@@ -201,6 +201,19 @@ def hypothesis_notes(exc: BaseException) -> list[str]:
     notes: list[str] = []
     for cause in causes(exc):
         for note in getattr(cause, "__notes__", ()) or ():
+            note = _without_traceback(note)
             if note not in notes:
                 notes.append(note)
     return notes
+
+
+_NOT_REPRODUCED = "Failed to reproduce exception. Expected:"
+
+
+def _without_traceback(note: str) -> str:
+    """Hypothesis's "Failed to reproduce exception. Expected: <a whole traceback>" as one line: the
+    exception it expected (the traceback is the suite's and the HTTP library's, not the target's)."""
+    if not note.startswith(_NOT_REPRODUCED):
+        return note
+    lines = [line for line in note[len(_NOT_REPRODUCED):].splitlines() if line.strip()]
+    return f"{_NOT_REPRODUCED} {lines[-1].strip() if lines else '(nothing)'}"

@@ -105,6 +105,18 @@ def test_a_reset_connection_is_retried_for_a_get(served: ServerThread):
     assert proxy.resets == 1 and [e.status for e in api.recorder] == [200, None, 200]
 
 
+def test_a_post_that_only_reads_is_retried_like_a_get(served: ServerThread):
+    """A v2 list (a POST that changes nothing) whose connection is reset is sent again; an add is not."""
+    with ChaosProxy(served.url, trouble="reset", every=2) as proxy:
+        api = ApiClient(ApiTarget("mem0", proxy.url, KEY, timeout=5), Recorder())
+        assert api.get("/v1/ping/").status_code == 200
+        assert api.post("/v2/memories/", json={"filters": {"user_id": "u"}}).status_code == 200
+        api.get("/v1/ping/")
+        with pytest.raises(TargetBroken):
+            api.post("/v1/memories/", json={"messages": [{"role": "user", "content": "tea"}], "user_id": "u"})
+    assert [e.status for e in api.recorder] == [200, None, 200, None, 200, None]  # every 2nd reset; the add never again
+
+
 def test_an_exchange_reproduces_as_curl_with_the_key_from_its_variable(client: ApiClient):
     """The curl reproducer of an exchange sends the same request again, the key read from MEM0_API_KEY."""
     text = "it's tea — 緑茶"

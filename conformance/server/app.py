@@ -14,7 +14,12 @@ from starlette.routing import Route
 
 from conformance.server import faults as fault_catalog
 from conformance.server.errors import ApiError, unauthorized
-from conformance.server.operations import Operation, load_operations, parse_request, route_sort_key
+from conformance.server.operations import (
+    Operation,
+    load_operations,
+    parse_request,
+    route_sort_key,
+)
 from conformance.server.registry import HANDLERS, Call, Reply
 from conformance.server.settings import ServerSettings
 from conformance.server.store import Store

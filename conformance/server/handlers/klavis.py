@@ -48,7 +48,13 @@ from typing import Any
 from conformance.server.errors import klavis_error
 from conformance.server.faults import declare
 from conformance.server.registry import Call, Handler, Reply, handles
-from conformance.server.sandbox_mapping import PlannedMemory, default_data_set, dump_item, plan, setting
+from conformance.server.sandbox_mapping import (
+    PlannedMemory,
+    default_data_set,
+    dump_item,
+    plan,
+    setting,
+)
 from conformance.server.store import Memory, Store, iso, now
 
 SERVER_NAME = "mem0"

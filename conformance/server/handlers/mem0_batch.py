@@ -23,7 +23,13 @@ from conformance.server import faults
 from conformance.server.errors import ApiError
 from conformance.server.filters import compile_filters
 from conformance.server.handlers.mem0_common import (
-    IMMUTABLE_MESSAGE, MEMORY_NOT_FOUND, TOMBSTONES, apply_update, bad_request, find_memory, update_changes,
+    IMMUTABLE_MESSAGE,
+    MEMORY_NOT_FOUND,
+    TOMBSTONES,
+    apply_update,
+    bad_request,
+    find_memory,
+    update_changes,
 )
 from conformance.server.registry import Call, Reply, handles
 from conformance.server.store import ENTITY_KEYS, Memory

@@ -34,7 +34,12 @@ from conformance.server import faults
 from conformance.server.errors import ApiError
 from conformance.server.filters import Predicate, compile_filters, names_entity
 from conformance.server.handlers.mem0_common import (
-    ENTITY_REQUIRED, ENTITY_TYPES, bad_request, is_listed, newest_first, project,
+    ENTITY_REQUIRED,
+    ENTITY_TYPES,
+    bad_request,
+    is_listed,
+    newest_first,
+    project,
 )
 from conformance.server.registry import Call, Reply, handles
 from conformance.server.store import ENTITY_KEYS, Memory

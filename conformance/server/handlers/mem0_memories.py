@@ -31,8 +31,17 @@ from conformance.server import faults
 from conformance.server.errors import mem0_error
 from conformance.server.handlers import mem0_batch, mem0_listing  # noqa: F401  (registers their handlers)
 from conformance.server.handlers.mem0_common import (
-    IMMUTABLE_MESSAGE, MEMORY_NOT_FOUND, TOMBSTONES, apply_update, bad_request, check_nesting, entity_ids,
-    find_memory, from_timestamp, stored_text, update_changes,
+    IMMUTABLE_MESSAGE,
+    MEMORY_NOT_FOUND,
+    TOMBSTONES,
+    apply_update,
+    bad_request,
+    check_nesting,
+    entity_ids,
+    find_memory,
+    from_timestamp,
+    stored_text,
+    update_changes,
 )
 from conformance.server.registry import Call, Reply, handles
 from conformance.server.store import ENTITY_KEYS, NotFound, extract
