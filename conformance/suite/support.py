@@ -64,7 +64,7 @@ def track_background_initialize(cleanup: Cleanup, path: str, sent: Any, *, defau
         sent = operation["requestBody"]["content"]["application/json"]["examples"]["default"]["value"]
     items = sent.get("memory_list") if isinstance(sent, dict) else None
     if isinstance(items, list) and any(isinstance(item, dict) and item.get("background_processing") is not False
-                                       and item.get("message_list") for item in items):
+                                       for item in items):
         cleanup.keep("event", f"background work of {path} #{next(_INITIALIZES)}")
 
 

@@ -27,7 +27,8 @@ Decisions where FACTS.md says "undocumented":
   ``init_default_data=true`` uses the default data set (the initialize operation's example body
   in the effective document) and ignores any body. Items with ``background_processing`` false
   are stored before the answer; the memories of background items come into existence when a
-  store event settles ``processing_delay`` seconds later (cancelled by a later initialize,
+  store event settles ``processing_delay`` seconds later (one event per initialize that has any
+  background item, as a queued Mem0 add has one, whatever it ends up storing) (cancelled by a later initialize,
   reset or release). ``records_created.memories`` counts the memories stored before the
   answer; the message also names how many items were queued.
 - Dump lists the sandbox's memories in creation order (background memories only once
@@ -298,8 +299,9 @@ def initialize(call: Call) -> Reply | tuple[int, Any]:
         _clear(call.store, sandbox)
     created = [_store(call.store, p) for p in planned if not p.background]
     later = [p for p in planned if p.background]
-    if later:
-        _queue(call, sandbox, later)
+    items = [item for item in data.get("memory_list") or [] if isinstance(item, dict)]
+    if later or any(setting(item, "background_processing") for item in items):
+        _queue(call, sandbox, later)  # background items queue one add (one event), even one that stores nothing
     message = f"Sandbox initialized: {len(created)} memories created"
     if later:
         message += f", {len(later)} queued for background processing"
