@@ -69,10 +69,6 @@ class Finding:
     pinned: bool
     evidence: str  # the answers it rests on, e.g. "POST /v3/memories/ 200"
 
-    @property
-    def missing_pinned(self) -> bool:
-        return self.pinned and not self.offered
-
     def line(self) -> str:
         state = "offered" if self.offered else "MISSING (pinned)" if self.pinned else "not offered"
         return f"{self.name}: {state}{' (pinned)' if self.pinned and self.offered else ''} - {self.evidence}"
@@ -101,28 +97,35 @@ class Prober:
         self.http = http
 
     def send(self, method: str, path: str, **kwargs: Any) -> tuple[httpx.Response | None, str]:
+        label = f"{method} {_UUIDS.sub('{id}', path.partition('?')[0])}"
         try:
             response = self.http.request(method, path, **kwargs)
         except (httpx.HTTPError, TargetBroken) as exc:
-            return None, f"{method} {path}: no answer ({type(exc).__name__})"
-        return response, f"{method} {_UUIDS.sub('{id}', path.partition('?')[0])} {response.status_code}"
+            return None, f"{label}: no answer ({type(exc).__name__})"
+        return response, f"{label} {response.status_code}"
 
     def exist(self, probes: Iterable[tuple[str, str, dict[str, Any]]]) -> tuple[bool, str]:
-        """Whether every probed operation exists; the evidence of each. A probe without an answer
-        counts as existing: the tests that need it then say what the network did, instead of a skip."""
+        """Whether every probed operation exists; the evidence of each."""
         evidence, found = [], True
         for method, path, kwargs in probes:
-            response, said = self.send(method, path, **kwargs)
-            found = found and (response is None or not route_missing(response))
-            evidence.append(said if response is not None else f"{said}, assumed there")
+            exists, said = _exists(*self.send(method, path, **kwargs))
+            found, evidence = found and exists, [*evidence, said]
         return found, ", ".join(evidence)
+
+
+def _exists(response: httpx.Response | None, said: str) -> tuple[bool, str]:
+    """An operation exists unless no route answered. A probe without an answer counts as existing:
+    the tests that need it then say what the network did, instead of a skip."""
+    if response is None:
+        return True, f"{said}, assumed there"
+    return not route_missing(response), said
 
 
 def probe_mem0(mem0: Prober, prefix: str) -> dict[str, tuple[bool, str]]:
     """Each Mem0 capability: (offered, evidence). Nothing is written: the add probe lacks its messages."""
     user = f"{prefix}-probe-user"
-    found = {"ping": mem0.exist([("GET", "/v1/ping/", {})])}
-    ping, _ = mem0.send("GET", "/v1/ping/")
+    ping, said = mem0.send("GET", "/v1/ping/")
+    found = {"ping": _exists(ping, said)}
     found["v3"] = mem0.exist([
         ("POST", "/v3/memories/add/", {"json": {}}),  # refused before anything is stored (messages required)
         ("POST", "/v3/memories/", {"json": {"filters": {"user_id": user}}, "params": {"page_size": 1}}),
@@ -216,8 +219,3 @@ def apply(target: Target, findings: Iterable[Finding]) -> Target:
     apis = {name: replace(api, capabilities=frozenset(usable & PINNABLE[name]) | api.capabilities)
             for name, api in (("mem0", target.mem0), ("klavis", target.klavis)) if api is not None}
     return replace(target, **apis, shared_data=target.shared_data or "shared_data" in usable)
-
-
-def describe(findings: Iterable[Finding]) -> list[str]:
-    """One line per capability, for the terminal and the report's environment."""
-    return [finding.line() for finding in findings]

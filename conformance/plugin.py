@@ -4,10 +4,11 @@ A run is described by one :class:`RunSettings` (the resolved target, planted fau
 reports go, the run id) and served by one :class:`Conformance` plugin object:
 
 - ``mem0-conformance run`` resolves the target, checks the faults and runs the preflight
-  itself, then hands ``Conformance(settings)`` to pytest: nothing is resolved twice;
+  and the capability survey itself, then hands ``Conformance(settings)`` to pytest: nothing is
+  resolved twice;
 - plain ``pytest --pyargs conformance.suite --mem0-url URL`` goes through this module's
   ``pytest_configure``, which builds the same settings from the options and runs the preflight
-  at session start (exit 3 unreachable, 4 key rejected);
+  and the capability survey at session start (exit 3 unreachable, 4 key rejected);
 - xdist workers get the controller's settings through ``workerinput``.
 
 The plugin object: Hypothesis profile in the header, the ``requires`` marker (a test that needs
