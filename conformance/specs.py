@@ -249,3 +249,40 @@ def spec_digests() -> dict[str, str]:
         effective_text = json.dumps(_effective(spec), sort_keys=True, ensure_ascii=False).encode("utf-8")
         digests[f"{name}/effective"] = hashlib.sha256(effective_text).hexdigest()
     return digests
+
+
+def resolve(document: dict[str, Any], node: Any) -> Any:
+    """``node`` with its local ``$ref`` (``#/...``) followed, as many times as it takes."""
+    while isinstance(node, dict) and "$ref" in node:
+        parts = node["$ref"].lstrip("#/").split("/")
+        node = document
+        for part in parts:
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A validator of ``schema`` (a part of ``document``, OpenAPI 3.0 or 3.1), its references resolved in ``document``."""
+    from openapi_schema_validator import (
+        OAS30Validator,
+        OAS31Validator,
+        oas30_format_checker,
+        oas31_format_checker,
+    )
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    is_31 = document.get("openapi", "").startswith("3.1")
+    cls = OAS31Validator if is_31 else OAS30Validator
+    registry = Registry().with_resource("urn:document", Resource(document, DRAFT202012))
+    return cls(_reroot(schema), registry=registry, format_checker=oas31_format_checker if is_31 else oas30_format_checker)
+
+
+def _reroot(node: Any) -> Any:
+    """Point local ``#/...`` references at the registered document."""
+    if isinstance(node, dict):
+        return {k: ("urn:document" + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else _reroot(v))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_reroot(v) for v in node]
+    return node

@@ -13,17 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from openapi_schema_validator import (
-    OAS30Validator,
-    OAS31Validator,
-    oas30_format_checker,
-    oas31_format_checker,
-)
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
 from conformance.server.errors import ApiError, invalid_input
-from conformance.specs import APIS, HTTP_METHODS, effective
+from conformance.specs import APIS, HTTP_METHODS, effective, resolve, validator
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -53,34 +44,7 @@ class Operation:
     document: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def validator(self, schema: dict[str, Any]) -> Any:
-        return _validator(self.document, schema)
-
-
-def _resolve(document: dict[str, Any], node: Any) -> Any:
-    while isinstance(node, dict) and "$ref" in node:
-        parts = node["$ref"].lstrip("#/").split("/")
-        node = document
-        for part in parts:
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
-    is_31 = document.get("openapi", "").startswith("3.1")
-    cls = OAS31Validator if is_31 else OAS30Validator
-    registry = Registry().with_resource("urn:document", Resource(document, DRAFT202012))
-    rooted = _reroot(schema)
-    return cls(rooted, registry=registry, format_checker=oas31_format_checker if is_31 else oas30_format_checker)
-
-
-def _reroot(node: Any) -> Any:
-    """Point local ``#/...`` references at the registered document."""
-    if isinstance(node, dict):
-        return {k: ("urn:document" + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else _reroot(v))
-                for k, v in node.items()}
-    if isinstance(node, list):
-        return [_reroot(v) for v in node]
-    return node
+        return validator(self.document, schema)
 
 
 def load_operations() -> list[Operation]:
@@ -89,17 +53,17 @@ def load_operations() -> list[Operation]:
     for api in APIS:
         document = effective(api)
         for path, item in document["paths"].items():
-            shared = [_resolve(document, p) for p in item.get("parameters", [])]
+            shared = [resolve(document, p) for p in item.get("parameters", [])]
             for method, raw in item.items():
                 if method not in HTTP_METHODS:
                     continue
-                own = [_resolve(document, p) for p in raw.get("parameters", [])]
+                own = [resolve(document, p) for p in raw.get("parameters", [])]
                 merged = {(p["name"], p["in"]): p for p in shared + own}
                 operation = Operation(api, raw["operationId"], method.upper(), path, document=document)
                 operation.parameters = [
                     Parameter(p["name"], p["in"], p.get("required", False), p.get("schema", {})) for p in merged.values()
                 ]
-                body = _resolve(document, raw.get("requestBody"))
+                body = resolve(document, raw.get("requestBody"))
                 if body:
                     media = body.get("content", {}).get("application/json")
                     operation.body_schema = media.get("schema", {}) if media is not None else None
@@ -109,7 +73,7 @@ def load_operations() -> list[Operation]:
 
 
 def _scalar_type(document: dict[str, Any], schema: dict[str, Any]) -> str | None:
-    schema = _resolve(document, schema)
+    schema = resolve(document, schema)
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)
@@ -199,7 +163,7 @@ def parse_request(
             continue
         try:
             if _scalar_type(document, parameter.schema) == "array":
-                items = _resolve(document, parameter.schema).get("items", {})
+                items = resolve(document, parameter.schema).get("items", {})
                 value: Any = [_coerce(document, items, v) for v in values]
             else:
                 value = _coerce(document, parameter.schema, values[-1])
