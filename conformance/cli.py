@@ -146,6 +146,7 @@ def _run(args: argparse.Namespace) -> int:
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
+    pytest_args += ["--sdk"] * args.sdk + ["--sdk-only"] * args.sdk_only
     reports = args.reports.resolve()
     settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings)
     code = suite_runner.run_suite(settings, pytest_args)
@@ -291,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a summary.json of an earlier run: pass when nothing regressed against it, and show what changed")
     run.add_argument("--html", action="store_true",
                      help="build the HTML report at the end (needs Node.js; see `mem0-conformance report`)")
+    guard = run.add_mutually_exclusive_group()
+    guard.add_argument("--sdk", action="store_true",
+                       help="also run the SDK guard: the real mem0ai and klavis SDKs against the target, their traffic "
+                            "checked against the documents (needs the sdk extra: pip install 'mem0-conformance[sdk]')")
+    guard.add_argument("--sdk-only", action="store_true", help="run only the SDK guard")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS", help="passed on to pytest")
     run.set_defaults(handler=_run)
 

@@ -125,6 +125,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="plant this fault in the embedded reference server (repeatable)")
     group.addoption("--reports", dest="conformance_reports", metavar="DIR",
                     help="write Allure results, junit.xml and the summary into DIR")
+    group.addoption("--sdk", action="store_true", default=False,
+                    help="also run the SDK guard: the real mem0ai and klavis SDKs against the target")
+    group.addoption("--sdk-only", action="store_true", default=False, help="run only the SDK guard")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -136,6 +139,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line("markers", "contract(feature, api=None, story=None): the report's feature "
                                        "(resource or invariant family), API and story of a test")
+    config.addinivalue_line("markers", "sdk: a scenario of the SDK guard (selected with --sdk or --sdk-only)")
     plugin = next((p for p in config.pluginmanager.get_plugins() if isinstance(p, Conformance)), None)
     if plugin is None:
         workerinput = getattr(config, "workerinput", None)
@@ -210,6 +214,17 @@ class Conformance:
         self.verdicts.surveyed(self.settings)
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        # The SDK guard runs with --sdk (beside the suite) or --sdk-only (alone).
+        if config.getoption("sdk_only", default=False):
+            dropped = [item for item in items if in_suite(item) and item.get_closest_marker("sdk") is None]
+        elif not config.getoption("sdk", default=False):
+            dropped = [item for item in items if item.get_closest_marker("sdk") is not None]
+        else:
+            dropped = []
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            gone = set(dropped)
+            items[:] = [item for item in items if item not in gone]
         target = self.settings.target
         bound = test_bound(target)
         for item in items:

@@ -40,7 +40,7 @@ from conformance.verdicts import (
     violations,
 )
 
-API_TITLES = {"mem0": "Mem0 platform", "klavis": "Klavis sandbox"}
+API_TITLES = {"mem0": "Mem0 platform", "klavis": "Klavis sandbox", "sdk": "SDK"}
 EXIT_FAILED, EXIT_INCOMPLETE, EXIT_BROKEN = 1, 5, 6
 EXCHANGES_SECTION = "exchanged requests (keys redacted)"
 _FAILURE = pytest.StashKey[dict[str, str]]()

@@ -1,0 +1,167 @@
+"""What each SDK call is expected to do against a conforming target: one :class:`Scenario` each.
+
+A scenario drives the real SDK through a :class:`Context` (the SDK's clients, built on recorded
+httpx clients, and run-prefixed ids registered for cleanup) and states its expectation and its
+source. Several guard against regressions users met when upgrading mem0ai: an add whose entity
+id is not stored (get_all with that filter comes back empty), search answering another shape,
+memories still found after delete_all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.verdicts import fact, require
+
+
+@dataclass
+class Context:
+    """What a scenario may use: ``mem0`` (a MemoryClient) or ``klavis`` (a Klavis), ``new_user()``
+    (a run-prefixed user, deleted at the end), ``track_sandbox(id)`` (released at the end) and
+    ``memory(user, text)`` (one memory added through the SDK, its id)."""
+
+    mem0: Any
+    klavis: Any
+    new_user: Callable[[], str]
+    track_sandbox: Callable[[str], None]
+
+    def memory(self, user: str, text: str) -> str:
+        added = self.mem0.add(text, user_id=user, infer=False, async_mode=False)
+        results = added.get("results") if isinstance(added, dict) else added
+        require(isinstance(results, list) and len(results) == 1 and results[0].get("id"),
+                "MemoryClient.add(infer=False, async_mode=False) returns no single result with an id",
+                received=added, documented='{"results": [{"id", "memory", "event": "ADD"}]}', source=fact("Add"))
+        return results[0]["id"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    sdk: str  # "mem0ai" | "klavis"
+    call: str  # the SDK call, as a user writes it
+    expectation: str
+    source: str  # a FACTS.md entry
+    run: Callable[[Context], None]
+
+    @property
+    def id(self) -> str:
+        return f"{self.sdk}: {self.call}"
+
+
+def _ids(found: Any) -> list[str]:
+    items = found.get("results") if isinstance(found, dict) else found
+    return [item.get("id") for item in items or [] if isinstance(item, dict)]
+
+
+def _construct(ctx: Context) -> None:
+    client = ctx.mem0
+    require(client.org_id and client.project_id, "MemoryClient() learned no org_id or project_id from GET /v1/ping/",
+            received={"org_id": client.org_id, "project_id": client.project_id},
+            documented="org_id and project_id of the key", source=fact("GET /v1/ping/"))
+
+
+def _add_then_get_all(ctx: Context) -> None:
+    user = ctx.new_user()
+    memory_id = ctx.memory(user, "I keep bees on the roof")
+    listed = _ids(ctx.mem0.get_all(filters={"user_id": user}))
+    require(listed == [memory_id], f"get_all(filters={{'user_id': {user!r}}}) after an add for that user lists {listed}",
+            received=listed, documented=[memory_id], source=fact("List/search filters (v2/v3)"))
+
+
+def _get(ctx: Context) -> None:
+    memory_id = ctx.memory(ctx.new_user(), "My bike is green")
+    memory = ctx.mem0.get(memory_id)
+    require(isinstance(memory, dict) and memory.get("memory") == "My bike is green",
+            f"get({memory_id!r}) returns another memory", received=memory, documented="the memory 'My bike is green'",
+            source=fact("Add"))
+
+
+def _search(ctx: Context) -> None:
+    user = ctx.new_user()
+    memory_id = ctx.memory(user, "Loves hiking in the Alps")
+    found = ctx.mem0.search("hiking", filters={"user_id": user})
+    require(isinstance(found, dict) and memory_id in _ids(found),
+            "search('hiking', filters=...) answers no {results: [...]} holding the memory", received=found,
+            documented=f'{{"results": [{{"id": "{memory_id}", ...}}]}}', source=fact("List/search filters (v2/v3)"))
+
+
+def _update_and_history(ctx: Context) -> None:
+    memory_id = ctx.memory(ctx.new_user(), "Drinks coffee")
+    ctx.mem0.update(memory_id, text="Drinks tea")
+    events = [entry.get("event") for entry in ctx.mem0.history(memory_id)]
+    require(events == ["ADD", "UPDATE"], f"history({memory_id!r}) after update holds {events}",
+            received=events, documented=["ADD", "UPDATE"], source=fact("History"))
+
+
+def _delete(ctx: Context) -> None:
+    user = ctx.new_user()
+    memory_id = ctx.memory(user, "Temporary note")
+    ctx.mem0.delete(memory_id)
+    listed = _ids(ctx.mem0.get_all(filters={"user_id": user}))
+    require(listed == [], f"get_all after delete({memory_id!r}) still lists {listed}", received=listed,
+            documented=[], source=fact("Add"))
+
+
+def _delete_all(ctx: Context) -> None:
+    user = ctx.new_user()
+    ctx.memory(user, "Plays the cello")
+    ctx.mem0.delete_all(user_id=user)
+    found = _ids(ctx.mem0.search("cello", filters={"user_id": user}))
+    require(found == [], f"search after delete_all(user_id={user!r}) still finds {found}", received=found,
+            documented=[], source=fact("Delete-all"))
+
+
+def _sandbox_lifecycle(ctx: Context) -> None:
+    from klavis.types import Mem0DataInput, Mem0Memory, Mem0Message, SandboxMcpServer
+
+    sandbox_id = ctx.klavis.sandbox.create_sandbox(server_name=SandboxMcpServer.MEM0).sandbox_id
+    ctx.track_sandbox(sandbox_id)
+    user = ctx.new_user()
+    item = Mem0Memory(message_list=[Mem0Message(role="user", content="Prefers window seats")], user_id=user,
+                      auto_infer=False, background_processing=False)
+    ctx.klavis.sandbox.initialize_mem0sandbox(sandbox_id, init_default_data=False,
+                                              request=Mem0DataInput(memory_list=[item]))
+    dumped = [m.content_text for m in ctx.klavis.sandbox.dump_mem0sandbox(sandbox_id).data.memory_list]
+    require(dumped == ["Prefers window seats"], f"dump_mem0sandbox({sandbox_id!r}) after initialize holds {dumped}",
+            received=dumped, documented=["Prefers window seats"], source=fact("Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"))
+    ctx.klavis.sandbox.reset_sandbox(server_name="mem0", sandbox_id=sandbox_id)
+    after = ctx.klavis.sandbox.dump_mem0sandbox(sandbox_id).data.memory_list
+    require(after == [], f"dump_mem0sandbox({sandbox_id!r}) after reset_sandbox holds {len(after)} memories",
+            received=len(after), documented=0, source=fact("Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"))
+    status = ctx.klavis.sandbox.delete_sandbox(server_name="mem0", sandbox_id=sandbox_id).status
+    require(str(getattr(status, "value", status)) == "idle", f"delete_sandbox({sandbox_id!r}) answers status {status}",
+            received=status, documented="idle", source=fact("Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"))
+
+
+def _default_data(ctx: Context) -> None:
+    from klavis.types import SandboxMcpServer
+
+    sandbox_id = ctx.klavis.sandbox.create_sandbox(server_name=SandboxMcpServer.MEM0).sandbox_id
+    ctx.track_sandbox(sandbox_id)
+    ctx.klavis.sandbox.initialize_mem0sandbox(sandbox_id, init_default_data=True)
+    dumped = ctx.klavis.sandbox.dump_mem0sandbox(sandbox_id).data.memory_list
+    require(len(dumped) > 0, f"dump_mem0sandbox({sandbox_id!r}) after initialize with default data is empty",
+            received=len(dumped), documented="the default data set's memories",
+            source=fact("Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"))
+
+
+SCENARIOS = (
+    Scenario("mem0ai", "MemoryClient(api_key, host)", "construction pings and learns the key's org and project",
+             "GET /v1/ping/", _construct),
+    Scenario("mem0ai", "add(user_id=u) then get_all(filters={'user_id': u})", "the added memory is listed for its user",
+             "List/search filters (v2/v3)", _add_then_get_all),
+    Scenario("mem0ai", "get(memory_id)", "returns the memory added", "Add", _get),
+    Scenario("mem0ai", "search(query, filters={'user_id': u})", "answers {results: [...]} holding the user's memory",
+             "List/search filters (v2/v3)", _search),
+    Scenario("mem0ai", "update(memory_id, text) then history(memory_id)", "history holds ADD then UPDATE", "History",
+             _update_and_history),
+    Scenario("mem0ai", "delete(memory_id)", "the memory is no longer listed", "Add", _delete),
+    Scenario("mem0ai", "delete_all(user_id=u) then search", "nothing of the user is found any more", "Delete-all",
+             _delete_all),
+    Scenario("klavis", "create_sandbox, initialize_mem0sandbox, dump, reset_sandbox, delete_sandbox",
+             "the dump holds what was initialized, nothing after reset; release answers idle",
+             "Klavis mem0 sandbox API", _sandbox_lifecycle),
+    Scenario("klavis", "initialize_mem0sandbox(init_default_data=True)", "the dump holds the default data set",
+             "Klavis mem0 sandbox API", _default_data),
+)

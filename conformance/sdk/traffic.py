@@ -1,0 +1,140 @@
+"""What an SDK sends and gets: recorded, and checked against the effective documents.
+
+An SDK gets an ``httpx.Client`` whose transport records every exchange (keys redacted) into a
+:class:`Traffic`. :func:`check` then holds each exchange to the effective documents:
+
+- an operation the effective documents lack, or one only a supplement adds, is **drift**: what
+  the SDK calls beyond the vendored seed documents (reported apart from failures);
+- a request body that its operation's schema refuses is drift too: the SDK and the published
+  document disagree, whoever is right;
+- an answer that the operation's response schema refuses (or an undocumented status) is a
+  **violation** of the target.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from conformance.client import Exchange, Recorder, RecordingTransport
+from conformance.specs import effective, find_operation, resolve, validator
+from conformance.verdicts import (
+    ContractViolation,
+    Severity,
+    TargetBroken,
+    fact,
+    operation_source,
+)
+
+VIOLATION, DRIFT = "violation", "drift"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # VIOLATION or DRIFT
+    operation: str  # "POST /v3/memories/" (the template), or the request's own path when no operation matches
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.operation}: {self.message}"
+
+
+class Traffic:
+    """Every exchange of the clients it made (:meth:`client`), until :meth:`take` hands them over."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        self.secrets = secrets
+        self.recorder = Recorder(limit=100_000)
+
+    def client(self, *, timeout: float = 30.0) -> httpx.Client:
+        """An httpx client for an SDK (mem0ai's ``client=``, klavis's ``httpx_client=``): recorded, no retries."""
+        return httpx.Client(timeout=timeout, transport=RecordingTransport(self.recorder, secrets=self.secrets))
+
+    def take(self) -> list[Exchange]:
+        exchanges = list(self.recorder)
+        self.recorder.clear()
+        return exchanges
+
+
+def check(exchange: Exchange) -> list[Finding]:
+    """What is wrong, or beyond the seed documents, about one exchange."""
+    path = urlsplit(exchange.url).path
+    operation = find_operation(exchange.method, path)
+    if operation is None:
+        return [Finding(DRIFT, f"{exchange.method} {path}", "no operation of the effective documents")]
+    label = operation.label
+    document = effective(operation.api)
+    raw = document["paths"][operation.path][operation.method.lower()]
+    found = []
+    if raw.get("x-conformance-supplement"):
+        found.append(Finding(DRIFT, label, "not in the vendored seed documents (a supplement of this project)"))
+    body = resolve(document, raw.get("requestBody")) or {}
+    schema = body.get("content", {}).get("application/json", {}).get("schema")
+    sent = _json(exchange.request_body)
+    if schema is not None and sent is not _NOT_JSON and exchange.request_body:
+        found += [Finding(DRIFT, label, f"the request body {problem}") for problem in _problems(operation.api, schema, sent)]
+    if exchange.status is None:
+        return found
+    responses = raw.get("responses", {})
+    answer = resolve(document, responses.get(str(exchange.status)) or responses.get(f"{exchange.status // 100}XX")
+                     or responses.get("default"))
+    if answer is None:
+        found.append(Finding(VIOLATION, label, f"answered {exchange.status}, a status the document does not declare "
+                                               f"({', '.join(sorted(responses))})"))
+        return found
+    schema = (answer.get("content") or {}).get("application/json", {}).get("schema")
+    received = _json(exchange.response_body)
+    if schema is not None and received is not _NOT_JSON and exchange.response_body:
+        found += [Finding(VIOLATION, label, f"the {exchange.status} answer {problem}")
+                  for problem in _problems(operation.api, schema, received)]
+    return found
+
+
+_NOT_JSON = object()
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return _NOT_JSON
+
+
+def _problems(api: str, schema: dict[str, Any], value: Any) -> list[str]:
+    """Each way ``value`` fails ``schema``: where, and what (at most five)."""
+    errors = sorted(_validator(api, json.dumps(schema, sort_keys=True)).iter_errors(value), key=lambda e: list(e.path))
+    return [f"at {'/'.join(map(str, error.path)) or '(root)'}: {error.message[:200]}" for error in errors[:5]]
+
+
+@functools.cache
+def _validator(api: str, schema: str) -> Any:
+    return validator(effective(api), json.loads(schema))
+
+
+def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised: BaseException | None, *,
+          expectation: str, source: str) -> BaseException | str | None:
+    """The outcome of one SDK call: an exception to raise (a violation of the target, the target broken,
+    or the scenario's own failed expectation), a finding to report as an SDK defect (a string: the SDK
+    raised although every answer conformed), or None when all is well."""
+    violations = [f for f in findings if f.kind == VIOLATION]
+    if violations:
+        return ContractViolation(f"{call}: the target's answer breaks the documents ({violations[0].message})",
+                                 received="\n".join(map(str, violations)),
+                                 documented="every answer valid against its operation's response schema",
+                                 source=operation_source(violations[0].operation), severity=Severity.CRITICAL)
+    if raised is None or isinstance(raised, ContractViolation):
+        return raised
+    statuses = [exchange.status for exchange in exchanges]
+    if any(status is None for status in statuses):
+        return TargetBroken(f"{call}: no answer ({type(raised).__name__}: {raised})")
+    if any(status >= 400 for status in statuses):
+        return ContractViolation(f"{call} raised {type(raised).__name__}, surfacing the target's {max(statuses)}: "
+                                 f"{str(raised)[:200]}", documented=expectation, source=fact(source),
+                                 received="\n".join(f"{e.method} {e.url} -> {e.status}" for e in exchanges))
+    return (f"SDK defect: {call} raised {type(raised).__name__}: {str(raised)[:200]} after the target answered "
+            f"{statuses or 'nothing'}, every answer valid (the exchanges are in the 'SDK call' attachment)")

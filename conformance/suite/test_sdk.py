@@ -1,0 +1,109 @@
+"""The SDK guard: each scenario of ``conformance/sdk/scenarios.py`` drives the real SDK against the target.
+
+Selected with ``--sdk`` (or ``--sdk-only``). Every exchange the SDK makes is recorded and held to
+the effective documents (``conformance/sdk/traffic.py``):
+
+- a target answer the documents refuse fails the scenario, naming the SDK call and the field;
+- an SDK that raises after answers that all conform is an SDK defect: reported as a finding
+  (an expected failure, with the call and its exchanges), never hidden and never failing the run;
+- an SDK that raises on the target's refusal (a 4xx or 5xx, or no answer) fails or breaks the scenario;
+- drift (what the SDK calls beyond the seed documents, or sends that they refuse) is attached apart.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from importlib import metadata
+
+import pytest
+
+from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
+from conformance.sdk.traffic import DRIFT, Traffic, check, judge
+from conformance.suite.support import track_sandbox
+
+os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: no telemetry, no writes to ~/.mem0
+os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-conformance-sdk-"))
+
+API_OF = {"mem0ai": "mem0", "klavis": "klavis"}
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _param(scenario: Scenario):
+    feature = f"{scenario.sdk} {_version(scenario.sdk)}"
+    return pytest.param(scenario, id=scenario.id, marks=[
+        pytest.mark.sdk, pytest.mark.requires(API_OF[scenario.sdk]),
+        pytest.mark.contract(feature, api="sdk", story=scenario.call)])
+
+
+@pytest.fixture(scope="session")
+def traffic(target) -> Traffic:
+    return Traffic(tuple(api.key for api in (target.mem0, target.klavis) if api is not None))
+
+
+@pytest.fixture(scope="session")
+def sdk_context(request, target, cleanup) -> Context:
+    mem0 = klavis = None
+    if target.mem0 is not None:
+        pytest.importorskip("mem0", reason="the mem0ai SDK is not installed (pip install 'mem0-conformance[sdk]')")
+    if target.klavis is not None:
+        pytest.importorskip("klavis", reason="the klavis SDK is not installed (pip install 'mem0-conformance[sdk]')")
+    users = request.getfixturevalue("new_user") if target.mem0 is not None else (lambda: "")
+    klavis_api = request.getfixturevalue("klavis") if target.klavis is not None else None
+    return Context(mem0, klavis, users, lambda sandbox_id: track_sandbox(cleanup, klavis_api, sandbox_id))
+
+
+def _build(scenario: Scenario, context: Context, target, traffic: Traffic) -> None:
+    """Construct the SDK's client on first use (MemoryClient pings when constructed)."""
+    if scenario.sdk == "mem0ai" and context.mem0 is None:
+        from mem0 import MemoryClient
+
+        context.mem0 = MemoryClient(api_key=target.mem0.key, host=target.mem0.url, client=traffic.client())
+    if scenario.sdk == "klavis" and context.klavis is None:
+        from klavis import Klavis
+
+        context.klavis = Klavis(api_key=target.klavis.key, base_url=target.klavis.url, httpx_client=traffic.client())
+
+
+@pytest.mark.parametrize("scenario", [_param(s) for s in SCENARIOS])
+def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic: Traffic):
+    """The SDK call does what its scenario states, and every exchange it makes conforms to the documents."""
+    traffic.take()
+    started, raised = time.monotonic(), None
+    try:
+        _build(scenario, sdk_context, target, traffic)
+        scenario.run(sdk_context)
+    except Exception as exc:  # noqa: BLE001 - what the SDK (or the scenario's expectation) raises is judged below
+        raised = exc
+    exchanges = traffic.take()
+    findings = [finding for exchange in exchanges for finding in check(exchange)]
+    _attach(scenario, exchanges, findings, time.monotonic() - started, raised)
+    outcome = judge(f"{scenario.sdk} {_version(scenario.sdk)} {scenario.call}", exchanges, findings, raised,
+                    expectation=scenario.expectation, source=scenario.source)
+    if isinstance(outcome, BaseException):
+        raise outcome
+    if outcome is not None:
+        pytest.xfail(outcome)
+
+
+def _attach(scenario: Scenario, exchanges, findings, elapsed: float, raised) -> None:
+    """One record per SDK call in the report: SDK, version, call, exchanges, duration, outcome; drift apart."""
+    try:
+        import allure
+    except ImportError:  # pragma: no cover - allure-pytest is a dependency
+        return
+    head = (f"{scenario.sdk} {_version(scenario.sdk)}: {scenario.call}\nexpected: {scenario.expectation} "
+            f"(FACTS.md: {scenario.source})\nduration: {elapsed:.3f}s\n"
+            f"outcome: {'raised ' + type(raised).__name__ + ': ' + str(raised)[:300] if raised else 'returned'}\n")
+    allure.attach(head + "\n" + "\n\n".join(e.render() for e in exchanges), name="SDK call",
+                  attachment_type=allure.attachment_type.TEXT)
+    drift = sorted({str(f) for f in findings if f.kind == DRIFT})
+    if drift:
+        allure.attach("\n".join(drift), name="drift (beyond the seed documents)", attachment_type=allure.attachment_type.TEXT)

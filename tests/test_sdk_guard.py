@@ -1,0 +1,93 @@
+"""The SDK guard (conformance/sdk, the suite's test_sdk.py): the real mem0ai and klavis SDKs against
+the reference server, their traffic checked against the effective documents."""
+
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from conformance.client import Exchange
+from conformance.sdk.traffic import DRIFT, VIOLATION, Finding, check, judge
+from conformance.verdicts import ContractViolation, TargetBroken
+from tests.test_report_runs import Run, run
+
+BASE = "http://127.0.0.1:1"
+
+
+def exchange(method: str, path: str, status: int | None, answer: object = None, sent: object = None) -> Exchange:
+    return Exchange(method, BASE + path, (), json.dumps(sent) if sent is not None else "", status,
+                    json.dumps(answer) if answer is not None else "", 0.01)
+
+
+PING = {"status": "ok", "org_id": "o", "project_id": "p", "user_email": None}
+
+
+@pytest.mark.parametrize(("sent", "kinds"), [
+    (exchange("GET", "/v1/memories/3f1c9a4e-0d7b-4d8e-9a55-1c2b3d4e5f60/", 200,
+              {"id": "3f1c9a4e-0d7b-4d8e-9a55-1c2b3d4e5f60", "memory": "tea",
+               "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}), []),
+    (exchange("GET", "/v1/ping/", 200, PING), [DRIFT]),  # a supplement: beyond the seed documents
+    (exchange("GET", "/v1/ping/", 200, {"status": "ok", "org_id": "o"}), [DRIFT, VIOLATION]),  # project_id missing
+    (exchange("GET", "/v1/ping/", 418, {"detail": "teapot"}), [DRIFT, VIOLATION]),  # an undeclared status
+    (exchange("GET", "/v9/nothing/", 404, {"detail": "Not Found"}), [DRIFT]),  # no such operation
+    (exchange("POST", "/v1/memories/", None, sent={"messages": "not a list"}), [DRIFT]),  # the SDK sends what the spec refuses
+])
+def test_each_exchange_is_held_to_the_documents(sent, kinds):
+    assert [finding.kind for finding in check(sent)] == kinds
+
+
+def test_a_violation_names_the_field():
+    (_, violation) = check(exchange("GET", "/v1/ping/", 200, {"status": "ok", "org_id": "o"}))
+    assert violation.operation == "GET /v1/ping/" and "'project_id' is a required property" in violation.message
+
+
+def test_judge_tells_target_violations_sdk_defects_and_broken_targets_apart():
+    ok = [exchange("GET", "/v1/ping/", 200, PING)]
+    bad = Finding(VIOLATION, "GET /v1/ping/", "the 200 answer at (root): 'project_id' is a required property")
+    args = {"expectation": "x", "source": "Add"}
+    assert judge("sdk 1 call()", ok, [], None, **args) is None
+    assert isinstance(judge("sdk 1 call()", ok, [bad], None, **args), ContractViolation)
+    defect = judge("sdk 1 call()", ok, [], TypeError("bad unpack"), **args)
+    assert isinstance(defect, str) and defect.startswith("SDK defect: sdk 1 call() raised TypeError")
+    refused = judge("sdk 1 call()", [exchange("GET", "/v1/ping/", 401, {"detail": "no"})], [], ValueError("401"), **args)
+    assert isinstance(refused, ContractViolation) and "surfacing the target's 401" in refused.title
+    assert isinstance(judge("sdk 1 call()", [exchange("GET", "/v1/ping/", None)], [], OSError("reset"), **args),
+                      TargetBroken)
+
+
+def guard(tmp_path: Path, *faults: str) -> Run:
+    return run(tmp_path, "--sdk-only", *(arg for fault in faults for arg in ("--fault", fault)), "--",
+               "-p", "no:cacheprovider")
+
+
+def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_path):
+    outcome = guard(tmp_path)
+    assert outcome.code == 0, outcome.stdout[-4000:]
+    summary = outcome.summary()
+    assert set(summary["apis"]) == {"SDK"}
+    features = summary["apis"]["SDK"]["features"]
+    assert {name.split()[0] for name in features} == {"mem0ai", "klavis"} and summary["totals"]["passed"] == 9
+    texts = {path.name: path.read_text(encoding="utf-8") for path in (outcome.reports / "allure-results").glob("*-attachment*")}
+    calls = [text for text in texts.values() if text.startswith("mem0ai ") and "MemoryClient(api_key, host)" in text]
+    assert calls and "GET http" in calls[0] and "/v1/ping/" in calls[0] and "duration:" in calls[0]
+    drift = "\n".join(text for text in texts.values() if text.startswith("drift: "))
+    assert "drift: GET /v1/ping/: not in the vendored seed documents" in drift
+    assert "drift: POST /v3/memories/: not in the vendored seed documents" in drift
+
+
+def test_a_ping_without_project_fails_sdk_construction_naming_call_and_field(tmp_path):
+    outcome = guard(tmp_path, "ping-missing-project-id")
+    assert outcome.code == 1
+    assert (f"mem0ai {metadata.version('mem0ai')} MemoryClient(api_key, host): the target's answer breaks the documents "
+            "(the 200 answer at (root): 'project_id' is a required property)") in outcome.stdout
+
+
+def test_a_dump_without_its_timestamp_fails_the_klavis_scenarios_naming_the_field(tmp_path):
+    outcome = guard(tmp_path, "dump-missing-dumped-at")
+    found = {test: data["verdict"] for test, data in outcome.summary()["tests"].items()}
+    assert outcome.code == 1
+    assert [verdict for test, verdict in found.items() if "klavis:" in test] == ["failed", "failed"]
+    assert "'dumped_at' is a required property" in outcome.stdout
