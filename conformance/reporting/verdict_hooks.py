@@ -105,7 +105,7 @@ class Verdicts:
         if not in_suite(item):  # the project's own tests load the plugin too: theirs are plain pytest reports
             return (yield)
         failure = None
-        if call.excinfo is not None and not isinstance(call.excinfo.value, pytest.skip.Exception):
+        if call.excinfo is not None and not isinstance(call.excinfo.value, (pytest.skip.Exception, pytest.xfail.Exception)):
             failure = self._normalise(item, call)
         report = yield
         verdict = _verdict(report, failure)

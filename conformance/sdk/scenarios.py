@@ -9,10 +9,12 @@ memories still found after delete_all.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.suite.support import eventually
 from conformance.verdicts import fact, require
 
 
@@ -26,6 +28,9 @@ class Context:
     klavis: Any
     new_user: Callable[[], str]
     track_sandbox: Callable[[str], None]
+    track_webhook: Callable[[str], None] = lambda webhook_id: None
+    wait: float = 10.0  # the target's consistency wait: how long queued work may take to show
+    prefix: str = "mct"  # the run prefix, for names the run gives (webhooks)
 
     def memory(self, user: str, text: str) -> str:
         added = self.mem0.add(text, user_id=user, infer=False, async_mode=False)
@@ -112,6 +117,89 @@ def _delete_all(ctx: Context) -> None:
             documented=[], source=fact("Delete-all"))
 
 
+def _queued_add(ctx: Context) -> None:
+    user = ctx.new_user()
+    queued = ctx.mem0.add("Speaks Portuguese at home", user_id=user, infer=False)
+    require(isinstance(queued, dict) and (queued.get("event_id") or queued.get("results")),
+            "add() with the platform default (queued) answers no event", received=queued,
+            documented='{"message", "status": "PENDING", "event_id"}', source=fact("Add"))
+
+    def listed() -> None:
+        texts = [m.get("memory") for m in (ctx.mem0.get_all(filters={"user_id": user}).get("results") or [])]
+        require(texts == ["Speaks Portuguese at home"], f"get_all after a queued add lists {texts}", received=texts,
+                documented=["Speaks Portuguese at home"], source=fact("Add"))
+
+    eventually(listed, within=ctx.wait, what="the queued add is listed")
+
+
+def _batch(ctx: Context) -> None:
+    user = ctx.new_user()
+    first, second = ctx.memory(user, "Owns a kayak"), ctx.memory(user, "Owns a canoe")
+    ctx.mem0.batch_update([{"memory_id": first, "text": "Owns two kayaks"}])
+    ctx.mem0.batch_delete([{"memory_id": second}])
+    texts = sorted(m.get("memory") for m in ctx.mem0.get_all(filters={"user_id": user}).get("results") or [])
+    require(texts == ["Owns two kayaks"], f"get_all after batch_update and batch_delete lists {texts}",
+            received=texts, documented=["Owns two kayaks"], source=fact("Batch"))
+
+
+def _feedback(ctx: Context) -> None:
+    memory_id = ctx.memory(ctx.new_user(), "Dislikes olives")
+    answer = ctx.mem0.feedback(memory_id, feedback="POSITIVE", feedback_reason="accurate")
+    require(isinstance(answer, dict) and answer.get("feedback") == "POSITIVE", "feedback() answers another feedback",
+            received=answer, documented='{"id", "feedback": "POSITIVE", "feedback_reason"}', source=fact("Add"))
+
+
+def _export(ctx: Context) -> None:
+    user = ctx.new_user()
+    ctx.memory(user, "Collects stamps")
+    schema = {"type": "object", "properties": {"memory": {"type": "string"}}}
+    created = ctx.mem0.create_memory_export(schema=json.dumps(schema), filters={"user_id": user})
+    require(isinstance(created, dict) and created.get("id"), "create_memory_export() answers no export id",
+            received=created, documented='{"message", "id"}', source=fact("Add"))
+
+    def exported() -> None:
+        found = ctx.mem0.get_memory_export(memory_export_id=created["id"])
+        require("Collects stamps" in json.dumps(found, ensure_ascii=False),
+                "get_memory_export() does not hold the user's memory", received=found,
+                documented="the export of the user's memories", source=fact("Add"))
+
+    eventually(exported, within=ctx.wait, what="the export holds the memory")
+
+
+def _summary(ctx: Context) -> None:
+    user = ctx.new_user()
+    ctx.memory(user, "Runs marathons")
+    answer = ctx.mem0.get_summary(filters={"user_id": user})
+    require(isinstance(answer, dict), "get_summary() answers no object", received=answer,
+            documented="a summary object", source=fact("Add"))
+
+
+def _webhooks(ctx: Context) -> None:
+    project = ctx.mem0.project_id
+    created = ctx.mem0.create_webhook(url="https://example.invalid/hook", name=f"{ctx.prefix}-sdk-hook",
+                                      project_id=project, event_types=["memory_add"])
+    webhook_id = created.get("webhook_id") or created.get("id") if isinstance(created, dict) else None
+    require(webhook_id is not None, "create_webhook() answers no webhook id", received=created,
+            documented='{"webhook_id", "name", "url", "event_types", ...}', source=fact("Add"))
+    ctx.track_webhook(str(webhook_id))
+    ctx.mem0.update_webhook(webhook_id, name=f"{ctx.prefix}-sdk-hook-renamed")
+    listed = ctx.mem0.get_webhooks(project_id=project)
+    names = [hook.get("name") for hook in listed if isinstance(hook, dict)] if isinstance(listed, list) else listed
+    require(isinstance(names, list) and f"{ctx.prefix}-sdk-hook-renamed" in names,
+            "get_webhooks() after update_webhook does not show the new name", received=listed,
+            documented=f"a webhook named {ctx.prefix}-sdk-hook-renamed", source=fact("Add"))
+    ctx.mem0.delete_webhook(webhook_id)
+
+
+def _delete_users(ctx: Context) -> None:
+    user = ctx.new_user()
+    ctx.memory(user, "Lives by the sea")
+    ctx.mem0.delete_users(user_id=user)
+    listed = _ids(ctx.mem0.get_all(filters={"user_id": user}))
+    require(listed == [], f"get_all after delete_users(user_id={user!r}) still lists {listed}", received=listed,
+            documented=[], source=fact("Delete-all"))
+
+
 def _sandbox_lifecycle(ctx: Context) -> None:
     from klavis.types import Mem0DataInput, Mem0Memory, Mem0Message, SandboxMcpServer
 
@@ -159,6 +247,17 @@ SCENARIOS = (
     Scenario("mem0ai", "delete(memory_id)", "the memory is no longer listed", "Add", _delete),
     Scenario("mem0ai", "delete_all(user_id=u) then search", "nothing of the user is found any more", "Delete-all",
              _delete_all),
+    Scenario("mem0ai", "add(user_id=u) (queued) then get_all", "the queued add is listed within the consistency wait",
+             "Add", _queued_add),
+    Scenario("mem0ai", "batch_update then batch_delete", "one memory changed, the other gone", "Batch", _batch),
+    Scenario("mem0ai", "feedback(memory_id, 'POSITIVE', reason)", "the feedback is accepted and echoed", "Add", _feedback),
+    Scenario("mem0ai", "create_memory_export(schema, filters) then get_memory_export", "the export holds the memory",
+             "Add", _export),
+    Scenario("mem0ai", "get_summary(filters={'user_id': u})", "answers a summary object", "Add", _summary),
+    Scenario("mem0ai", "create_webhook, update_webhook, get_webhooks, delete_webhook",
+             "the renamed webhook is listed, then deleted", "Add", _webhooks),
+    Scenario("mem0ai", "delete_users(user_id=u) then get_all", "nothing of the user is listed any more", "Delete-all",
+             _delete_users),
     Scenario("klavis", "create_sandbox, initialize_mem0sandbox, dump, reset_sandbox, delete_sandbox",
              "the dump holds what was initialized, nothing after reset; release answers idle",
              "Klavis mem0 sandbox API", _sandbox_lifecycle),

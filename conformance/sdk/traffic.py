@@ -119,8 +119,9 @@ def _validator(api: str, schema: str) -> Any:
 def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised: BaseException | None, *,
           expectation: str, source: str) -> BaseException | str | None:
     """The outcome of one SDK call: an exception to raise (a violation of the target, the target broken,
-    or the scenario's own failed expectation), a finding to report as an SDK defect (a string: the SDK
-    raised although every answer conformed), or None when all is well."""
+    or the scenario's own failed expectation), a finding to report apart (a string: the SDK raised
+    although every answer conformed, or the target refused what the SDK sent against the document),
+    or None when all is well."""
     violations = [f for f in findings if f.kind == VIOLATION]
     if violations:
         return ContractViolation(f"{call}: the target's answer breaks the documents ({violations[0].message})",
@@ -132,6 +133,10 @@ def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised:
     statuses = [exchange.status for exchange in exchanges]
     if any(status is None for status in statuses):
         return TargetBroken(f"{call}: no answer ({type(raised).__name__}: {raised})")
+    disagreements = [f for f in findings if f.kind == DRIFT and f.message.startswith("the request body")]
+    if disagreements and any(status >= 400 for status in statuses):
+        return (f"SDK and document disagree: {call} sent what the document refuses ({disagreements[0]}), and the "
+                f"target refused it with {max(statuses)}; {type(raised).__name__}: {str(raised)[:160]}")
     if any(status >= 400 for status in statuses):
         return ContractViolation(f"{call} raised {type(raised).__name__}, surfacing the target's {max(statuses)}: "
                                  f"{str(raised)[:200]}", documented=expectation, source=fact(source),

@@ -21,7 +21,7 @@ import pytest
 
 from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
 from conformance.sdk.traffic import DRIFT, Traffic, check, judge
-from conformance.suite.support import track_sandbox
+from conformance.suite.support import track_sandbox, track_webhook
 
 os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: no telemetry, no writes to ~/.mem0
 os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-conformance-sdk-"))
@@ -57,7 +57,11 @@ def sdk_context(request, target, cleanup) -> Context:
         pytest.importorskip("klavis", reason="the klavis SDK is not installed (pip install 'mem0-conformance[sdk]')")
     users = request.getfixturevalue("new_user") if target.mem0 is not None else (lambda: "")
     klavis_api = request.getfixturevalue("klavis") if target.klavis is not None else None
-    return Context(mem0, klavis, users, lambda sandbox_id: track_sandbox(cleanup, klavis_api, sandbox_id))
+    mem0_api = request.getfixturevalue("mem0") if target.mem0 is not None else None
+    return Context(mem0, klavis, users, lambda sandbox_id: track_sandbox(cleanup, klavis_api, sandbox_id),
+                   lambda webhook_id: track_webhook(cleanup, mem0_api, webhook_id),
+                   wait=max(api.consistency_wait for api in (target.mem0, target.klavis) if api is not None),
+                   prefix=request.getfixturevalue("run_prefix"))
 
 
 def _build(scenario: Scenario, context: Context, target, traffic: Traffic) -> None:
