@@ -73,7 +73,7 @@ def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_
     assert set(summary["apis"]) == {"SDK"}
     features = summary["apis"]["SDK"]["features"]
     assert {name.split()[0] for name in features} == {"mem0ai", "klavis"}
-    assert summary["totals"]["passed"] == 15 and summary["totals"]["deviation"] == 1
+    assert summary["totals"]["passed"] == 16 and summary["totals"]["deviation"] == 1
     # mem0ai annotates the export's schema as a string; the document says object: a finding, not a failure
     (export,) = [test for test, data in summary["tests"].items() if data["verdict"] == "deviation"]
     assert "create_memory_export" in export
@@ -81,6 +81,8 @@ def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_
     texts = {path.name: path.read_text(encoding="utf-8") for path in (outcome.reports / "allure-results").glob("*-attachment*")}
     calls = [text for text in texts.values() if text.startswith("mem0ai ") and "MemoryClient(api_key, host)" in text]
     assert calls and "GET http" in calls[0] and "/v1/ping/" in calls[0] and "duration:" in calls[0]
+    (async_call,) = [text for text in texts.values() if text.startswith("mem0ai ") and "AsyncMemoryClient" in text]
+    assert async_call.index("GET http") < async_call.index("POST http")  # its ping went through requests: recorded too
     drift = "\n".join(text for text in texts.values() if text.startswith("drift: "))
     assert "drift: GET /v1/ping/: not in the vendored seed documents" in drift
     assert "drift: POST /v3/memories/: not in the vendored seed documents" in drift

@@ -31,6 +31,7 @@ class Context:
     track_webhook: Callable[[str], None] = lambda webhook_id: None
     wait: float = 10.0  # the target's consistency wait: how long queued work may take to show
     prefix: str = "mct"  # the run prefix, for names the run gives (webhooks)
+    async_mem0: Callable[[], Any] = lambda: None  # a new AsyncMemoryClient on a recorded client
 
     def memory(self, user: str, text: str) -> str:
         added = self.mem0.add(text, user_id=user, infer=False, async_mode=False)
@@ -200,6 +201,31 @@ def _delete_users(ctx: Context) -> None:
             documented=[], source=fact("Delete-all"))
 
 
+def _async_client(ctx: Context) -> None:
+    import asyncio
+
+    async def scenario() -> tuple[Any, list[str], list[str]]:
+        client = ctx.async_mem0()  # construction pings through requests
+        user = ctx.new_user()
+        added = await client.add("Reads poetry at night", user_id=user, infer=False, async_mode=False)
+        memory_id = (added.get("results") or [{}])[0].get("id")
+        listed = _ids(await client.get_all(filters={"user_id": user}))
+        found = _ids(await client.search("poetry", filters={"user_id": user}))
+        await client.delete(memory_id)
+        await client.async_client.aclose()
+        return client, listed, found + [memory_id]
+
+    client, listed, found = asyncio.run(scenario())
+    require(client.org_id and client.project_id, "AsyncMemoryClient() learned no org_id or project_id from its ping",
+            received={"org_id": client.org_id, "project_id": client.project_id},
+            documented="org_id and project_id of the key", source=fact("GET /v1/ping/"))
+    memory_id = found[-1]
+    require(listed == [memory_id] and memory_id in found[:-1],
+            "AsyncMemoryClient get_all/search after an add do not show the memory",
+            received={"get_all": listed, "search": found[:-1]}, documented=[memory_id],
+            source=fact("List/search filters (v2/v3)"))
+
+
 def _sandbox_lifecycle(ctx: Context) -> None:
     from klavis.types import Mem0DataInput, Mem0Memory, Mem0Message, SandboxMcpServer
 
@@ -249,6 +275,9 @@ SCENARIOS = (
              _delete_all),
     Scenario("mem0ai", "add(user_id=u) (queued) then get_all", "the queued add is listed within the consistency wait",
              "Add", _queued_add),
+    Scenario("mem0ai", "AsyncMemoryClient: construction, add, get_all, search, delete",
+             "the asynchronous client pings (through requests) and does what the synchronous one does",
+             "GET /v1/ping/", _async_client),
     Scenario("mem0ai", "batch_update then batch_delete", "one memory changed, the other gone", "Batch", _batch),
     Scenario("mem0ai", "feedback(memory_id, 'POSITIVE', reason)", "the feedback is accepted and echoed", "Add", _feedback),
     Scenario("mem0ai", "create_memory_export(schema, filters) then get_memory_export", "the export holds the memory",

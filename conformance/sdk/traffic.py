@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import functools
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import requests
 
-from conformance.client import Exchange, Recorder, RecordingTransport
+from conformance.client import Exchange, Recorder, RecordingTransport, redact
 from conformance.specs import effective, find_operation, resolve, validator
 from conformance.verdicts import (
     ContractViolation,
@@ -55,10 +59,61 @@ class Traffic:
         """An httpx client for an SDK (mem0ai's ``client=``, klavis's ``httpx_client=``): recorded, no retries."""
         return httpx.Client(timeout=timeout, transport=RecordingTransport(self.recorder, secrets=self.secrets))
 
+    def async_client(self, *, timeout: float = 30.0) -> httpx.AsyncClient:
+        """The same for an SDK's ``httpx.AsyncClient`` (mem0ai's AsyncMemoryClient)."""
+        return httpx.AsyncClient(timeout=timeout, transport=_AsyncRecordingTransport(self.recorder, self.secrets))
+
+    @contextmanager
+    def requests_recorded(self) -> Iterator[None]:
+        """While the block runs, what goes out through ``requests`` is recorded too: AsyncMemoryClient
+        pings with a bare ``requests.get``, which takes no client to hand in. (Instrumentation of the
+        real library, one process, the guard's scenarios run one at a time.)"""
+        original = requests.Session.send
+        recorder, secrets = self.recorder, self.secrets
+
+        def send(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            try:
+                response = original(session, request, **kwargs)
+            except requests.RequestException as exc:
+                recorder.record(Exchange(request.method or "GET", redact(request.url or "", secrets), (),
+                                         "", None, "", 0.0, error=redact(f"{type(exc).__name__}: {exc}", secrets)))
+                raise
+            recorder.record(Exchange.of_requests(response, secrets))
+            return response
+
+        requests.Session.send = send
+        try:
+            yield
+        finally:
+            requests.Session.send = original
+
     def take(self) -> list[Exchange]:
         exchanges = list(self.recorder)
         self.recorder.clear()
         return exchanges
+
+
+class _AsyncRecordingTransport(httpx.AsyncBaseTransport):
+    """:class:`conformance.client.RecordingTransport` for asynchronous clients."""
+
+    def __init__(self, recorder: Recorder, secrets: tuple[str, ...]) -> None:
+        self.recorder, self.secrets = recorder, tuple(secret for secret in secrets if secret)
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        try:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+        except httpx.TransportError as exc:
+            self.recorder.record(Exchange.of_httpx(request, None, time.monotonic() - started, self.secrets,
+                                                   error=f"{type(exc).__name__}: {exc}"))
+            raise
+        self.recorder.record(Exchange.of_httpx(request, response, time.monotonic() - started, self.secrets))
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def check(exchange: Exchange) -> list[Finding]:

@@ -70,6 +70,13 @@ def _build(scenario: Scenario, context: Context, target, traffic: Traffic) -> No
         from mem0 import MemoryClient
 
         context.mem0 = MemoryClient(api_key=target.mem0.key, host=target.mem0.url, client=traffic.client())
+
+        def async_mem0():
+            from mem0 import AsyncMemoryClient
+
+            return AsyncMemoryClient(api_key=target.mem0.key, host=target.mem0.url, client=traffic.async_client())
+
+        context.async_mem0 = async_mem0
     if scenario.sdk == "klavis" and context.klavis is None:
         from klavis import Klavis
 
@@ -83,7 +90,8 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
     started, raised = time.monotonic(), None
     try:
         _build(scenario, sdk_context, target, traffic)
-        scenario.run(sdk_context)
+        with traffic.requests_recorded():
+            scenario.run(sdk_context)
     except Exception as exc:  # noqa: BLE001 - what the SDK (or the scenario's expectation) raises is judged below
         raised = exc
     exchanges = traffic.take()
