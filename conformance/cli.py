@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -83,6 +84,47 @@ def _serve(args: argparse.Namespace) -> int:
           f"bodies up to {settings.max_body_bytes} bytes", flush=True)
     serve(app, sock, log_level=args.log_level)
     return EXIT_OK
+
+
+def _sdk_compare(args: argparse.Namespace) -> int:
+    from conformance.sdk.compare import (
+        CompareError,
+        Pin,
+        compare,
+        environment,
+        render,
+        run_guard,
+    )
+
+    try:
+        old, new = Pin.parse(args.old), Pin.parse(args.new)
+        if old.sdk != new.sdk:
+            raise CompareError(f"compare two versions of one SDK, not {old.sdk} with {new.sdk}")
+        folders = {pin: (args.reports / f"{pin.sdk}-{pin.version}").resolve() for pin in (old, new)}
+        scripts = {pin: environment(pin) for pin in (old, new)}
+    except CompareError as exc:
+        raise CliError(str(exc)) from None
+    urls = {api: url for api, url in (("mem0", args.mem0_url), ("klavis", args.klavis_url)) if url}
+    keys = {name: os.environ[name] for name in ("MEM0_API_KEY", "KLAVIS_API_KEY") if os.environ.get(name)}
+    server = None
+    if not urls:  # one reference server for both runs: the same target
+        from conformance.server import ServerSettings, ServerThread, create_app
+
+        server = ServerThread(create_app(ServerSettings())).start()
+        urls = {"mem0": server.url, "klavis": server.url}
+        keys = {"MEM0_API_KEY": DEFAULT_MEM0_KEY, "KLAVIS_API_KEY": DEFAULT_KLAVIS_KEY}
+    try:
+        for pin in (old, new):
+            print(f"mem0-conformance: the SDK guard with {pin} ...", flush=True)
+            code = run_guard(scripts[pin], folders[pin], urls, keys)
+            if code not in (EXIT_OK, EXIT_FAILED, EXIT_BROKEN):
+                raise CliError(f"the SDK guard with {pin} did not complete (exit {code}); see {folders[pin]}")
+    finally:
+        if server is not None:
+            server.stop()
+    result = compare(old, new, folders[old], folders[new])
+    print(render(result))
+    return EXIT_FAILED if result.regressed else EXIT_OK
 
 
 def _faults(args: argparse.Namespace) -> int:
@@ -299,6 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
     guard.add_argument("--sdk-only", action="store_true", help="run only the SDK guard")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS", help="passed on to pytest")
     run.set_defaults(handler=_run)
+
+    sdk = commands.add_parser("sdk", help="the SDK guard across SDK versions")
+    sdk_commands = sdk.add_subparsers(dest="sdk_command", metavar="SUBCOMMAND", required=True)
+    sdk_compare = sdk_commands.add_parser(
+        "compare",
+        help="run the SDK guard with two versions of an SDK against one target and show what changed",
+        description="Install each version into its own environment under the project's cache (once), run "
+        "`run --sdk-only` with each against the same target (a reference server started for both, unless URLs "
+        "are given; keys from MEM0_API_KEY / KLAVIS_API_KEY), then list scenarios that pass with one only, "
+        "operations and body fields sent by one only, and new drift. Exit 1 when NEW regresses.",
+    )
+    sdk_compare.add_argument("old", metavar="OLD", help="the version in use, e.g. mem0ai==1.0.11")
+    sdk_compare.add_argument("new", metavar="NEW", help="the version to upgrade to, e.g. mem0ai==2.2.1")
+    sdk_compare.add_argument("--mem0-url", metavar="URL", help="the Mem0 API to run against")
+    sdk_compare.add_argument("--klavis-url", metavar="URL", help="the Klavis API to run against")
+    sdk_compare.add_argument("--reports", type=Path, default=DEFAULT_REPORTS / "sdk-compare", metavar="DIR",
+                             help="where each version's reports go (default: reports/sdk-compare/)")
+    sdk_compare.set_defaults(handler=_sdk_compare)
 
     faults = commands.add_parser("faults", help="list the reference server's planted faults")
     faults.set_defaults(handler=_faults)

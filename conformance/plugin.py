@@ -45,6 +45,7 @@ RECORDER = pytest.StashKey[Recorder]()
 LEAKS = pytest.StashKey[list[Leak]]()
 FINDINGS = pytest.StashKey[tuple[Finding, ...]]()  # the target's capabilities (conformance.capabilities)
 SUCCESSES = pytest.StashKey[Counter]()  # validated 2xx answers per operation label, in this process
+SETTINGS = pytest.StashKey["RunSettings"]()
 
 NEEDS = {
     "mem0": "the target has no Mem0 API",
@@ -175,6 +176,7 @@ class Conformance:
         config.stash[LEAKS] = self.leaks
         config.stash[FINDINGS] = self.settings.findings
         config.stash[SUCCESSES] = self.successes
+        config.stash[SETTINGS] = self.settings
         from conformance.reporting.verdict_hooks import Verdicts
 
         self.verdicts = Verdicts(self.settings, self.recorder, self.successes)

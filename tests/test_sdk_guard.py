@@ -4,14 +4,17 @@ the reference server, their traffic checked against the effective documents."""
 from __future__ import annotations
 
 import json
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from conformance.client import Exchange
+from conformance.reporting.summary import FORMAT
 from conformance.sdk.traffic import DRIFT, VIOLATION, Finding, check, judge
 from conformance.verdicts import ContractViolation, TargetBroken
+from tests.test_cli import EXE
 from tests.test_report_runs import Run, run
 
 BASE = "http://127.0.0.1:1"
@@ -101,3 +104,60 @@ def test_a_dump_without_its_timestamp_fails_the_klavis_scenarios_naming_the_fiel
     assert outcome.code == 1
     assert [verdict for test, verdict in found.items() if "klavis:" in test] == ["failed", "failed"]
     assert "'dumped_at' is a required property" in outcome.stdout
+
+
+# --- sdk compare -------------------------------------------------------------------------------------------
+
+def reports_of(folder: Path, version: str, verdicts: dict[str, str], traffic: list[dict]) -> Path:
+    """A reports folder as a guard run leaves it: summary.json and the scenarios' traffic."""
+    results = folder / "allure-results"
+    results.mkdir(parents=True)
+    tests = {f"test_sdk.py::test_sdk_scenario[mem0ai: {name}]": {"verdict": verdict, "message": ""}
+             for name, verdict in verdicts.items()}
+    (folder / "summary.json").write_text(json.dumps({"format": FORMAT, "tests": tests}), encoding="utf-8")
+    lines = [json.dumps({"sdk": "mem0ai", "version": version, "scenario": "s", **line}) for line in traffic]
+    (results / "sdk-traffic-main.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_compare_lists_regressions_new_traffic_changed_fields_and_new_drift(tmp_path):
+    from conformance.sdk.compare import Pin, compare, render
+
+    old = reports_of(tmp_path / "old", "1.0.11", {"get(memory_id)": "passed", "feedback(...)": "deviation"},
+                     [{"operations": {"POST /v2/memories/": ["filters", "org_id"], "GET /v1/ping/": []}, "drift": []}])
+    new = reports_of(tmp_path / "new", "2.2.1", {"get(memory_id)": "failed", "feedback(...)": "passed"},
+                     [{"operations": {"POST /v2/memories/": ["filters"], "POST /v3/memories/": ["filters"],
+                                      "GET /v1/ping/": []}, "drift": ["drift: POST /v3/memories/: a supplement"]}])
+    result = compare(Pin.parse("mem0ai==1.0.11"), Pin.parse("mem0ai==2.2.1"), old, new)
+    assert result.regressed and result.only_old == ["get(memory_id)"] and result.only_new == ["feedback(...)"]
+    assert result.sent_new == {"POST /v3/memories/": ["filters"]} and result.sent_old == {}
+    assert result.fields == {"POST /v2/memories/": (["org_id"], [])}
+    assert result.drift_new == ["drift: POST /v3/memories/: a supplement"]
+    text = render(result)
+    assert "operations mem0ai==2.2.1 calls that mem0ai==1.0.11 does not: 1\n  POST /v3/memories/  (fields: filters)" in text
+    assert text.endswith("mem0ai==2.2.1 REGRESSES against mem0ai==1.0.11")
+
+
+@pytest.mark.parametrize("spec", ["mem0ai", "mem0ai>=1", "openai==1.0.0", "mem0ai==latest"])
+def test_an_sdk_version_is_written_name_equals_version(spec):
+    from conformance.sdk.compare import CompareError, Pin
+
+    with pytest.raises(CompareError, match="is not an SDK version: write mem0ai==X.Y.Z or klavis==X.Y.Z"):
+        Pin.parse(spec)
+
+
+def test_sdk_compare_of_mem0ai_1_0_11_and_2_2_1_against_the_reference_server(tmp_path):
+    """The real thing: both versions installed (once, into the project's cache), both guards run against one
+    reference server; 2.2.1 calls v3 add, list and search that 1.0.11 does not, and does not regress."""
+    result = subprocess.run([EXE, "sdk", "compare", "mem0ai==1.0.11", "mem0ai==2.2.1", "--reports", str(tmp_path)],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    new_traffic = out[out.index("operations mem0ai==2.2.1 calls that mem0ai==1.0.11 does not"):]
+    for path in ("POST /v3/memories/add/", "POST /v3/memories/  ", "POST /v3/memories/search/"):
+        assert path in new_traffic.split("operations mem0ai==1.0.11 calls")[0]
+    assert "scenarios passing with mem0ai==1.0.11 only (regressions): none" in out
+    # mem0ai 1.0.11's feedback() raises TypeError after a 200: an SDK defect, reported, not the target's failure
+    old = json.loads((tmp_path / "mem0ai-1.0.11" / "summary.json").read_text())
+    (feedback,) = [test for ident, test in old["tests"].items() if "feedback(" in ident]
+    assert feedback["verdict"] == "deviation" and "SDK defect" in feedback["message"] and "TypeError" in feedback["message"]

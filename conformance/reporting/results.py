@@ -96,7 +96,7 @@ def prepare(results: Path, settings: Any) -> None:
     results.mkdir(parents=True, exist_ok=True)
     for path in results.iterdir():
         if path.is_file() and (path.name.endswith(_RESULT_SUFFIXES) or "-attachment" in path.name
-                               or path.match(SUCCESSES_GLOB)
+                               or path.match(SUCCESSES_GLOB) or path.match("sdk-traffic-*.jsonl")
                                or path.name in ("environment.properties", "categories.json", "executor.json")):
             path.unlink()
     write_environment(results, settings)

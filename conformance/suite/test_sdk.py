@@ -12,15 +12,19 @@ the effective documents (``conformance/sdk/traffic.py``):
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import time
 from importlib import metadata
+from urllib.parse import urlsplit
 
 import pytest
 
+from conformance import plugin
 from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
 from conformance.sdk.traffic import DRIFT, Traffic, check, judge
+from conformance.specs import find_operation
 from conformance.suite.support import track_sandbox, track_webhook
 
 os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: no telemetry, no writes to ~/.mem0
@@ -84,7 +88,7 @@ def _build(scenario: Scenario, context: Context, target, traffic: Traffic) -> No
 
 
 @pytest.mark.parametrize("scenario", [_param(s) for s in SCENARIOS])
-def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic: Traffic):
+def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic: Traffic, request):
     """The SDK call does what its scenario states, and every exchange it makes conforms to the documents."""
     traffic.take()
     started, raised = time.monotonic(), None
@@ -97,12 +101,37 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
     exchanges = traffic.take()
     findings = [finding for exchange in exchanges for finding in check(exchange)]
     _attach(scenario, exchanges, findings, time.monotonic() - started, raised)
+    _record(request.config, scenario, exchanges, findings)
     outcome = judge(f"{scenario.sdk} {_version(scenario.sdk)} {scenario.call}", exchanges, findings, raised,
                     expectation=scenario.expectation, source=scenario.source)
     if isinstance(outcome, BaseException):
         raise outcome
     if outcome is not None:
         pytest.xfail(outcome)
+
+
+def _record(config, scenario: Scenario, exchanges, findings) -> None:
+    """The scenario's traffic for ``sdk compare``: one JSON line per scenario in ``sdk-traffic-<worker>.jsonl``
+    beside the results (operations called, the body fields sent to each, drift)."""
+    from conformance.plugin import worker_name
+    from conformance.reporting import RESULTS_DIR
+
+    reports = config.stash[plugin.SETTINGS].reports if plugin.SETTINGS in config.stash else None
+    if reports is None:
+        return
+    operations: dict[str, list[str]] = {}
+    for exchange in exchanges:
+        found = find_operation(exchange.method, urlsplit(exchange.url).path)
+        label = found.label if found else f"{exchange.method} {urlsplit(exchange.url).path}"
+        body = json.loads(exchange.request_body) if exchange.request_body.startswith("{") else {}
+        operations.setdefault(label, [])
+        operations[label] = sorted(set(operations[label]) | set(body))
+    line = {"sdk": scenario.sdk, "version": _version(scenario.sdk), "scenario": scenario.id,
+            "operations": operations, "drift": sorted({str(f) for f in findings if f.kind == DRIFT})}
+    folder = reports / RESULTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"sdk-traffic-{worker_name(config)}.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def _attach(scenario: Scenario, exchanges, findings, elapsed: float, raised) -> None:

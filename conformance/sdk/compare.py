@@ -1,0 +1,154 @@
+"""``mem0-conformance sdk compare OLD NEW``: the SDK guard with two versions of an SDK, side by side.
+
+Each version (``mem0ai==1.0.11``) gets its own virtual environment under the project's cache
+(``<cache>/sdk/mem0ai-1.0.11/``: this checkout, editable, that SDK version, the other SDK's default),
+made once and reused. Both run ``mem0-conformance run --sdk-only`` against the same target (one
+reference server this command starts, unless URLs are given), and the two runs are compared:
+scenarios that pass with one and not the other, operations and body fields one sends and the
+other does not, drift new in one. The newer version regresses when a scenario that passes with
+the older one does not pass with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from conformance.reporting import RESULTS_DIR
+from conformance.reporting.html import cache_dir
+from conformance.reporting.summary import load
+
+SDKS = {"mem0ai": "klavis>=2.20,<3", "klavis": "mem0ai>=2.2.1,<3"}  # each SDK's companion, at its default
+_SPEC = re.compile(r"^(mem0ai|klavis)==([0-9][0-9A-Za-z.+-]*)$")
+
+
+class CompareError(Exception):
+    """A one-sentence reason ``sdk compare`` cannot go on."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    sdk: str
+    version: str
+
+    @classmethod
+    def parse(cls, text: str) -> Pin:
+        match = _SPEC.match(text.strip())
+        if match is None:
+            raise CompareError(f"{text!r} is not an SDK version: write mem0ai==X.Y.Z or klavis==X.Y.Z")
+        return cls(match.group(1), match.group(2))
+
+    def __str__(self) -> str:
+        return f"{self.sdk}=={self.version}"
+
+
+def checkout() -> Path:
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file():
+        raise CompareError("sdk compare installs this checkout into each environment, and this installation is not one")
+    return root
+
+
+def environment(pin: Pin, *, log=print) -> Path:
+    """The virtual environment of ``pin`` (made and installed on first use); its ``bin`` folder."""
+    home = cache_dir() / "sdk" / f"{pin.sdk}-{pin.version}"
+    ready = home / ".ready"
+    scripts = home / ("Scripts" if os.name == "nt" else "bin")
+    if ready.is_file():
+        return scripts
+    log(f"mem0-conformance: installing {pin} into {home} (once)")
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(home)], check=True, capture_output=True)
+    install = subprocess.run([str(scripts / "python"), "-m", "pip", "install", "--quiet", "--editable", str(checkout()), str(pin),
+                              SDKS[pin.sdk]], capture_output=True, text=True)
+    if install.returncode != 0:
+        last = (install.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise CompareError(f"{pin} could not be installed: {last}")
+    ready.write_text(str(pin) + "\n", encoding="utf-8")
+    return scripts
+
+
+def run_guard(scripts: Path, reports: Path, urls: dict[str, str], keys: dict[str, str]) -> int:
+    """``run --sdk-only`` with that environment's command against ``urls``; its exit code."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
+    environ.update(keys, MEM0_TELEMETRY="False", MEM0_DIR=tempfile.mkdtemp(prefix="mem0-conformance-sdk-"))
+    args = [str(scripts / "mem0-conformance"), "run", "--sdk-only", "--reports", str(reports),
+            *(arg for api, url in urls.items() for arg in (f"--{api}-url", url)), "--", "-q", "-p", "no:cacheprovider"]
+    return subprocess.run(args, env=environ, capture_output=True, text=True).returncode
+
+
+def traffic(reports: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for path in sorted((reports / RESULTS_DIR).glob("sdk-traffic-*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@dataclass
+class Comparison:
+    old: Pin
+    new: Pin
+    only_old: list[str]  # scenarios passing with the old version only: regressions of the new one
+    only_new: list[str]  # scenarios passing with the new version only
+    sent_new: dict[str, list[str]]  # operations the new version calls that the old does not (with their fields)
+    sent_old: dict[str, list[str]]
+    fields: dict[str, tuple[list[str], list[str]]]  # operation -> (fields only the old sends, only the new)
+    drift_new: list[str]
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.only_old)
+
+
+def compare(old: Pin, new: Pin, old_reports: Path, new_reports: Path) -> Comparison:
+    passed = {pin: {ident.partition("[")[2].rstrip("]").removeprefix(f"{pin.sdk}: ")
+                    for ident, test in load(reports)["tests"].items()
+                    if test["verdict"] == "passed" and f"[{pin.sdk}: " in ident}
+              for pin, reports in ((old, old_reports), (new, new_reports))}
+    sent = {pin: _operations(traffic(reports), pin.sdk) for pin, reports in ((old, old_reports), (new, new_reports))}
+    drift = {pin: {d for line in traffic(reports) if line["sdk"] == pin.sdk for d in line["drift"]}
+             for pin, reports in ((old, old_reports), (new, new_reports))}
+    both = sent[old].keys() & sent[new].keys()
+    return Comparison(
+        old, new, sorted(passed[old] - passed[new]), sorted(passed[new] - passed[old]),
+        {op: sent[new][op] for op in sorted(sent[new].keys() - sent[old].keys())},
+        {op: sent[old][op] for op in sorted(sent[old].keys() - sent[new].keys())},
+        {op: (sorted(set(sent[old][op]) - set(sent[new][op])), sorted(set(sent[new][op]) - set(sent[old][op])))
+         for op in sorted(both) if set(sent[old][op]) != set(sent[new][op])},
+        sorted(drift[new] - drift[old]))
+
+
+def _operations(lines: list[dict[str, Any]], sdk: str) -> dict[str, list[str]]:
+    found: dict[str, set[str]] = {}
+    for line in lines:
+        if line["sdk"] == sdk:
+            for operation, fields in line["operations"].items():
+                found.setdefault(operation, set()).update(fields)
+    return {operation: sorted(fields) for operation, fields in found.items()}
+
+
+def render(result: Comparison) -> str:
+    old, new = result.old, result.new
+    lines = [f"{old} -> {new}", ""]
+    section = [("scenarios passing with " + str(old) + " only (regressions)", result.only_old),
+               ("scenarios passing with " + str(new) + " only", result.only_new)]
+    for title, items in section:
+        lines.append(f"{title}: {len(items) or 'none'}")
+        lines += [f"  {item}" for item in items]
+    lines.append(f"operations {new} calls that {old} does not: {len(result.sent_new) or 'none'}")
+    lines += [f"  {op}" + (f"  (fields: {', '.join(fields)})" if fields else "") for op, fields in result.sent_new.items()]
+    lines.append(f"operations {old} calls that {new} does not: {len(result.sent_old) or 'none'}")
+    lines += [f"  {op}" + (f"  (fields: {', '.join(fields)})" if fields else "") for op, fields in result.sent_old.items()]
+    lines.append(f"body fields that changed on operations both call: {len(result.fields) or 'none'}")
+    for op, (gone, added) in result.fields.items():
+        lines.append(f"  {op}: " + "; ".join(part for part in (f"only {old}: {', '.join(gone)}" if gone else "",
+                                                                   f"only {new}: {', '.join(added)}" if added else "")
+                                              if part))
+    lines.append(f"drift new with {new}: {len(result.drift_new) or 'none'}")
+    lines += [f"  {item.removeprefix('drift: ')}" for item in result.drift_new]
+    lines += ["", f"{new} {'REGRESSES against' if result.regressed else 'does not regress against'} {old}"]
+    return "\n".join(lines)
