@@ -208,6 +208,14 @@ def _body(content: bytes | str, secrets: tuple[str, ...], limit: int = _RESPONSE
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
+def record_exchange(recorder: Recorder, request: httpx.Request, response: httpx.Response | None, started: float,
+                    secrets: tuple[str, ...], exc: Exception | None = None) -> None:
+    """Record one exchange of an httpx transport (sync or async) that began at ``started`` (monotonic):
+    its read answer, or the transport error ``exc``."""
+    recorder.record(Exchange.of_httpx(request, response, time.monotonic() - started, secrets,
+                                      error=None if exc is None else f"{type(exc).__name__}: {exc}"))
+
+
 class RecordingTransport(httpx.BaseTransport):
     """Wraps a transport: waits for the rate limit, then records the exchange into ``recorder``."""
 
@@ -231,10 +239,9 @@ class RecordingTransport(httpx.BaseTransport):
             response = self.inner.handle_request(request)
             response.read()
         except httpx.TransportError as exc:
-            self.recorder.record(Exchange.of_httpx(request, None, time.monotonic() - started, self.secrets,
-                                                   error=f"{type(exc).__name__}: {exc}"))
+            record_exchange(self.recorder, request, None, started, self.secrets, exc)
             raise
-        self.recorder.record(Exchange.of_httpx(request, response, time.monotonic() - started, self.secrets))
+        record_exchange(self.recorder, request, response, started, self.secrets)
         return response
 
     def close(self) -> None:

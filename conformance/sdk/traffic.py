@@ -25,7 +25,13 @@ from urllib.parse import urlsplit
 import httpx
 import requests
 
-from conformance.client import Exchange, Recorder, RecordingTransport, redact
+from conformance.client import (
+    Exchange,
+    Recorder,
+    RecordingTransport,
+    record_exchange,
+    redact,
+)
 from conformance.specs import effective, find_operation, resolve, validator
 from conformance.verdicts import (
     ContractViolation,
@@ -106,10 +112,9 @@ class _AsyncRecordingTransport(httpx.AsyncBaseTransport):
             response = await self.inner.handle_async_request(request)
             await response.aread()
         except httpx.TransportError as exc:
-            self.recorder.record(Exchange.of_httpx(request, None, time.monotonic() - started, self.secrets,
-                                                   error=f"{type(exc).__name__}: {exc}"))
+            record_exchange(self.recorder, request, None, started, self.secrets, exc)
             raise
-        self.recorder.record(Exchange.of_httpx(request, response, time.monotonic() - started, self.secrets))
+        record_exchange(self.recorder, request, response, started, self.secrets)
         return response
 
     async def aclose(self) -> None:
