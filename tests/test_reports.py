@@ -176,6 +176,36 @@ def test_the_score_is_passed_over_applicable_with_skips_deviations_and_errors_be
     assert "- **failed** (normal) `d`: boom" in markdown and "- 1 × no v3" in markdown
 
 
+def test_validated_successes_are_summed_over_folders_and_tested_operations_without_one_are_named(tmp_path):
+    from conformance.reporting.results import write_successes
+
+    first = _folder(tmp_path, "one", [_result("a", PASSED, story="POST /v1/memories/"),
+                                      _result("b", FAILED, story="GET /v1/memories/{memory_id}/"),
+                                      _result("c", SKIPPED, story="DELETE /v1/memories/")])
+    second = _folder(tmp_path, "two", [_result("d", PASSED, story="POST /v2/memories/")])
+    write_successes(first, "gw0", {"POST /v1/memories/": 2})
+    write_successes(first, "gw1", {"POST /v1/memories/": 3})
+    write_successes(second, "main", {})
+    (first / "environment.properties").write_text("run.id=r1\ncapability.v3=not offered - POST /v3/memories/ 404\n"
+                                                  "capability.ping=offered - GET /v1/ping/ 200\n", encoding="utf-8")
+    built = summary.build([first, second])
+    mem0 = built["apis"]["Mem0 platform"]
+    assert mem0["successes"] == {"DELETE /v1/memories/": 0, "GET /v1/memories/{memory_id}/": 0,
+                                 "POST /v1/memories/": 5, "POST /v2/memories/": 0}
+    assert mem0["unexercised"] == ["GET /v1/memories/{memory_id}/", "POST /v2/memories/"]  # the skipped one is not
+    markdown = summary.render_markdown(built)
+    assert "- Mem0 platform: `POST /v2/memories/`" in markdown
+    assert "| Mem0 platform | `POST /v1/memories/` | 1 | 0 | 0 | 0 | 0 | 0 | 5 |" in markdown
+    assert "  - capabilities: v3 not offered, ping offered" in markdown
+    assert "success path never validated (no 2xx answer to a generated request passed the checks): 2" in \
+        summary.render_text(built)
+
+
+def test_without_success_counts_nothing_is_called_unexercised(tmp_path):
+    built = summary.build([_folder(tmp_path, "run", [_result("a", PASSED, story="POST /v1/memories/")])])
+    assert "unexercised" not in built["apis"]["Mem0 platform"]
+
+
 def test_an_api_where_nothing_applied_has_no_score(tmp_path):
     built = summary.build([_folder(tmp_path, "run", [_result("a", SKIPPED), _result("b", DEVIATION)])])
     assert built["apis"]["Mem0 platform"]["score"] is None

@@ -218,6 +218,10 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         lines.append(f"- run `{run.get('run.id', '?')}` against {run.get('target.name', '?')} ({targets}), "
                      f"profile `{run.get('hypothesis.profile', '?')}`"
                      + (f", planted faults: {run['target.planted_faults']}" if run.get("target.planted_faults") else ""))
+        found = {key.removeprefix("capability."): value.partition(" - ")[0] for key, value in run.items()
+                 if key.startswith("capability.")}
+        if found:
+            lines.append("  - capabilities: " + ", ".join(f"{name} {state}" for name, state in found.items()))
     lines += ["", "| API / feature | score | " + " | ".join(_COLUMNS) + " |",
               "|---|---:|" + "---:|" * len(_COLUMNS)]
     for name, value, count in _rows(summary):
