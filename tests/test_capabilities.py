@@ -76,7 +76,7 @@ def test_a_seed_only_target_lacks_the_supplements_and_passes_the_preflight_witho
 
 
 def test_an_operation_that_answers_wrongly_still_counts_as_offered(server):
-    """A planted fault must fail tests, never skip them: ping without its project, a 500 on v3 search."""
+    """A defect must fail tests, never skip them: a ping without its project leaves webhooks assumed there."""
     def broken(body: bytes) -> bytes:
         return body.replace(b'"project_id"', b'"project"')
 

@@ -136,10 +136,8 @@ def _record(config, scenario: Scenario, exchanges, findings) -> None:
 
 def _attach(scenario: Scenario, exchanges, findings, elapsed: float, raised) -> None:
     """One record per SDK call in the report: SDK, version, call, exchanges, duration, outcome; drift apart."""
-    try:
-        import allure
-    except ImportError:  # pragma: no cover - allure-pytest is a dependency
-        return
+    import allure
+
     head = (f"{scenario.sdk} {_version(scenario.sdk)}: {scenario.call}\nexpected: {scenario.expectation} "
             f"(FACTS.md: {scenario.source})\nduration: {elapsed:.3f}s\n"
             f"outcome: {'raised ' + type(raised).__name__ + ': ' + str(raised)[:300] if raised else 'returned'}\n")
