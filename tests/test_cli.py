@@ -12,7 +12,6 @@ import pytest
 
 from conformance.specs import effective
 
-
 # The installed console script, also when this interpreter's bin folder is not on PATH.
 EXE = shutil.which("mem0-conformance") or str(Path(sys.executable).with_name("mem0-conformance"))
 

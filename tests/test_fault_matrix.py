@@ -13,11 +13,11 @@ know), so that CI stays fast and repeatable; with the ``thorough`` profile
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,7 +26,6 @@ import pytest
 from conformance.profiles import PROFILE_VARIABLE, SHRINK_VARIABLE, chosen_profile
 from conformance.server.faults import catalog
 from tests.test_cli import EXE
-
 
 PROPERTY = "fault_matrix_outcome"
 LEAN_MAXFAIL = 1

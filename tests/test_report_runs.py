@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from conformance.plugin import NEEDS
 from conformance.reporting.results import read_results
 from conformance.server import ServerSettings, ServerThread, create_app
-from conformance.plugin import NEEDS
 from tests.chaos import ChaosProxy
 from tests.test_cli import EXE
 

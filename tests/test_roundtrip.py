@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conformance.suite import roundtrip
-from conformance.suite.roundtrip import assert_equivalent, differences, normalise_dump, normalise_initialize
+from conformance.suite.roundtrip import (
+    assert_equivalent,
+    differences,
+    normalise_dump,
+    normalise_initialize,
+)
 from strategies.sandbox import memory_lists
 
 PREFIX = "mct-unit-main"

@@ -12,10 +12,11 @@ import pytest
 
 from conformance.client import Exchange
 from conformance.reporting.summary import FORMAT
+from conformance.sdk.scenarios import SCENARIOS
 from conformance.sdk.traffic import DRIFT, VIOLATION, Finding, check, judge
 from conformance.verdicts import ContractViolation, TargetBroken
 from tests.test_cli import EXE
-from tests.test_report_runs import Run, run
+from tests.test_report_runs import KEYS, Run, run
 
 BASE = "http://127.0.0.1:1"
 
@@ -65,8 +66,9 @@ def test_judge_tells_target_violations_sdk_defects_and_broken_targets_apart():
 
 
 def guard(tmp_path: Path, *faults: str) -> Run:
+    """``run --sdk-only`` against the embedded server, which accepts the canary keys (never to be seen in the results)."""
     return run(tmp_path, "--sdk-only", *(arg for fault in faults for arg in ("--fault", fault)), "--",
-               "-p", "no:cacheprovider")
+               "-p", "no:cacheprovider", env=KEYS)
 
 
 def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_path):
@@ -76,34 +78,60 @@ def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_
     assert set(summary["apis"]) == {"SDK"}
     features = summary["apis"]["SDK"]["features"]
     assert {name.split()[0] for name in features} == {"mem0ai", "klavis"}
-    assert summary["totals"]["passed"] == 16 and summary["totals"]["deviation"] == 1
+    assert summary["totals"]["passed"] == len(SCENARIOS) - 1 and summary["totals"]["deviation"] == 1
     # mem0ai annotates the export's schema as a string; the document says object: a finding, not a failure
     (export,) = [test for test, data in summary["tests"].items() if data["verdict"] == "deviation"]
     assert "create_memory_export" in export
     assert "SDK and document disagree" in summary["tests"][export]["message"]
+    assert "the request body at schema: a string" in summary["tests"][export]["message"]
+    results = [json.loads(path.read_text(encoding="utf-8")) for path in (outcome.reports / "allure-results").glob("*-result.json")]
+    # one Allure step per SDK call, named as the call is written, the key never shown
+    (paging,) = [result for result in results if "page_size=2" in result["name"]]
+    steps = [step["name"] for step in paging["steps"]]
+    assert len(steps) == 5 and steps[0].startswith("MemoryClient.add('Has a cat', user_id='mct-")
+    assert steps[-1].endswith("page=2, page_size=2)") and all(step["status"] == "passed" for step in paging["steps"])
     texts = {path.name: path.read_text(encoding="utf-8") for path in (outcome.reports / "allure-results").glob("*-attachment*")}
-    calls = [text for text in texts.values() if text.startswith("mem0ai ") and "MemoryClient(api_key, host)" in text]
-    assert calls and "GET http" in calls[0] and "/v1/ping/" in calls[0] and "duration:" in calls[0]
-    (async_call,) = [text for text in texts.values() if text.startswith("mem0ai ") and "AsyncMemoryClient" in text]
-    assert async_call.index("GET http") < async_call.index("POST http")  # its ping went through requests: recorded too
+    calls = [text for text in texts.values() if text.startswith(f"mem0ai {metadata.version('mem0ai')}: MemoryClient(")
+             and "/v1/ping/" in text]
+    assert calls and "api_key=<redacted>" in calls[0] and "GET http" in calls[0] and "/v1/ping/" in calls[0]
+    assert "duration:" in calls[0] and "outcome: returned" in calls[0] and all(key not in "".join(texts.values()) for key in KEYS.values())
+    (async_call,) = [text for text in texts.values() if text.startswith("mem0ai ") and ": AsyncMemoryClient(" in text]
+    assert "GET http" in async_call and "/v1/ping/" in async_call  # its ping went through requests: recorded too
     drift = "\n".join(text for text in texts.values() if text.startswith("drift: "))
     assert "drift: GET /v1/ping/: not in the vendored seed documents" in drift
     assert "drift: POST /v3/memories/: not in the vendored seed documents" in drift
+    assert "conformance/sdk/versions.py" not in drift  # every call sent what its version's row says
 
 
 def test_a_ping_without_project_fails_sdk_construction_naming_call_and_field(tmp_path):
     outcome = guard(tmp_path, "ping-missing-project-id")
     assert outcome.code == 1
-    assert (f"mem0ai {metadata.version('mem0ai')} MemoryClient(api_key, host): the target's answer breaks the documents "
-            "(the 200 answer at (root): 'project_id' is a required property)") in outcome.stdout
+    assert (f"mem0ai {metadata.version('mem0ai')} MemoryClient(api_key=<redacted>, host='http://127.0.0.1:") in outcome.stdout
+    assert ("client=<Client>): the target's answer breaks the documents (GET /v1/ping/: the 200 answer at (root): "
+            "'project_id' is a required property)") in outcome.stdout
+
+
+def test_a_search_answering_a_bare_list_fails_the_search_call_naming_the_field(tmp_path):
+    """The regression users met between versions: search answering [...] where {"results": [...]} is documented."""
+    outcome = guard(tmp_path, "search-answers-bare-list")
+    found = {test: data for test, data in outcome.summary()["tests"].items()}
+    assert outcome.code == 1
+    (search,) = [data for test, data in found.items() if test.endswith("[mem0ai: search(query, filters={'user_id': u})]")]
+    assert search["verdict"] == "failed"
+    assert (f"mem0ai {metadata.version('mem0ai')} MemoryClient.search('hiking', filters={{'user_id': 'mct-"
+            in search["message"])
+    assert ("the target's answer breaks the documents (POST /v3/memories/search/: the 200 answer at (root): "
+            "an array where an object (with results) is documented)") in search["message"]
 
 
 def test_a_dump_without_its_timestamp_fails_the_klavis_scenarios_naming_the_field(tmp_path):
     outcome = guard(tmp_path, "dump-missing-dumped-at")
-    found = {test: data["verdict"] for test, data in outcome.summary()["tests"].items()}
+    found = {test: data for test, data in outcome.summary()["tests"].items() if "klavis:" in test}
     assert outcome.code == 1
-    assert [verdict for test, verdict in found.items() if "klavis:" in test] == ["failed", "failed"]
-    assert "'dumped_at' is a required property" in outcome.stdout
+    dumping = list(found.values())  # every klavis scenario dumps
+    assert len(dumping) == 3 and {data["verdict"] for data in dumping} == {"failed"}
+    assert all("dump_mem0sandbox(" in data["message"] and "'dumped_at' is a required property" in data["message"]
+               for data in dumping)
 
 
 # --- sdk compare -------------------------------------------------------------------------------------------

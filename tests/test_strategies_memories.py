@@ -8,7 +8,13 @@ from datetime import UTC, date, datetime
 
 from hypothesis import HealthCheck, find, given, settings
 
-from strategies.memories import expiration_dates, memory_texts, message_lists, metadata_values, metadatas
+from strategies.memories import (
+    expiration_dates,
+    memory_texts,
+    message_lists,
+    metadata_values,
+    metadatas,
+)
 
 FIND = settings(max_examples=2000, database=None, suppress_health_check=list(HealthCheck))
 

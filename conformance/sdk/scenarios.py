@@ -14,24 +14,35 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.sdk.calls import CallLog
+from conformance.sdk.versions import LIST, PAGE, REFUSED, RESULTS, SENT, Release
 from conformance.suite.support import eventually
 from conformance.verdicts import fact, require
 
 
 @dataclass
 class Context:
-    """What a scenario may use: ``mem0`` (a MemoryClient) or ``klavis`` (a Klavis), ``new_user()``
-    (a run-prefixed user, deleted at the end), ``track_sandbox(id)`` (released at the end) and
-    ``memory(user, text)`` (one memory added through the SDK, its id)."""
+    """What a scenario may use.
 
-    mem0: Any
-    klavis: Any
+    ``mem0`` (a MemoryClient) and ``klavis`` (a Klavis) are made on first use; ``make_mem0(**extra)``,
+    ``async_mem0()`` and ``async_klavis()`` make more, on recorded httpx clients. Every client is
+    watched: each public call is one record in ``log``. ``releases`` holds what the installed
+    version of each SDK does differently (``conformance/sdk/versions.py``). ``new_user()`` is a
+    run-prefixed user (deleted at the end), ``track_sandbox(id)`` releases a sandbox at the end,
+    and ``memory(user, text)`` adds one memory through the SDK and answers its id."""
+
+    log: CallLog
+    releases: dict[str, Release]
     new_user: Callable[[], str]
     track_sandbox: Callable[[str], None]
     track_webhook: Callable[[str], None] = lambda webhook_id: None
     wait: float = 10.0  # the target's consistency wait: how long queued work may take to show
     prefix: str = "mct"  # the run prefix, for names the run gives (webhooks)
-    async_mem0: Callable[[], Any] = lambda: None  # a new AsyncMemoryClient on a recorded client
+    make_mem0: Callable[..., Any] = lambda **extra: None  # a new MemoryClient (extra constructor arguments)
+    async_mem0: Callable[[], Any] = lambda: None  # a new AsyncMemoryClient
+    async_klavis: Callable[[], Any] = lambda: None  # a new AsyncKlavis
+    mem0: Any = None
+    klavis: Any = None
 
     def memory(self, user: str, text: str) -> str:
         added = self.mem0.add(text, user_id=user, infer=False, async_mode=False)
@@ -67,12 +78,121 @@ def _construct(ctx: Context) -> None:
             documented="org_id and project_id of the key", source=fact("GET /v1/ping/"))
 
 
+def shape(answer: Any) -> str:
+    """``results``, ``page`` or ``list`` (see :mod:`conformance.sdk.versions`), or the answer's type."""
+    if isinstance(answer, list):
+        return LIST
+    if isinstance(answer, dict) and isinstance(answer.get("results"), list):
+        return PAGE if {"count", "next", "previous"} <= answer.keys() else RESULTS
+    return type(answer).__name__
+
+
+def _same_shape(ctx: Context, call: str, answer: Any) -> None:
+    release = ctx.releases["mem0ai"]
+    require(shape(answer) == release.shapes[call],
+            f"{call}() returns {shape(answer)}, where {release.label} returns {release.shapes[call]}",
+            received=answer, documented=f"{release.shapes[call]} (conformance/sdk/versions.py)",
+            source=fact("List/search filters (v2/v3)"))
+
+
 def _add_then_get_all(ctx: Context) -> None:
     user = ctx.new_user()
     memory_id = ctx.memory(user, "I keep bees on the roof")
-    listed = _ids(ctx.mem0.get_all(filters={"user_id": user}))
+    answer = ctx.mem0.get_all(filters={"user_id": user})
+    _same_shape(ctx, "get_all", answer)
+    listed = _ids(answer)
     require(listed == [memory_id], f"get_all(filters={{'user_id': {user!r}}}) after an add for that user lists {listed}",
             received=listed, documented=[memory_id], source=fact("List/search filters (v2/v3)"))
+
+
+def _paging(ctx: Context) -> None:
+    user = ctx.new_user()
+    added = {ctx.memory(user, text) for text in ("Has a cat", "Has a dog", "Has a parrot")}
+    first = ctx.mem0.get_all(filters={"user_id": user}, page=1, page_size=2)
+    second = ctx.mem0.get_all(filters={"user_id": user}, page=2, page_size=2)
+    pages = [first, second]
+    require([shape(page) for page in pages] == [PAGE, PAGE] and [page.get("count") for page in pages] == [3, 3],
+            "get_all(page=..., page_size=2) answers no {count: 3, next, previous, results} page",
+            received=pages, documented='{"count": 3, "next", "previous", "results"}', source=fact("Pagination"))
+    ids = [_ids(page) for page in pages]
+    require([len(part) for part in ids] == [2, 1] and set(ids[0] + ids[1]) == added,
+            f"pages 1 and 2 of size 2 over 3 memories hold {ids}", received=ids,
+            documented="2 then 1 memories, together the 3 added", source=fact("Pagination"))
+
+
+def _ids_as_documented(ctx: Context) -> None:
+    """The listing call as the SDK version's own documentation writes it: top-level ``user_id`` (1.x)
+    or inside ``filters`` (2.x). A target that answers it "filters are required" breaks users' code."""
+    release = ctx.releases["mem0ai"]
+    user = ctx.new_user()
+    memory_id = ctx.memory(user, "Grows tomatoes")
+    if release.documented_ids == "top-level":
+        listed, found = ctx.mem0.get_all(user_id=user), ctx.mem0.search("tomatoes", user_id=user)
+    else:
+        listed, found = ctx.mem0.get_all(filters={"user_id": user}), ctx.mem0.search("tomatoes", filters={"user_id": user})
+    require(_ids(listed) == [memory_id] and memory_id in _ids(found),
+            f"get_all and search with the user's id ({release.documented_ids}) do not show the memory",
+            received={"get_all": _ids(listed), "search": _ids(found)}, documented=[memory_id],
+            source=fact("List/search filters (v2/v3)"))
+
+
+def _top_level_ids(ctx: Context) -> None:
+    """``get_all(user_id=u)``: versions that send top-level ids need a target that honours them;
+    versions that refuse them must do so themselves, before sending anything (v3 answers 400)."""
+    release = ctx.releases["mem0ai"]
+    user = ctx.new_user()
+    memory_id = ctx.memory(user, "Sails on weekends")
+    if release.top_level_ids == SENT:
+        listed = _ids(ctx.mem0.get_all(user_id=user))
+        require(listed == [memory_id], f"get_all(user_id={user!r}) lists {listed}", received=listed,
+                documented=[memory_id], source=fact("List/search filters (v2/v3)"))
+        return
+    for name, call in (("get_all", lambda: ctx.mem0.get_all(user_id=user)),
+                       ("search", lambda: ctx.mem0.search("sails", user_id=user))):
+        try:
+            call()
+        except ValueError:
+            if ctx.log.last(name).exchanges:
+                raise  # sent after all, and the SDK surfaced the target's answer: judged as such
+            continue
+        require(False, f"{name}(user_id=...) was sent and answered, where {release.label} refuses top-level ids itself",
+                received=[e.url for e in ctx.log.last(name).exchanges], documented=f"{REFUSED} by the SDK (ValueError)",
+                source=fact("mem0ai Python SDK"))
+
+
+def _constructor(ctx: Context) -> None:
+    """Each constructor argument of the version's row is accepted; each one it removed raises TypeError."""
+    release = ctx.releases["mem0ai"]
+    values = {"org_id": ctx.mem0.org_id, "project_id": ctx.mem0.project_id}
+    given = {name: values[name] for name in sorted(set(release.constructor) & values.keys())}
+    if given:  # together: 1.0.x refuses one without the other
+        made = ctx.make_mem0(**given)
+        require(made.project_id == ctx.mem0.project_id, f"MemoryClient({', '.join(given)}) has another project",
+                received=made.project_id, documented=ctx.mem0.project_id, source=fact("GET /v1/ping/"))
+    for name in release.removed:
+        try:
+            ctx.make_mem0(**{name: values.get(name, "x")})
+        except TypeError:
+            continue
+        require(False, f"MemoryClient({name}=...) is accepted, where {release.label} removed it",
+                received="constructed", documented="TypeError (conformance/sdk/versions.py)",
+                source=fact("mem0ai Python SDK"))
+
+
+def _users_and_project(ctx: Context) -> None:
+    user = ctx.new_user()
+    ctx.memory(user, "Bakes sourdough")
+    entities = ctx.mem0.users()
+    names = [entity.get("name") for entity in entities.get("results") or []] if isinstance(entities, dict) else None
+    complete = isinstance(entities, dict) and entities.get("next") is None
+    require(isinstance(names, list) and (user in names or not complete),
+            f"users() after an add for {user!r} does not list that user", received=entities,
+            documented=f'{{"count", "next", "previous", "results": [{{"name": "{user}", "type": "user"}}, ...]}}',
+            source=fact("mem0ai Python SDK"))
+    project = ctx.mem0.get_project()
+    require(isinstance(project, dict) and project.get("project_id") == ctx.mem0.project_id,
+            "get_project() answers another project than the key's", received=project,
+            documented=f"the project {ctx.mem0.project_id}", source=fact("GET /v1/ping/"))
 
 
 def _get(ctx: Context) -> None:
@@ -87,7 +207,8 @@ def _search(ctx: Context) -> None:
     user = ctx.new_user()
     memory_id = ctx.memory(user, "Loves hiking in the Alps")
     found = ctx.mem0.search("hiking", filters={"user_id": user})
-    require(isinstance(found, dict) and memory_id in _ids(found),
+    _same_shape(ctx, "search", found)
+    require(memory_id in _ids(found),
             "search('hiking', filters=...) answers no {results: [...]} holding the memory", received=found,
             documented=f'{{"results": [{{"id": "{memory_id}", ...}}]}}', source=fact("List/search filters (v2/v3)"))
 
@@ -226,11 +347,18 @@ def _async_client(ctx: Context) -> None:
             source=fact("List/search filters (v2/v3)"))
 
 
+KLAVIS = "Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"
+
+
 def _sandbox_lifecycle(ctx: Context) -> None:
     from klavis.types import Mem0DataInput, Mem0Memory, Mem0Message, SandboxMcpServer
 
     sandbox_id = ctx.klavis.sandbox.create_sandbox(server_name=SandboxMcpServer.MEM0).sandbox_id
     ctx.track_sandbox(sandbox_id)
+    got = ctx.klavis.sandbox.get_sandbox(server_name="mem0", sandbox_id=sandbox_id)
+    require(got.sandbox_id == sandbox_id and str(getattr(got.status, "value", got.status)) == "occupied",
+            f"get_sandbox({sandbox_id!r}) after create_sandbox answers {got.sandbox_id} {got.status}", received=got,
+            documented=f"{sandbox_id} occupied", source=fact(KLAVIS))
     user = ctx.new_user()
     item = Mem0Memory(message_list=[Mem0Message(role="user", content="Prefers window seats")], user_id=user,
                       auto_infer=False, background_processing=False)
@@ -238,14 +366,14 @@ def _sandbox_lifecycle(ctx: Context) -> None:
                                               request=Mem0DataInput(memory_list=[item]))
     dumped = [m.content_text for m in ctx.klavis.sandbox.dump_mem0sandbox(sandbox_id).data.memory_list]
     require(dumped == ["Prefers window seats"], f"dump_mem0sandbox({sandbox_id!r}) after initialize holds {dumped}",
-            received=dumped, documented=["Prefers window seats"], source=fact("Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"))
+            received=dumped, documented=["Prefers window seats"], source=fact(KLAVIS))
     ctx.klavis.sandbox.reset_sandbox(server_name="mem0", sandbox_id=sandbox_id)
     after = ctx.klavis.sandbox.dump_mem0sandbox(sandbox_id).data.memory_list
     require(after == [], f"dump_mem0sandbox({sandbox_id!r}) after reset_sandbox holds {len(after)} memories",
-            received=len(after), documented=0, source=fact("Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"))
+            received=len(after), documented=0, source=fact(KLAVIS))
     status = ctx.klavis.sandbox.delete_sandbox(server_name="mem0", sandbox_id=sandbox_id).status
     require(str(getattr(status, "value", status)) == "idle", f"delete_sandbox({sandbox_id!r}) answers status {status}",
-            received=status, documented="idle", source=fact("Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"))
+            received=status, documented="idle", source=fact(KLAVIS))
 
 
 def _default_data(ctx: Context) -> None:
@@ -257,7 +385,33 @@ def _default_data(ctx: Context) -> None:
     dumped = ctx.klavis.sandbox.dump_mem0sandbox(sandbox_id).data.memory_list
     require(len(dumped) > 0, f"dump_mem0sandbox({sandbox_id!r}) after initialize with default data is empty",
             received=len(dumped), documented="the default data set's memories",
-            source=fact("Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"))
+            source=fact(KLAVIS))
+
+
+def _async_klavis(ctx: Context) -> None:
+    import asyncio
+
+    from klavis.types import Mem0DataInput, Mem0Memory, Mem0Message, SandboxMcpServer
+
+    user = ctx.new_user()
+
+    async def scenario() -> tuple[list[str], str]:
+        client = ctx.async_klavis()
+        sandbox_id = (await client.sandbox.create_sandbox(server_name=SandboxMcpServer.MEM0)).sandbox_id
+        ctx.track_sandbox(sandbox_id)
+        item = Mem0Memory(message_list=[Mem0Message(role="user", content="Takes the night train")], user_id=user,
+                          auto_infer=False, background_processing=False)
+        await client.sandbox.initialize_mem0sandbox(sandbox_id, init_default_data=False,
+                                                    request=Mem0DataInput(memory_list=[item]))
+        dumped = [m.content_text for m in (await client.sandbox.dump_mem0sandbox(sandbox_id)).data.memory_list]
+        status = (await client.sandbox.delete_sandbox(server_name="mem0", sandbox_id=sandbox_id)).status
+        return dumped, str(getattr(status, "value", status))
+
+    dumped, status = asyncio.run(scenario())
+    require(dumped == ["Takes the night train"] and status == "idle",
+            f"AsyncKlavis: the dump after initialize holds {dumped}, release answers {status}",
+            received={"dump": dumped, "release": status}, documented={"dump": ["Takes the night train"], "release": "idle"},
+            source=fact(KLAVIS))
 
 
 SCENARIOS = (
@@ -265,6 +419,19 @@ SCENARIOS = (
              "GET /v1/ping/", _construct),
     Scenario("mem0ai", "add(user_id=u) then get_all(filters={'user_id': u})", "the added memory is listed for its user",
              "List/search filters (v2/v3)", _add_then_get_all),
+    Scenario("mem0ai", "get_all(filters, page=1|2, page_size=2)", "two pages of 2 and 1 of the user's 3 memories",
+             "Pagination", _paging),
+    Scenario("mem0ai", "get_all and search with entity ids as the version documents them",
+             "the memory is listed and found (no 'filters are required' for a documented call)",
+             "List/search filters (v2/v3)", _ids_as_documented),
+    Scenario("mem0ai", "get_all(user_id=u), search(q, user_id=u): top-level entity ids",
+             "sent and honoured, or refused by the SDK itself with nothing sent, as the version's row says",
+             "mem0ai Python SDK", _top_level_ids),
+    Scenario("mem0ai", "MemoryClient(org_id=..., project_id=...)",
+             "the version's constructor arguments are accepted; the ones it removed raise TypeError",
+             "mem0ai Python SDK", _constructor),
+    Scenario("mem0ai", "users(), get_project()", "the run's user is listed; the project is the key's",
+             "mem0ai Python SDK", _users_and_project),
     Scenario("mem0ai", "get(memory_id)", "returns the memory added", "Add", _get),
     Scenario("mem0ai", "search(query, filters={'user_id': u})", "answers {results: [...]} holding the user's memory",
              "List/search filters (v2/v3)", _search),
@@ -287,9 +454,11 @@ SCENARIOS = (
              "the renamed webhook is listed, then deleted", "Add", _webhooks),
     Scenario("mem0ai", "delete_users(user_id=u) then get_all", "nothing of the user is listed any more", "Delete-all",
              _delete_users),
-    Scenario("klavis", "create_sandbox, initialize_mem0sandbox, dump, reset_sandbox, delete_sandbox",
+    Scenario("klavis", "create_sandbox, get_sandbox, initialize_mem0sandbox, dump, reset_sandbox, delete_sandbox",
              "the dump holds what was initialized, nothing after reset; release answers idle",
              "Klavis mem0 sandbox API", _sandbox_lifecycle),
     Scenario("klavis", "initialize_mem0sandbox(init_default_data=True)", "the dump holds the default data set",
              "Klavis mem0 sandbox API", _default_data),
+    Scenario("klavis", "AsyncKlavis: create_sandbox, initialize_mem0sandbox, dump_mem0sandbox, delete_sandbox",
+             "the asynchronous client does what the synchronous one does", "Klavis mem0 sandbox API", _async_klavis),
 )

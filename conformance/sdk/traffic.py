@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +32,7 @@ from conformance.client import (
     record_exchange,
     redact,
 )
+from conformance.sdk.calls import Call, reproducer
 from conformance.specs import effective, find_operation, resolve, validator
 from conformance.verdicts import (
     ContractViolation,
@@ -168,7 +169,23 @@ def _json(text: str) -> Any:
 def _problems(api: str, schema: dict[str, Any], value: Any) -> list[str]:
     """Each way ``value`` fails ``schema``: where, and what (at most five)."""
     errors = sorted(_validator(api, json.dumps(schema, sort_keys=True)).iter_errors(value), key=lambda e: list(e.path))
-    return [f"at {'/'.join(map(str, error.path)) or '(root)'}: {error.message[:200]}" for error in errors[:5]]
+    return [f"at {'/'.join(map(str, error.path)) or '(root)'}: {_message(error)}" for error in errors[:5]]
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number", type(None): "null"}
+
+
+def _message(error: Any) -> str:
+    """jsonschema's message, except for a wrong type: what came and what is documented, with the fields
+    an object must have (``an array where an object (with results) is documented``), not the value."""
+    if error.validator != "type":
+        return error.message[:200]
+    documented = error.validator_value if isinstance(error.validator_value, str) else " or ".join(error.validator_value)
+    required = error.schema.get("required") if isinstance(error.schema, dict) else None
+    fields = f" (with {', '.join(required)})" if documented == "object" and required else ""
+    article = "an" if documented[0] in "aeiou" else "a"
+    return f"{_JSON_TYPES.get(type(error.instance), type(error.instance).__name__)} where {article} {documented}{fields} is documented"
 
 
 @functools.cache
@@ -177,29 +194,47 @@ def _validator(api: str, schema: str) -> Any:
 
 
 def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised: BaseException | None, *,
-          expectation: str, source: str) -> BaseException | str | None:
-    """The outcome of one SDK call: an exception to raise (a violation of the target, the target broken,
+          expectation: str, source: str, calls: Sequence[Call] = ()) -> BaseException | str | None:
+    """The outcome of one scenario: an exception to raise (a violation of the target, the target broken,
     or the scenario's own failed expectation), a finding to report apart (a string: the SDK raised
     although every answer conformed, or the target refused what the SDK sent against the document),
-    or None when all is well."""
+    or None when all is well. ``call`` names the scenario; with the SDK ``calls`` it made, a message
+    names the very call that got the bad answer or raised."""
     violations = [f for f in findings if f.kind == VIOLATION]
     if violations:
-        return ContractViolation(f"{call}: the target's answer breaks the documents ({violations[0].message})",
+        culprit = next((c for c in calls for e in c.exchanges if any(f.kind == VIOLATION for f in check(e))), None)
+        return ContractViolation(f"{_named(call, culprit)}: the target's answer breaks the documents "
+                                 f"({violations[0].operation}: {violations[0].message})",
                                  received="\n".join(map(str, violations)),
                                  documented="every answer valid against its operation's response schema",
                                  source=operation_source(violations[0].operation), severity=Severity.CRITICAL)
     if raised is None or isinstance(raised, ContractViolation):
         return raised
+    culprit = next((c for c in reversed(calls) if c.error is raised), None) or next(
+        (c for c in reversed(calls) if c.error is not None), None)
+    name = _named(call, culprit)
+    exchanges = culprit.exchanges if culprit is not None else exchanges
     statuses = [exchange.status for exchange in exchanges]
     if any(status is None for status in statuses):
-        return TargetBroken(f"{call}: no answer ({type(raised).__name__}: {raised})")
-    disagreements = [f for f in findings if f.kind == DRIFT and f.message.startswith("the request body")]
+        return TargetBroken(f"{name}: no answer ({type(raised).__name__}: {raised})")
+    pool = [f for e in exchanges for f in check(e)] if culprit is not None else findings
+    disagreements = [f for f in pool if f.kind == DRIFT and f.message.startswith("the request body")]
     if disagreements and any(status >= 400 for status in statuses):
-        return (f"SDK and document disagree: {call} sent what the document refuses ({disagreements[0]}), and the "
+        return (f"SDK and document disagree: {name} sent what the document refuses ({disagreements[0]}), and the "
                 f"target refused it with {max(statuses)}; {type(raised).__name__}: {str(raised)[:160]}")
     if any(status >= 400 for status in statuses):
-        return ContractViolation(f"{call} raised {type(raised).__name__}, surfacing the target's {max(statuses)}: "
+        return ContractViolation(f"{name} raised {type(raised).__name__}, surfacing the target's {max(statuses)}: "
                                  f"{str(raised)[:200]}", documented=expectation, source=fact(source),
                                  received="\n".join(f"{e.method} {e.url} -> {e.status}" for e in exchanges))
-    return (f"SDK defect: {call} raised {type(raised).__name__}: {str(raised)[:200]} after the target answered "
-            f"{statuses or 'nothing'}, every answer valid (the exchanges are in the 'SDK call' attachment)")
+    answered = ", ".join(f"{e.status} to {e.method} {urlsplit(e.url).path}" for e in exchanges) or "nothing"
+    where = f" at {culprit.where()}" if culprit is not None and culprit.where() else ""
+    again = ""
+    if culprit is not None and exchanges:
+        base = urlsplit(exchanges[0].url)
+        again = f". Reproduce: {reproducer(culprit, f'{base.scheme}://{base.netloc}')}"
+    return (f"SDK defect: {name} raised {type(raised).__name__}: {str(raised)[:200]}{where}, after the target answered "
+            f"{answered}, every answer valid{again}")
+
+
+def _named(call: str, culprit: Call | None) -> str:
+    return f"{culprit.sdk} {culprit.version} {culprit.name}" if culprit is not None else call

@@ -16,14 +16,17 @@ import json
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from importlib import metadata
 from urllib.parse import urlsplit
 
 import pytest
 
 from conformance import plugin
+from conformance.sdk.calls import Call, CallLog
 from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
-from conformance.sdk.traffic import DRIFT, Traffic, check, judge
+from conformance.sdk.traffic import DRIFT, Finding, Traffic, check, judge
+from conformance.sdk.versions import UnknownRelease, release, unlike
 from conformance.specs import find_operation
 from conformance.suite.support import track_sandbox, track_webhook
 
@@ -53,44 +56,70 @@ def traffic(target) -> Traffic:
 
 
 @pytest.fixture(scope="session")
-def sdk_context(request, target, cleanup) -> Context:
-    mem0 = klavis = None
+def sdk_context(request, target, cleanup, traffic) -> Context:
     if target.mem0 is not None:
         pytest.importorskip("mem0", reason="the mem0ai SDK is not installed (pip install 'mem0-conformance[sdk]')")
     if target.klavis is not None:
         pytest.importorskip("klavis", reason="the klavis SDK is not installed (pip install 'mem0-conformance[sdk]')")
+    try:
+        releases = {sdk: release(sdk, _version(sdk)) for sdk in releases_wanted(target)}
+    except UnknownRelease as exc:
+        pytest.skip(str(exc))
     users = request.getfixturevalue("new_user") if target.mem0 is not None else (lambda: "")
     klavis_api = request.getfixturevalue("klavis") if target.klavis is not None else None
     mem0_api = request.getfixturevalue("mem0") if target.mem0 is not None else None
-    return Context(mem0, klavis, users, lambda sandbox_id: track_sandbox(cleanup, klavis_api, sandbox_id),
-                   lambda webhook_id: track_webhook(cleanup, mem0_api, webhook_id),
-                   wait=max(api.consistency_wait for api in (target.mem0, target.klavis) if api is not None),
-                   prefix=request.getfixturevalue("run_prefix"))
+    log = CallLog(traffic.recorder, _version, step=_step)
+    context = Context(log, releases, users, lambda sandbox_id: track_sandbox(cleanup, klavis_api, sandbox_id),
+                      lambda webhook_id: track_webhook(cleanup, mem0_api, webhook_id),
+                      wait=max(api.consistency_wait for api in (target.mem0, target.klavis) if api is not None),
+                      prefix=request.getfixturevalue("run_prefix"))
+    if target.mem0 is not None:
+        from mem0 import AsyncMemoryClient, MemoryClient
+
+        context.make_mem0 = lambda **extra: log.construct(MemoryClient, "mem0ai", api_key=target.mem0.key,
+                                                          host=target.mem0.url, client=traffic.client(), **extra)
+        context.async_mem0 = lambda: log.construct(AsyncMemoryClient, "mem0ai", api_key=target.mem0.key,
+                                                   host=target.mem0.url, client=traffic.async_client())
+    if target.klavis is not None:
+        from klavis import AsyncKlavis
+
+        context.async_klavis = lambda: log.construct(AsyncKlavis, "klavis", api_key=target.klavis.key,
+                                                     base_url=target.klavis.url, httpx_client=traffic.async_client())
+    return context
+
+
+def releases_wanted(target) -> list[str]:
+    return [sdk for sdk, api in (("mem0ai", target.mem0), ("klavis", target.klavis)) if api is not None]
 
 
 def _build(scenario: Scenario, context: Context, target, traffic: Traffic) -> None:
     """Construct the SDK's client on first use (MemoryClient pings when constructed)."""
     if scenario.sdk == "mem0ai" and context.mem0 is None:
-        from mem0 import MemoryClient
-
-        context.mem0 = MemoryClient(api_key=target.mem0.key, host=target.mem0.url, client=traffic.client())
-
-        def async_mem0():
-            from mem0 import AsyncMemoryClient
-
-            return AsyncMemoryClient(api_key=target.mem0.key, host=target.mem0.url, client=traffic.async_client())
-
-        context.async_mem0 = async_mem0
+        context.mem0 = context.make_mem0()
     if scenario.sdk == "klavis" and context.klavis is None:
         from klavis import Klavis
 
-        context.klavis = Klavis(api_key=target.klavis.key, base_url=target.klavis.url, httpx_client=traffic.client())
+        context.klavis = context.log.construct(Klavis, "klavis", api_key=target.klavis.key, base_url=target.klavis.url,
+                                               httpx_client=traffic.client())
+
+
+@contextmanager
+def _step(call: Call):
+    """Each SDK call an Allure step, its exchanges attached; the step fails when the call raised."""
+    import allure
+
+    with allure.step(call.name[:300]):
+        try:
+            yield
+        finally:
+            allure.attach(call.render(), name="SDK call", attachment_type=allure.attachment_type.TEXT)
 
 
 @pytest.mark.parametrize("scenario", [_param(s) for s in SCENARIOS])
 def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic: Traffic, request):
     """The SDK call does what its scenario states, and every exchange it makes conforms to the documents."""
     traffic.take()
+    sdk_context.log.calls.clear()
     started, raised = time.monotonic(), None
     try:
         _build(scenario, sdk_context, target, traffic)
@@ -98,19 +127,20 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
             scenario.run(sdk_context)
     except Exception as exc:  # noqa: BLE001 - what the SDK (or the scenario's expectation) raises is judged below
         raised = exc
-    exchanges = traffic.take()
+    exchanges, calls = traffic.take(), list(sdk_context.log.calls)
     findings = [finding for exchange in exchanges for finding in check(exchange)]
-    _attach(scenario, exchanges, findings, time.monotonic() - started, raised)
-    _record(request.config, scenario, exchanges, findings)
+    findings += [Finding(DRIFT, "conformance/sdk/versions.py", text) for text in unlike(sdk_context.releases, calls)]
+    _attach(scenario, calls, findings, time.monotonic() - started, raised)
+    _record(request.config, scenario, exchanges, calls, findings)
     outcome = judge(f"{scenario.sdk} {_version(scenario.sdk)} {scenario.call}", exchanges, findings, raised,
-                    expectation=scenario.expectation, source=scenario.source)
+                    expectation=scenario.expectation, source=scenario.source, calls=calls)
     if isinstance(outcome, BaseException):
         raise outcome
     if outcome is not None:
         pytest.xfail(outcome)
 
 
-def _record(config, scenario: Scenario, exchanges, findings) -> None:
+def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings) -> None:
     """The scenario's traffic for ``sdk compare``: one JSON line per scenario in ``sdk-traffic-<worker>.jsonl``
     beside the results (operations called, the body fields sent to each, drift)."""
     from conformance.plugin import worker_name
@@ -127,22 +157,24 @@ def _record(config, scenario: Scenario, exchanges, findings) -> None:
         operations.setdefault(label, [])
         operations[label] = sorted(set(operations[label]) | set(body))
     line = {"sdk": scenario.sdk, "version": _version(scenario.sdk), "scenario": scenario.id,
-            "operations": operations, "drift": sorted({str(f) for f in findings if f.kind == DRIFT})}
+            "operations": operations, "drift": sorted({str(f) for f in findings if f.kind == DRIFT}),
+            "calls": [call.record() for call in calls]}
     folder = reports / RESULTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"sdk-traffic-{worker_name(config)}.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
-def _attach(scenario: Scenario, exchanges, findings, elapsed: float, raised) -> None:
-    """One record per SDK call in the report: SDK, version, call, exchanges, duration, outcome; drift apart."""
+def _attach(scenario: Scenario, calls: list[Call], findings, elapsed: float, raised) -> None:
+    """The scenario in the report: its expectation and source, each SDK call (a step of its own, see
+    :func:`_step`) with its outcome, and drift apart."""
     import allure
 
-    head = (f"{scenario.sdk} {_version(scenario.sdk)}: {scenario.call}\nexpected: {scenario.expectation} "
-            f"(FACTS.md: {scenario.source})\nduration: {elapsed:.3f}s\n"
-            f"outcome: {'raised ' + type(raised).__name__ + ': ' + str(raised)[:300] if raised else 'returned'}\n")
-    allure.attach(head + "\n" + "\n\n".join(e.render() for e in exchanges), name="SDK call",
-                  attachment_type=allure.attachment_type.TEXT)
+    lines = [f"{scenario.sdk} {_version(scenario.sdk)}: {scenario.call}",
+             f"expected: {scenario.expectation} (FACTS.md: {scenario.source})", f"duration: {elapsed:.3f}s",
+             f"outcome: {'raised ' + type(raised).__name__ + ': ' + str(raised)[:300] if raised else 'as expected'}", ""]
+    lines += [f"{call.duration:7.3f}s  {call.name}  ->  {call.outcome}" for call in calls]
+    allure.attach("\n".join(lines), name="SDK calls", attachment_type=allure.attachment_type.TEXT)
     drift = sorted({str(f) for f in findings if f.kind == DRIFT})
     if drift:
         allure.attach("\n".join(drift), name="drift (beyond the seed documents)", attachment_type=allure.attachment_type.TEXT)

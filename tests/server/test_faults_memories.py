@@ -14,14 +14,25 @@ from typing import Any
 import httpx
 
 from conformance.server.handlers.mem0_batch import (
-    BATCH_LIMIT_OFF_BY_ONE, BATCH_NOT_ATOMIC, IMMUTABLE_BATCH_UPDATE_ALLOWED,
+    BATCH_LIMIT_OFF_BY_ONE,
+    BATCH_NOT_ATOMIC,
+    IMMUTABLE_BATCH_UPDATE_ALLOWED,
 )
-from conformance.server.handlers.mem0_common import HISTORY_MISSING_UPDATE, UNICODE_MANGLED
+from conformance.server.handlers.mem0_common import (
+    HISTORY_MISSING_UPDATE,
+    UNICODE_MANGLED,
+)
 from conformance.server.handlers.mem0_listing import (
-    EXPIRED_MEMORIES_LISTED, FILTER_LEAKS_OTHER_USERS, MISSING_ENTITY_FILTER_ACCEPTED, PAGINATION_OVERLAP,
+    EXPIRED_MEMORIES_LISTED,
+    FILTER_LEAKS_OTHER_USERS,
+    MISSING_ENTITY_FILTER_ACCEPTED,
+    PAGINATION_OVERLAP,
+    SEARCH_ANSWERS_BARE_LIST,
 )
 from conformance.server.handlers.mem0_memories import (
-    DELETED_MEMORY_STILL_LISTED, EVENT_NEVER_SETTLES, IMMUTABLE_UPDATE_ALLOWED,
+    DELETED_MEMORY_STILL_LISTED,
+    EVENT_NEVER_SETTLES,
+    IMMUTABLE_UPDATE_ALLOWED,
 )
 from tests.server.test_mem0_memories import add, listed
 
@@ -122,6 +133,20 @@ def test_filter_leaks_other_users(mem0, server):
     correct, faulty = both(server, FILTER_LEAKS_OTHER_USERS, scenario)
     assert correct == ["alice's secret", "bob's secret"]
     assert "carol's secret" in faulty
+
+
+def test_search_answers_bare_list(mem0, server):
+    """search-answers-bare-list: v3 search answers [...] instead of {"results": [...]}; v2 search keeps its array."""
+    def scenario():
+        add(mem0, "likes green tea")
+        query = {"query": "tea", "filters": {"user_id": "alice"}}
+        v3 = mem0.post("/v3/memories/search/", json=query).json()
+        v2 = mem0.post("/v2/memories/search/", json=query).json()
+        return type(v3).__name__, [m["memory"] for m in (v3["results"] if isinstance(v3, dict) else v3)], type(v2).__name__
+
+    correct, faulty = both(server, SEARCH_ANSWERS_BARE_LIST, scenario)
+    assert correct == ("dict", ["likes green tea"], "list")
+    assert faulty == ("list", ["likes green tea"], "list")
 
 
 def test_pagination_overlap(mem0, server):

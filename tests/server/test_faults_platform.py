@@ -9,8 +9,14 @@ from __future__ import annotations
 import uuid
 
 from conformance.server import faults
-from conformance.server.handlers import mem0_activity, mem0_entities, mem0_exports, mem0_platform, mem0_projects
-from conformance.server.handlers import mem0_webhooks
+from conformance.server.handlers import (
+    mem0_activity,
+    mem0_entities,
+    mem0_exports,
+    mem0_platform,
+    mem0_projects,
+    mem0_webhooks,
+)
 from tests.server.conftest import SETTINGS
 
 PROJECT_PATH = f"/api/v1/orgs/organizations/{SETTINGS.org_id}/projects/{SETTINGS.project_id}/"

@@ -17,7 +17,13 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")
 
 from klavis import Klavis  # noqa: E402
 from klavis.core.api_error import ApiError  # noqa: E402
-from klavis.types import Mem0DataInput, Mem0Memory, Mem0Message, SandboxMcpServer, SandboxStatus  # noqa: E402
+from klavis.types import (  # noqa: E402
+    Mem0DataInput,
+    Mem0Memory,
+    Mem0Message,
+    SandboxMcpServer,
+    SandboxStatus,
+)
 
 from tests.server.conftest import SETTINGS  # noqa: E402
 

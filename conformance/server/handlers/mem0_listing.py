@@ -58,6 +58,10 @@ FILTER_LEAKS_OTHER_USERS = faults.declare(
 PAGINATION_OVERLAP = faults.declare(
     "pagination-overlap", "pagination", "Every page after the first starts with the last memory of the previous page."
 )
+SEARCH_ANSWERS_BARE_LIST = faults.declare(
+    "search-answers-bare-list", "shapes",
+    'POST /v3/memories/search/ answers a bare array (the v2 shape) where {"results": [...]} is documented.',
+)
 MISSING_ENTITY_FILTER_ACCEPTED = faults.declare(
     "missing-entity-filter-accepted", "status-codes",
     "A list or search without any entity filter answers 200 with every memory instead of 400.",
@@ -236,5 +240,6 @@ def search_v3(call: Call) -> Reply:
     predicates = [_compile(call, body["filters"]), _compile(call, _extras(
         {key: body.get(key) for key in ("categories", "metadata")}))]
     _require_entity(call, body["filters"])
-    return Reply(200, {"results": _search(call, body["query"], predicates, top_k=body.get("top_k", 10),
-                                          threshold=body.get("threshold"), fields=body.get("fields"))})
+    found = _search(call, body["query"], predicates, top_k=body.get("top_k", 10), threshold=body.get("threshold"),
+                    fields=body.get("fields"))
+    return Reply(200, found if call.fault(SEARCH_ANSWERS_BARE_LIST) else {"results": found})
