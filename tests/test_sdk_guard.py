@@ -92,8 +92,8 @@ def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_
     assert steps[-1].endswith("page=2, page_size=2)") and all(step["status"] == "passed" for step in paging["steps"])
     texts = {path.name: path.read_text(encoding="utf-8") for path in (outcome.reports / "allure-results").glob("*-attachment*")}
     calls = [text for text in texts.values() if text.startswith(f"mem0ai {metadata.version('mem0ai')}: MemoryClient(")
-             and "/v1/ping/" in text]
-    assert calls and "api_key=<redacted>" in calls[0] and "GET http" in calls[0] and "/v1/ping/" in calls[0]
+             and "> GET http" in text]  # the records of the constructions (not the scenario's list of calls)
+    assert calls and "api_key=<redacted>" in calls[0] and "/v1/ping/" in calls[0]
     assert "duration:" in calls[0] and "outcome: returned" in calls[0] and all(key not in "".join(texts.values()) for key in KEYS.values())
     (async_call,) = [text for text in texts.values() if text.startswith("mem0ai ") and ": AsyncMemoryClient(" in text]
     assert "GET http" in async_call and "/v1/ping/" in async_call  # its ping went through requests: recorded too
@@ -101,6 +101,10 @@ def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_
     assert "drift: GET /v1/ping/: not in the vendored seed documents" in drift
     assert "drift: POST /v3/memories/: not in the vendored seed documents" in drift
     assert "conformance/sdk/versions.py" not in drift  # every call sent what its version's row says
+    # the summary lists the drift apart from the verdicts, per SDK version
+    assert "GET /v1/ping/: not in the vendored seed documents (a supplement of this project)" in \
+        summary["sdk_drift"][f"mem0ai {metadata.version('mem0ai')}"]
+    assert "## SDK drift" in (outcome.reports / "summary.md").read_text(encoding="utf-8")
 
 
 def test_a_ping_without_project_fails_sdk_construction_naming_call_and_field(tmp_path):
@@ -185,7 +189,56 @@ def test_sdk_compare_of_mem0ai_1_0_11_and_2_2_1_against_the_reference_server(tmp
     for path in ("POST /v3/memories/add/", "POST /v3/memories/  ", "POST /v3/memories/search/"):
         assert path in new_traffic.split("operations mem0ai==1.0.11 calls")[0]
     assert "scenarios passing with mem0ai==1.0.11 only (regressions): none" in out
-    # mem0ai 1.0.11's feedback() raises TypeError after a 200: an SDK defect, reported, not the target's failure
+    assert "calls and arguments mem0ai==1.0.11 has and mem0ai==2.2.1 does not (code using them breaks): " in out
+    assert "  MemoryClient(org_id, project_id)\n" in out
+    # 1.0.11 is green against the reference server: its own defects are findings, not failures
     old = json.loads((tmp_path / "mem0ai-1.0.11" / "summary.json").read_text())
+    assert {test["verdict"] for test in old["tests"].values()} == {"passed", "deviation"}
+    # its feedback() raises TypeError after a 200: an SDK defect, with where it raised and how to reproduce it
     (feedback,) = [test for ident, test in old["tests"].items() if "feedback(" in ident]
-    assert feedback["verdict"] == "deviation" and "SDK defect" in feedback["message"] and "TypeError" in feedback["message"]
+    assert feedback["verdict"] == "deviation" and "SDK defect: mem0ai 1.0.11 MemoryClient.feedback(" in feedback["message"]
+    (whole,) = [result["statusDetails"]["message"] for result in map(json.loads, map(Path.read_text, (
+        tmp_path / "mem0ai-1.0.11" / "allure-results").glob("*-result.json"))) if "feedback(" in result["name"]]
+    assert "raised TypeError" in whole and "at mem0/client/main.py:" in whole
+    assert "Reproduce: pip install 'mem0ai==1.0.11'; python -c \"import asyncio, os; from mem0 import MemoryClient;" in whole
+    # its documented get_all(user_id=...) sends the id where the v2 document wants filters: "filters are required"
+    (documented,) = [test for ident, test in old["tests"].items() if "as the version documents them" in ident]
+    assert documented["verdict"] == "deviation" and "'filters' is a required property" in documented["message"]
+    new = json.loads((tmp_path / "mem0ai-2.2.1" / "summary.json").read_text())
+    (top_level,) = [test for ident, test in new["tests"].items() if "top-level entity ids" in ident]
+    assert top_level["verdict"] == "passed"  # 2.x refuses them itself, before sending anything
+
+
+def test_sdk_compare_of_klavis_2_19_and_2_20(tmp_path):
+    """klavis renamed initialize_mem0sandbox's arguments: code passing memory_list= breaks, and 2.19's model of
+    the acquire answer requires a server_url the document does not declare (a disagreement, reported)."""
+    result = subprocess.run([EXE, "sdk", "compare", "klavis==2.19.0", "klavis==2.20.0", "--reports", str(tmp_path)],
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    assert "scenarios passing with klavis==2.19.0 only (regressions): none" in out
+    assert "  Klavis.sandbox.initialize_mem0sandbox(memory_list)\n" in out.split("calls and arguments new in")[0]
+    assert "  Klavis.sandbox.initialize_mem0sandbox(init_default_data, request)\n" in out.split("calls and arguments new in")[1]
+    old = json.loads((tmp_path / "klavis-2.19.0" / "summary.json").read_text())
+    klavis = {ident: test for ident, test in old["tests"].items() if "[klavis: " in ident}
+    assert sorted(test["verdict"] for test in klavis.values()) == ["deviation", "deviation", "skipped"]
+    assert all("server_url Field required" in test["message"] for test in klavis.values() if test["verdict"] == "deviation")
+
+
+def test_compare_lists_calls_and_arguments_one_version_has_and_the_other_not(tmp_path):
+    from conformance.sdk.compare import Pin, compare, render
+
+    folders = []
+    for name, calls in (("old", {"MemoryClient": ["api_key", "org_id"], "MemoryClient.update": ["memory_id", "text"],
+                                 "MemoryClient.chat": []}),
+                        ("new", {"MemoryClient": ["api_key"], "MemoryClient.update": ["memory_id", "options", "**kwargs"],
+                                 "MemoryClient.get_profile": ["entity_id"]})):
+        folder = reports_of(tmp_path / name, "1", {}, [])
+        (folder / "allure-results" / "sdk-surface-mem0ai.json").write_text(json.dumps({"calls": calls}), encoding="utf-8")
+        folders.append(folder)
+    result = compare(Pin.parse("mem0ai==1.0.0"), Pin.parse("mem0ai==2.0.0"), *folders)
+    assert result.removed == {"MemoryClient": ["org_id"], "MemoryClient.chat": [],
+                              "MemoryClient.update": ["text (only through **kwargs now)"]}
+    assert result.added == {"MemoryClient.get_profile": [], "MemoryClient.update": ["options", "**kwargs"]}
+    assert not result.regressed  # breaking for callers, said, but no scenario regressed
+    assert "  MemoryClient.chat  (the whole call)\n  MemoryClient.update(text (only through **kwargs now))" in render(result)

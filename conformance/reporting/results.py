@@ -38,6 +38,7 @@ CATEGORIES = [
 PACKAGES = ("mem0-conformance", "schemathesis", "hypothesis", "pytest", "allure-pytest", "mem0ai", "klavis")
 _RESULT_SUFFIXES = ("-result.json", "-container.json", "-attachment")
 SUCCESSES_GLOB = "successes-*.json"
+SDK_TRAFFIC_GLOB = "sdk-traffic-*.jsonl"
 
 
 def public_url(url: str) -> str:
@@ -141,6 +142,13 @@ def read_successes(folders: Iterable[Path]) -> dict[str, int]:
             for operation, count in json.loads(path.read_text(encoding="utf-8")).items():
                 total[operation] = total.get(operation, 0) + int(count)
     return total
+
+
+def read_sdk_traffic(folders: Iterable[Path]) -> list[dict[str, Any]]:
+    """The SDK guard's records, one per scenario (``sdk-traffic-<worker>.jsonl``): SDK, version, scenario,
+    operations with the body fields sent, drift, and the SDK calls made."""
+    return [json.loads(line) for folder in folders for path in sorted(folder.glob(SDK_TRAFFIC_GLOB))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def read_results(folders: Iterable[Path]) -> list[dict[str, Any]]:

@@ -23,6 +23,7 @@ from conformance.reporting.results import (
     label,
     read_environment,
     read_results,
+    read_sdk_traffic,
     read_successes,
 )
 from conformance.verdicts import (
@@ -119,6 +120,11 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
                 operation for operation, verdicts in operations.items()
                 if verdicts[PASSED] + verdicts[FAILED] + verdicts[BROKEN] and not successes.get(operation)]
     reasons = Counter(t["message"] for t in tests.values() if t["verdict"] == SKIPPED)
+    drift: dict[str, set[str]] = {}
+    for line in read_sdk_traffic(folders):
+        drift.setdefault(f"{line['sdk']} {line['version']}", set()).update(
+            item.removeprefix("drift: ") for item in line.get("drift", ()))
+    extra = {"sdk_drift": {sdk: sorted(items) for sdk, items in sorted(drift.items())}} if drift else {}
     return {
         "format": FORMAT,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -127,6 +133,7 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
         "totals": counts(t["verdict"] for t in tests.values()),
         "apis": summary_apis,
         "skip_reasons": dict(reasons.most_common()),
+        **extra,
         "tests": tests,
     }
 
@@ -202,6 +209,9 @@ def render_text(summary: Mapping[str, Any]) -> str:
         lines += ["", f"success path never validated (no 2xx answer to a generated request passed the checks): "
                       f"{len(unexercised)} operations"]
         lines += [f"  {entry}" for entry in unexercised]
+    for sdk, items in summary.get("sdk_drift", {}).items():
+        lines += ["", f"SDK drift of {sdk} (beyond the seed documents; reported, not failed): {len(items)}"]
+        lines += [f"  {item}" for item in items]
     if summary["skip_reasons"]:
         lines += ["", "skipped, by reason:"]
         lines += [f"  {n:>4} x {reason}" for reason, n in summary["skip_reasons"].items()]
@@ -254,6 +264,11 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     if bad:
         lines += ["## Not passing", ""]
         lines += [f"- **{t['verdict']}** ({t['severity']}) `{ident}`: {t['message']}" for ident, t in bad]
+        lines.append("")
+    if summary.get("sdk_drift"):
+        lines += ["## SDK drift", "", "What the SDKs call and send beyond the vendored seed documents (reported, not failed):", ""]
+        for sdk, items in summary["sdk_drift"].items():
+            lines += [f"- **{sdk}**"] + [f"  - {item}" for item in items]
         lines.append("")
     if summary["skip_reasons"]:
         lines += ["## Skipped, by reason", ""]

@@ -23,6 +23,7 @@ from typing import Any
 
 from conformance.reporting import RESULTS_DIR
 from conformance.reporting.html import cache_dir
+from conformance.reporting.results import read_sdk_traffic
 from conformance.reporting.summary import load
 
 SDKS = {"mem0ai": "klavis>=2.20,<3", "klavis": "mem0ai>=2.2.1,<3"}  # each SDK's companion, at its default
@@ -84,8 +85,7 @@ def run_guard(scripts: Path, reports: Path, urls: dict[str, str], keys: dict[str
 
 
 def traffic(reports: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for path in sorted((reports / RESULTS_DIR).glob("sdk-traffic-*.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_sdk_traffic([reports / RESULTS_DIR])
 
 
 @dataclass
@@ -98,6 +98,8 @@ class Comparison:
     sent_old: dict[str, list[str]]
     fields: dict[str, tuple[list[str], list[str]]]  # operation -> (fields only the old sends, only the new)
     drift_new: list[str]
+    removed: dict[str, list[str]]  # SDK calls (or their parameters) the new version no longer has: breaking for callers
+    added: dict[str, list[str]]
 
     @property
     def regressed(self) -> bool:
@@ -119,7 +121,26 @@ def compare(old: Pin, new: Pin, old_reports: Path, new_reports: Path) -> Compari
         {op: sent[old][op] for op in sorted(sent[old].keys() - sent[new].keys())},
         {op: (sorted(set(sent[old][op]) - set(sent[new][op])), sorted(set(sent[new][op]) - set(sent[old][op])))
          for op in sorted(both) if set(sent[old][op]) != set(sent[new][op])},
-        sorted(drift[new] - drift[old]))
+        sorted(drift[new] - drift[old]), *_surface_change(old.sdk, old_reports, new_reports))
+
+
+def _surface(reports: Path, sdk: str) -> dict[str, list[str]]:
+    path = reports / RESULTS_DIR / f"sdk-surface-{sdk}.json"
+    return json.loads(path.read_text(encoding="utf-8"))["calls"] if path.is_file() else {}
+
+
+def _surface_change(sdk: str, old_reports: Path, new_reports: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """(calls or parameters only the old version has, those only the new one has); a whole call is ``[]``."""
+    old, new = _surface(old_reports, sdk), _surface(new_reports, sdk)
+    removed: dict[str, list[str]] = {call: [] for call in old.keys() - new.keys()}
+    added: dict[str, list[str]] = {call: [] for call in new.keys() - old.keys()}
+    for call in old.keys() & new.keys():
+        if gone := [p for p in old[call] if p not in new[call] and not p.startswith("*")]:
+            # a keyword the new version takes only through **kwargs may still work: said, not hidden
+            removed[call] = [", ".join(gone) + " (only through **kwargs now)"] if "**kwargs" in new[call] else gone
+        if extra := [p for p in new[call] if p not in old[call]]:
+            added[call] = extra
+    return dict(sorted(removed.items())), dict(sorted(added.items()))
 
 
 def _operations(lines: list[dict[str, Any]], sdk: str) -> dict[str, list[str]]:
@@ -148,6 +169,10 @@ def render(result: Comparison) -> str:
         lines.append(f"  {op}: " + "; ".join(part for part in (f"only {old}: {', '.join(gone)}" if gone else "",
                                                                    f"only {new}: {', '.join(added)}" if added else "")
                                               if part))
+    for title, change in ((f"calls and arguments {old} has and {new} does not (code using them breaks)", result.removed),
+                          (f"calls and arguments new in {new}", result.added)):
+        lines.append(f"{title}: {len(change) or 'none'}")
+        lines += [f"  {call}" + (f"({', '.join(params)})" if params else "  (the whole call)") for call, params in change.items()]
     lines.append(f"drift new with {new}: {len(result.drift_new) or 'none'}")
     lines += [f"  {item.removeprefix('drift: ')}" for item in result.drift_new]
     lines += ["", f"{new} {'REGRESSES against' if result.regressed else 'does not regress against'} {old}"]

@@ -222,6 +222,9 @@ def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised:
     if disagreements and any(status >= 400 for status in statuses):
         return (f"SDK and document disagree: {name} sent what the document refuses ({disagreements[0]}), and the "
                 f"target refused it with {max(statuses)}; {type(raised).__name__}: {str(raised)[:160]}")
+    if type(raised).__module__.startswith("pydantic") and statuses and max(statuses) < 400:
+        return (f"SDK and document disagree: {name} could not read an answer valid against the document; "
+                f"the SDK's model of it says: {' '.join(str(raised).split())[:200]}")
     if any(status >= 400 for status in statuses):
         return ContractViolation(f"{name} raised {type(raised).__name__}, surfacing the target's {max(statuses)}: "
                                  f"{str(raised)[:200]}", documented=expectation, source=fact(source),

@@ -39,6 +39,7 @@ class Release:
     shapes: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # SDK call -> what it returns
     top_level_ids: str | None = None  # what get_all/search do with user_id=... given at the top level
     documented_ids: str = "filters"  # how the SDK's documentation passes entity ids to get_all/search
+    names: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # argument and field names that changed
 
     def covers(self, version: str) -> bool:
         return _key(self.since) <= _key(version) and (self.until is None or _key(version) < _key(self.until))
@@ -47,6 +48,18 @@ class Release:
     def label(self) -> str:
         return f"{self.sdk} {self.since}" + (f" to before {self.until}" if self.until else " and later")
 
+
+_KLAVIS_CONSTRUCTOR = ("base_url", "environment", "api_key", "headers", "timeout", "follow_redirects", "httpx_client")
+_KLAVIS_SENDS = _frozen({"create_sandbox": "POST /sandbox/mem0",
+                         "initialize_mem0sandbox": "POST /sandbox/mem0/{sandbox_id}/initialize",
+                         "dump_mem0sandbox": "GET /sandbox/mem0/{sandbox_id}/dump",
+                         "reset_sandbox": "POST /sandbox/mem0/{sandbox_id}/reset",
+                         "delete_sandbox": "DELETE /sandbox/mem0/{sandbox_id}",
+                         "get_sandbox": "GET /sandbox/mem0/{sandbox_id}"})
+# initialize: the keyword carrying the items ("request": a Mem0DataInput); items: the list's name in that
+# input and in the dump; messages, infer, background, text: an item's fields; default_data: the flag, if any
+_KLAVIS_NAMES = {"initialize": "memory_list", "items": "memory_list", "messages": "message_list", "infer": "auto_infer",
+                 "background": "background_processing", "text": "content_text", "default_data": ""}
 
 RELEASES: tuple[Release, ...] = (
     Release(
@@ -69,16 +82,16 @@ RELEASES: tuple[Release, ...] = (
         shapes=_frozen({"get_all": PAGE, "search": RESULTS, "history": LIST}),
         top_level_ids=REFUSED,
     ),
-    Release(
-        "klavis", "2.17", None,  # initialize_mem0sandbox and dump_mem0sandbox exist from 2.17.0
-        constructor=("base_url", "environment", "api_key", "headers", "timeout", "follow_redirects", "httpx_client"),
-        sends=_frozen({"create_sandbox": "POST /sandbox/mem0",
-                       "initialize_mem0sandbox": "POST /sandbox/mem0/{sandbox_id}/initialize",
-                       "dump_mem0sandbox": "GET /sandbox/mem0/{sandbox_id}/dump",
-                       "reset_sandbox": "POST /sandbox/mem0/{sandbox_id}/reset",
-                       "delete_sandbox": "DELETE /sandbox/mem0/{sandbox_id}",
-                       "get_sandbox": "GET /sandbox/mem0/{sandbox_id}"}),
-    ),
+    # klavis: the same calls; the mem0 sandbox's initialize arguments and item fields were renamed twice.
+    # 2.17 and 2.18 use Mem0's own field names (messages, infer, async_mode, memory), which the Klavis
+    # document does not have. Up to 2.19 the acquire answer's model requires server_url, which the
+    # document does not declare (the guard reports it as a disagreement of SDK and document).
+    Release("klavis", "2.17", "2.19", constructor=_KLAVIS_CONSTRUCTOR, sends=_KLAVIS_SENDS, names=_frozen({
+        "initialize": "memories", "items": "memories", "messages": "messages", "infer": "infer",
+        "background": "async_mode", "text": "memory", "default_data": ""})),
+    Release("klavis", "2.19", "2.20", constructor=_KLAVIS_CONSTRUCTOR, sends=_KLAVIS_SENDS, names=_frozen(_KLAVIS_NAMES)),
+    Release("klavis", "2.20", None, constructor=_KLAVIS_CONSTRUCTOR, sends=_KLAVIS_SENDS,
+            names=_frozen({**_KLAVIS_NAMES, "initialize": "request", "default_data": "init_default_data"})),
 )
 
 
@@ -127,3 +140,47 @@ def unlike(releases: Mapping[str, Release], calls: list[Any]) -> list[str]:
             found.append(f"{call.method} sent {', '.join(sent)}, where conformance/sdk/versions.py "
                          f"({row.label}) says {expected}")
     return found
+
+
+_SURFACE = {
+    "mem0ai": ("mem0", ("MemoryClient", "AsyncMemoryClient")),
+    "klavis": ("klavis", ("Klavis", "AsyncKlavis")),
+}
+_KLAVIS_CALLS = ("create_sandbox", "get_sandbox", "delete_sandbox", "reset_sandbox", "list_sandboxes")
+
+
+def surface(sdk: str) -> dict[str, list[str]]:
+    """The installed SDK's public calls and their parameters: ``{"MemoryClient": ["api_key", ...],
+    "MemoryClient.add": ["messages", "options", "**kwargs"], ...}`` (klavis: its clients and their
+    sandbox calls for mem0 and for sandboxes in general, not the other services')."""
+    import importlib
+    import inspect
+
+    module_name, classes = _SURFACE[sdk]
+    module = importlib.import_module(module_name)
+    found: dict[str, list[str]] = {}
+    for class_name in classes:
+        cls = getattr(module, class_name, None)
+        if cls is None:
+            continue
+        found[class_name] = _parameters(cls.__init__)
+        members = dict(inspect.getmembers(cls, inspect.isfunction))
+        if sdk == "klavis":  # the calls sit on the sandbox client each client makes
+            holder = getattr(importlib.import_module("klavis.sandbox.client"),
+                             "AsyncSandboxClient" if class_name.startswith("Async") else "SandboxClient", None)
+            members = {f"sandbox.{name}": function for name, function in inspect.getmembers(holder, inspect.isfunction)
+                       if name in _KLAVIS_CALLS or "mem0" in name} if holder else {}
+        for name, function in sorted(members.items()):
+            if not name.split(".")[-1].startswith("_"):
+                found[f"{class_name}.{name}"] = _parameters(function)
+    return found
+
+
+def _parameters(function: Any) -> list[str]:
+    import inspect
+
+    shown = []
+    for parameter in list(inspect.signature(function).parameters.values())[1:]:  # not self
+        prefix = {inspect.Parameter.VAR_POSITIONAL: "*", inspect.Parameter.VAR_KEYWORD: "**"}.get(parameter.kind, "")
+        shown.append(prefix + parameter.name)
+    return shown

@@ -26,7 +26,7 @@ from conformance import plugin
 from conformance.sdk.calls import Call, CallLog
 from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
 from conformance.sdk.traffic import DRIFT, Finding, Traffic, check, judge
-from conformance.sdk.versions import UnknownRelease, release, unlike
+from conformance.sdk.versions import UnknownRelease, release, surface, unlike
 from conformance.specs import find_operation
 from conformance.suite.support import track_sandbox, track_webhook
 
@@ -142,7 +142,8 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
 
 def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings) -> None:
     """The scenario's traffic for ``sdk compare``: one JSON line per scenario in ``sdk-traffic-<worker>.jsonl``
-    beside the results (operations called, the body fields sent to each, drift)."""
+    beside the results (operations called, the body fields sent to each, drift, the SDK calls made), and
+    the SDK's public surface once (``sdk-surface-<sdk>.json``)."""
     from conformance.plugin import worker_name
     from conformance.reporting import RESULTS_DIR
 
@@ -163,6 +164,10 @@ def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings) 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"sdk-traffic-{worker_name(config)}.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+    calls = folder / f"sdk-surface-{scenario.sdk}.json"  # the SDK's public calls and parameters, for sdk compare
+    if not calls.exists():
+        calls.write_text(json.dumps({"version": _version(scenario.sdk), "calls": surface(scenario.sdk)}, indent=1),
+                         encoding="utf-8")
 
 
 def _attach(scenario: Scenario, calls: list[Call], findings, elapsed: float, raised) -> None:
