@@ -130,3 +130,38 @@ def test_a_call_that_sends_another_operation_than_its_row_is_drift(log):
     assert unlike({"mem0ai": release("mem0ai", "1.0.11")}, log.calls) == [
         "MemoryClient.add sent POST /v3/memories/add/, POST /v3/memories/, where conformance/sdk/versions.py "
         "(mem0ai 1.0 to before 2.0) says POST /v1/memories/"]
+
+
+def test_judge_names_the_call_that_got_the_bad_answer_or_raised(log):
+    import json as _json
+
+    import pydantic
+
+    from conformance.sdk.traffic import check, judge
+    from conformance.verdicts import ContractViolation
+
+    client = log.construct(MemoryClient, "mem0ai", recorder=log.recorder, host=BASE)
+    client.get_all()
+    bad = Exchange("GET", BASE + "/v1/ping/", (), "", 200, _json.dumps({"status": "ok", "org_id": "o"}), 0.01)
+    log.calls[0].exchanges = [bad]  # the construction's ping lacked project_id
+    everything = [e for call in log.calls for e in call.exchanges]
+    findings = [f for e in everything for f in check(e)]
+    outcome = judge("mem0ai 2.2.1 scenario", everything, findings, None, expectation="x", source="Add", calls=log.calls)
+    assert isinstance(outcome, ContractViolation)
+    assert outcome.title.startswith("mem0ai 2.2.1 MemoryClient(recorder=<Recorder>, host='http://127.0.0.1:8000'): the target's answer breaks "
+                                    "the documents (GET /v1/ping/: the 200 answer at (root): 'project_id' is a required")
+
+    class Answer(pydantic.BaseModel):
+        server_url: str
+
+    log.calls.clear()
+    try:
+        client.get_all()
+        Answer.model_validate({})
+    except pydantic.ValidationError as exc:
+        log.calls[-1].error = exc
+        model = judge("klavis 2.19.0 scenario", log.calls[-1].exchanges, [], exc, expectation="x", source="Add",
+                      calls=log.calls)
+    assert model.startswith("SDK and document disagree: mem0ai 2.2.1 MemoryClient.get_all() could not read an answer "
+                            "valid against the document; the SDK's model of it says: 1 validation error for Answer server_url")
+    assert "Reproduce: pip install 'mem0ai==2.2.1'" in model

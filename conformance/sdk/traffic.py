@@ -213,6 +213,10 @@ def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised:
     culprit = next((c for c in reversed(calls) if c.error is raised), None) or next(
         (c for c in reversed(calls) if c.error is not None), None)
     name = _named(call, culprit)
+    again = ""
+    if culprit is not None and exchanges:  # the target's address, from any exchange of the scenario
+        base = urlsplit(exchanges[0].url)
+        again = f". Reproduce: {reproducer(culprit, f'{base.scheme}://{base.netloc}')}"
     exchanges = culprit.exchanges if culprit is not None else exchanges
     statuses = [exchange.status for exchange in exchanges]
     if any(status is None for status in statuses):
@@ -221,20 +225,16 @@ def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised:
     disagreements = [f for f in pool if f.kind == DRIFT and f.message.startswith("the request body")]
     if disagreements and any(status >= 400 for status in statuses):
         return (f"SDK and document disagree: {name} sent what the document refuses ({disagreements[0]}), and the "
-                f"target refused it with {max(statuses)}; {type(raised).__name__}: {str(raised)[:160]}")
+                f"target refused it with {max(statuses)}; {type(raised).__name__}: {str(raised)[:160]}{again}")
     if type(raised).__module__.startswith("pydantic") and statuses and max(statuses) < 400:
         return (f"SDK and document disagree: {name} could not read an answer valid against the document; "
-                f"the SDK's model of it says: {' '.join(str(raised).split())[:200]}")
+                f"the SDK's model of it says: {' '.join(str(raised).split())[:200]}{again}")
     if any(status >= 400 for status in statuses):
         return ContractViolation(f"{name} raised {type(raised).__name__}, surfacing the target's {max(statuses)}: "
                                  f"{str(raised)[:200]}", documented=expectation, source=fact(source),
                                  received="\n".join(f"{e.method} {e.url} -> {e.status}" for e in exchanges))
     answered = ", ".join(f"{e.status} to {e.method} {urlsplit(e.url).path}" for e in exchanges) or "nothing"
     where = f" at {culprit.where()}" if culprit is not None and culprit.where() else ""
-    again = ""
-    if culprit is not None and exchanges:
-        base = urlsplit(exchanges[0].url)
-        again = f". Reproduce: {reproducer(culprit, f'{base.scheme}://{base.netloc}')}"
     return (f"SDK defect: {name} raised {type(raised).__name__}: {str(raised)[:200]}{where}, after the target answered "
             f"{answered}, every answer valid{again}")
 
