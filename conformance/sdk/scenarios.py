@@ -53,7 +53,7 @@ class Context:
         return results[0]["id"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Scenario:
     sdk: str  # "mem0ai" | "klavis"
     call: str  # the SDK call, as a user writes it
@@ -64,6 +64,9 @@ class Scenario:
     @property
     def id(self) -> str:
         return f"{self.sdk}: {self.call}"
+
+    def __repr__(self) -> str:  # how the report shows the test's parameter
+        return self.id
 
 
 def _ids(found: Any) -> list[str]:
