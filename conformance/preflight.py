@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import httpx
 
-from conformance import capabilities
+from conformance import capabilities, retries
 from conformance.capabilities import Finding
 from conformance.cleanup import run_prefix
 from conformance.client import SCHEMES
@@ -52,12 +52,10 @@ def check_api(api: ApiTarget, *, timeout: float | None = None, prefix: str = "mc
 
 def _probe(api: ApiTarget, probe: str, timeout: float | None) -> httpx.Response:
     where = f"the {NAMES[api.api]} target {api.url}"
-    try:
-        return httpx.get(
-            api.url + probe,
-            headers={"Authorization": f"{SCHEMES[api.api]} {api.key}"},
-            timeout=timeout or min(api.timeout, 15.0),
-        )
+    try:  # a reset or a 503 now and then is retried as the suite's own requests are (conformance/retries.py)
+        with httpx.Client(transport=retries.transport(httpx.HTTPTransport()),
+                          timeout=timeout or min(api.timeout, 15.0)) as http:
+            return http.get(api.url + probe, headers={"Authorization": f"{SCHEMES[api.api]} {api.key}"})
     except httpx.TimeoutException:
         raise Unreachable(f"{where} did not answer GET {probe} in time") from None
     except httpx.HTTPError as exc:

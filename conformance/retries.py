@@ -33,37 +33,47 @@ READING_POSTS = frozenset({"/v2/memories/", "/v3/memories/", "/v1/memories/searc
                            "/v3/memories/search/", "/v1/exports/get", "/v1/exports/get/"})
 
 
-IDEMPOTENT_POLICY = Retry(total=ATTEMPTS, allowed_methods=IDEMPOTENT, status_forcelist=RETRYABLE,
-                          retry_on_exceptions=[httpx.TransportError], backoff_factor=BACKOFF, max_backoff_wait=MAX_WAIT)
-READING_POLICY = Retry(total=ATTEMPTS, allowed_methods={"POST"}, status_forcelist=RETRYABLE,
-                        retry_on_exceptions=[httpx.TransportError], backoff_factor=BACKOFF, max_backoff_wait=MAX_WAIT)
-CHANGING_POLICY = Retry(total=ATTEMPTS, allowed_methods={"POST", "PATCH"}, status_forcelist=NOT_PROCESSED,
-                        retry_on_exceptions=[httpx.ConnectError], backoff_factor=BACKOFF, max_backoff_wait=MAX_WAIT)
+def _policies(attempts: int, backoff: float) -> tuple[Retry, Retry, Retry]:
+    """The policies for idempotent requests, reading POSTs and changing requests."""
+    common = {"total": attempts, "backoff_factor": backoff, "max_backoff_wait": MAX_WAIT}
+    return (Retry(allowed_methods=IDEMPOTENT, status_forcelist=RETRYABLE, retry_on_exceptions=[httpx.TransportError],
+                  **common),
+            Retry(allowed_methods={"POST"}, status_forcelist=RETRYABLE, retry_on_exceptions=[httpx.TransportError],
+                  **common),
+            Retry(allowed_methods={"POST", "PATCH"}, status_forcelist=NOT_PROCESSED,
+                  retry_on_exceptions=[httpx.ConnectError], **common))
 
 
-def policy_of(method: str, path: str) -> Retry:
+IDEMPOTENT_POLICY, READING_POLICY, CHANGING_POLICY = _policies(ATTEMPTS, BACKOFF)
+PROBING = _policies(1, 0.2)  # capability probes: one quick retry; no answer leaves a capability assumed
+
+
+def policy_of(method: str, path: str, policies: tuple[Retry, Retry, Retry] | None = None) -> Retry:
+    idempotent, reading, changing = policies or (IDEMPOTENT_POLICY, READING_POLICY, CHANGING_POLICY)
     if method in IDEMPOTENT:
-        return IDEMPOTENT_POLICY
-    return READING_POLICY if method == "POST" and path in READING_POSTS else CHANGING_POLICY
+        return idempotent
+    return reading if method == "POST" and path in READING_POSTS else changing
 
 
 class _PolicyByMethod(httpx.BaseTransport):
     """httpx-retries' transport, given per request the policy of its method."""
 
-    def __init__(self, inner: httpx.BaseTransport) -> None:
+    def __init__(self, inner: httpx.BaseTransport, policies: tuple[Retry, Retry, Retry] | None = None) -> None:
         self.inner = RetryTransport(inner, retry=IDEMPOTENT_POLICY)
+        self.policies = policies
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        request.extensions.setdefault("retry", policy_of(request.method, request.url.path))
+        request.extensions.setdefault("retry", policy_of(request.method, request.url.path, self.policies))
         return self.inner.handle_request(request)
 
     def close(self) -> None:
         self.inner.close()
 
 
-def transport(inner: httpx.BaseTransport) -> httpx.BaseTransport:
-    """``inner`` behind the policy (every attempt goes through ``inner``)."""
-    return _PolicyByMethod(inner)
+def transport(inner: httpx.BaseTransport, policies: tuple[Retry, Retry, Retry] | None = None) -> httpx.BaseTransport:
+    """``inner`` behind the policy (every attempt goes through ``inner``); ``policies`` (e.g. :data:`PROBING`)
+    replace the suite's own."""
+    return _PolicyByMethod(inner, policies)
 
 
 class _UrllibPolicy(urllib3.Retry):

@@ -93,6 +93,18 @@ def test_a_probe_without_an_answer_leaves_the_capability_assumed(server):
     assert "no answer" in findings[1].evidence
 
 
+def test_a_reset_now_and_then_does_not_stop_the_preflight(server):
+    """A flaky network: every other request is reset. The preflight's probes are retried like the suite's
+    requests, so the target is found reachable and every capability found (the GET probes with their
+    answers; a POST that may change something is not sent again, and no answer leaves it assumed)."""
+    with ChaosProxy(server.url, trouble="reset", every=2) as proxy:
+        target, findings = preflight.survey(target_of(proxy.url), "probe5")
+        resets = proxy.resets
+    assert resets > 3 and offered(findings) == {c.name: True for c in CATALOGUE}
+    evidence = {finding.name: finding.evidence for finding in findings}
+    assert evidence["ping"] == "GET /v1/ping/ 200" and evidence["webhooks"].endswith(" 200"), evidence
+
+
 def test_the_embedded_server_pins_every_capability():
     target = embedded("http://127.0.0.1:1")
     assert target.mem0.capabilities == capabilities.PINNABLE["mem0"] and target.shared_data
