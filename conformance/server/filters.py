@@ -72,6 +72,21 @@ def names_entity(filters: Any) -> bool:
     return False
 
 
+def required_entities(filters: Any) -> dict[str, str]:
+    """Entity ids every match must have: plain strings at the top or under AND (not ``*``, not under OR or
+    NOT). A necessary condition only, cheap to test first; the compiled predicate still decides."""
+    found: dict[str, str] = {}
+    if not isinstance(filters, dict):
+        return found
+    for key, value in filters.items():
+        if key in ENTITY_KEYS and isinstance(value, str) and value != "*":
+            found[key] = value
+        elif key == "AND" and isinstance(value, list):
+            for part in value:
+                found.update(required_entities(part))
+    return found
+
+
 def compile_filters(filters: Any, *, ignore_entities_under_or: bool = False) -> Predicate:
     """A predicate for ``filters``; raises 400 for anything outside the language.
 

@@ -42,9 +42,14 @@ class Operation:
     body_schema: dict[str, Any] | None = None
     body_required: bool = False
     document: dict[str, Any] = field(default_factory=dict, repr=False)
+    validators: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def validator(self, schema: dict[str, Any]) -> Any:
-        return validator(self.document, schema)
+        """The validator of one of this operation's schemas, made once (schemas live as long as the operation)."""
+        made = self.validators.get(id(schema))
+        if made is None:
+            made = self.validators[id(schema)] = validator(self.document, schema)
+        return made
 
 
 def load_operations() -> list[Operation]:

@@ -238,7 +238,7 @@ class Store:
             self.history.setdefault(memory.id, []).append({
                 "id": new_id(),
                 "memory_id": memory.id,
-                "input": memory.input,  # shared with the memory, never changed (history_of copies it out)
+                "input": memory.input,  # shared with the memory, never changed
                 "old_memory": old,
                 "new_memory": new,
                 "user_id": memory.user_id,
@@ -257,4 +257,6 @@ class Store:
         with self.lock:
             if memory_id not in self.history:
                 raise NotFound(memory_id)
-            return copy.deepcopy(self.history[memory_id])
+            # Entries are never changed once recorded (their metadata is a copy, their input the memory's
+            # own, never changed either): a copy of the list is all a reader needs, not of each entry.
+            return list(self.history[memory_id])

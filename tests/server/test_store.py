@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conformance.server.store import Store
 
 
@@ -27,3 +29,18 @@ def test_events_wait_for_their_processing_delay():
     event = store.schedule("ADD", lambda: [])
     store.settle()
     assert event.status == "PENDING"
+
+
+@pytest.mark.parametrize(("filters", "required"), [
+    ({"user_id": "alice"}, {"user_id": "alice"}),
+    ({"AND": [{"user_id": "alice"}, {"agent_id": "bot"}]}, {"user_id": "alice", "agent_id": "bot"}),
+    ({"user_id": "*"}, {}),  # any non-null user: nothing to narrow by
+    ({"OR": [{"user_id": "alice"}, {"user_id": "bob"}]}, {}),
+    ({"NOT": [{"user_id": "alice"}]}, {}),
+    ({"user_id": {"in": ["alice", "bob"]}}, {}),
+])
+def test_the_entities_every_match_must_have_are_read_off_the_filter(filters, required):
+    """Listing tests these first (a cheap attribute comparison), then the compiled filter decides."""
+    from conformance.server.filters import required_entities
+
+    assert required_entities(filters) == required

@@ -32,7 +32,12 @@ from urllib.parse import urlencode
 
 from conformance.server import faults
 from conformance.server.errors import ApiError
-from conformance.server.filters import Predicate, compile_filters, names_entity
+from conformance.server.filters import (
+    Predicate,
+    compile_filters,
+    names_entity,
+    required_entities,
+)
 from conformance.server.handlers.mem0_common import (
     ENTITY_REQUIRED,
     ENTITY_TYPES,
@@ -71,7 +76,9 @@ MISSING_ENTITY_FILTER_ACCEPTED = faults.declare(
 # --- selection -----------------------------------------------------------------------------------
 
 def _compile(call: Call, filters: dict[str, Any]) -> Predicate:
-    return compile_filters(filters, ignore_entities_under_or=call.fault(FILTER_LEAKS_OTHER_USERS))
+    predicate = compile_filters(filters, ignore_entities_under_or=call.fault(FILTER_LEAKS_OTHER_USERS))
+    predicate.required = required_entities(filters)  # type: ignore[attr-defined] - _matching tests these first
+    return predicate
 
 
 def _require_entity(call: Call, filters: dict[str, Any], message: str = ENTITY_REQUIRED) -> None:
@@ -98,9 +105,13 @@ def _extras(values: dict[str, Any]) -> dict[str, Any]:
 def _matching(call: Call, predicates: list[Predicate], *, show_expired: bool = False) -> list[Memory]:
     """Listed memories matching every predicate, newest first."""
     show = show_expired or call.fault(EXPIRED_MEMORIES_LISTED)
+    required = [item for p in predicates for item in getattr(p, "required", {}).items()]
     with call.store.lock:
         order = list(call.store.memories)
-        chosen = call.store.select(lambda m: is_listed(m, show_expired=show) and all(p(m) for p in predicates))
+        pool = call.store.memories.values()
+        if required:  # a cheap attribute test first: most listings name their user
+            pool = [m for m in pool if all(getattr(m, key) == value for key, value in required)]
+        chosen = [m for m in pool if is_listed(m, show_expired=show) and all(p(m) for p in predicates)]
     return newest_first(chosen, order)
 
 
