@@ -65,24 +65,46 @@ def _specs_errata(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     from conformance.server import ServerSettings, create_app
     from conformance.server.faults import UnknownFault
-    from conformance.server.runner import BindError, bind, serve
+    from conformance.server.runner import BindError, bind, serve, serve_workers
+    from conformance.server.shared import SharedState, StateError
 
+    shared = args.workers > 1 or args.state is not None
+    if shared and args.processing_delay:
+        raise CliError("--processing-delay needs the in-memory state of one worker: with --workers or --state, "
+                       "queued work settles when its request ends")
+    scratch = tempfile.mkdtemp(prefix="mem0-conformance-state-") if shared and args.state is None else None
+    state = args.state.resolve() if args.state is not None else Path(scratch) / "state.sqlite" if scratch else None
     try:
         settings = ServerSettings.from_env(
             mem0_key=args.mem0_key, klavis_key=args.klavis_key, faults=frozenset(args.fault),
-            processing_delay=args.processing_delay, max_body_bytes=args.max_body,
+            processing_delay=args.processing_delay, max_body_bytes=args.max_body, state=str(state) if state else None,
         )
-        app = create_app(settings)
+        app = create_app(settings) if args.workers == 1 else None  # the workers make their own
+        if app is None and state is not None:
+            SharedState(state).close()  # a state file that cannot be used is said now, not by every worker
         sock = bind(args.host, args.port)
-    except (UnknownFault, BindError) as exc:
+    except (UnknownFault, BindError, StateError) as exc:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
         raise CliError(str(exc)) from None
     host, port = sock.getsockname()[:2]
     switched = ", ".join(sorted(settings.faults)) or "none"
+    sharing = f", {args.workers} worker{'s' if args.workers > 1 else ''} sharing {state}" if state else ""
     print(f"mem0-conformance reference server on http://{host}:{port}: Mem0 and Klavis APIs, faults: {switched}, "
-          f"bodies up to {settings.max_body_bytes} bytes", flush=True)
-    serve(app, sock, log_level=args.log_level)
+          f"bodies up to {settings.max_body_bytes} bytes{sharing}", flush=True)
+    try:
+        if app is not None:
+            serve(app, sock, log_level=args.log_level)
+        else:
+            serve_workers(settings.to_json(), sock, args.workers, log_level=args.log_level)
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
     return EXIT_OK
 
 
@@ -151,6 +173,19 @@ def _byte_count(text: str) -> int:
     return int(match[1]) * {"": 1, "k": 1024, "m": 1024 ** 2}[match[2].lower()]
 
 
+def _worker_count(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of workers (1 to 64)")
+    return int(text)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if match is None or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shard: write K/N with 1 <= K <= N, e.g. 2/3")
+    return int(match[1]), int(match[2])
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
@@ -189,9 +224,19 @@ def _run(args: argparse.Namespace) -> int:
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
     pytest_args += ["--sdk"] * args.sdk + ["--sdk-only"] * args.sdk_only
+    if args.shard:
+        group, splits = args.shard
+        pytest_args += ["--splits", str(splits), "--group", str(group), "--durations-path", str(suite_runner.DURATIONS),
+                        "--splitting-algorithm", "least_duration"]  # longest first, each to the shortest shard
+    if args.store_durations:
+        pytest_args += ["-p", "no:xdist", "--store-durations", "--clean-durations",
+                        "--durations-path", str(suite_runner.DURATIONS)]
     reports = args.reports.resolve()
     settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings)
     code = suite_runner.run_suite(settings, pytest_args)
+    if args.shard and code == 5:  # pytest found no test in this shard (more shards than the selection fills): fine
+        print(f"mem0-conformance: shard {args.shard[0]}/{args.shard[1]} holds no test of this selection")
+        code = 0
     code = {0: EXIT_OK, 1: EXIT_FAILED, 4: EXIT_USAGE, 5: EXIT_INCOMPLETE, 6: EXIT_BROKEN}.get(code, EXIT_INCOMPLETE)
     if args.html:
         _build_html([reports / "allure-results"], reports / "html")
@@ -308,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long background adds stay PENDING (default: 0, settled by the next request)")
     serve.add_argument("--max-body", type=_byte_count, default=None, metavar="BYTES",
                        help="refuse request bodies larger than this with 413 (default: 1048576; K, M suffixes: 1024-based)")
+    serve.add_argument("--workers", type=_worker_count, default=1, metavar="N",
+                       help="uvicorn worker processes sharing one state through SQLite (default: 1, in memory)")
+    serve.add_argument("--state", type=Path, metavar="FILE",
+                       help="the SQLite file the state is kept in (WAL mode), also between restarts "
+                            "(default with --workers: a file in a temporary folder, removed at exit)")
     serve.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
     serve.set_defaults(handler=_serve)
 
@@ -339,6 +389,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also run the SDK guard: the real mem0ai and klavis SDKs against the target, their traffic "
                             "checked against the documents (needs the sdk extra: pip install 'mem0-conformance[sdk]')")
     guard.add_argument("--sdk-only", action="store_true", help="run only the SDK guard")
+    shards = run.add_mutually_exclusive_group()
+    shards.add_argument("--shard", type=_shard, metavar="K/N",
+                        help="run only shard K of N (pytest-split, balanced by the durations file kept with the suite); "
+                             "each shard writes its own results, `mem0-conformance report DIR...` merges them")
+    shards.add_argument("--store-durations", action="store_true",
+                        help="run serially and record each test's duration in the durations file the shards are "
+                             "balanced by (a checkout's conformance/suite/durations.json)")
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS", help="passed on to pytest")
     run.set_defaults(handler=_run)
 

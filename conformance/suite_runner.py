@@ -17,6 +17,7 @@ import pytest
 from conformance.plugin import Conformance, RunSettings
 
 SUITE = Path(__file__).with_name("suite")
+DURATIONS = SUITE / "durations.json"  # each test's duration, for run --shard (refreshed by run --store-durations)
 
 
 def pytest_arguments(pytest_args: Sequence[str] = ()) -> list[str]:

@@ -38,7 +38,7 @@ def parses(argv: list[str]) -> None:
 
 def test_the_ci_recipe_is_valid_yaml_whose_commands_parse():
     """The GitHub Actions recipe loads as YAML, and every mem0-conformance command in its steps parses."""
-    (recipe,) = [body for lang, body in BLOCKS if lang == "yaml"]
+    recipe = [body for lang, body in BLOCKS if lang == "yaml"][0]
     workflow = yaml.safe_load(recipe)
     steps = workflow["jobs"]["conformance"]["steps"]
     runs = [step["run"] for step in steps if "run" in step]
@@ -54,4 +54,23 @@ def test_every_command_the_readme_shows_parses():
     shown = [argv for lang, body in BLOCKS if lang != "yaml" for argv in commands_in(body)]
     assert len(shown) > 15
     for argv in shown:
+        parses(argv)
+
+
+def test_the_sharded_ci_recipe_runs_each_shard_then_merges_and_gates():
+    """The matrix variant: N jobs of `run --shard K/N`, then one job that merges their results and gates."""
+    (recipe,) = [body for lang, body in BLOCKS if lang == "yaml" and "--shard" in body]
+    workflow = yaml.safe_load(recipe)
+    shards = workflow["jobs"]["conformance"]["strategy"]["matrix"]["shard"]
+    assert workflow["jobs"]["report"]["needs"] == "conformance"
+    runs = {job: [step["run"] for step in data["steps"] if "run" in step] for job, data in workflow["jobs"].items()}
+    for shard in shards:  # the matrix value GitHub puts in
+        commands = [argv for text in runs["conformance"] for argv in commands_in(text.replace("${{ matrix.shard }}", str(shard)))]
+        assert [argv[:3] for argv in commands] == [["run", "--shard", f"{shard}/{len(shards)}"]]
+        for argv in commands:
+            parses(argv)
+    merged = [argv for text in runs["report"] for argv in commands_in(text)]
+    assert [argv[0] for argv in merged] == ["report", "diff"]
+    assert merged[0][1:1 + len(shards)] == [f"shards/shard-{shard}" for shard in shards]
+    for argv in merged:
         parses(argv)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections import defaultdict
+from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -22,6 +25,7 @@ from conformance.server.operations import (
 )
 from conformance.server.registry import HANDLERS, Call, Reply
 from conformance.server.settings import ServerSettings
+from conformance.server.shared import SharedState
 from conformance.server.store import Store
 
 log = logging.getLogger("mem0_conformance.server")
@@ -40,6 +44,11 @@ class ReferenceServer:
         self.settings = settings
         self.store = Store(processing_delay=settings.processing_delay)
         self.faults = fault_catalog.validate(settings.faults)
+        self.shared = SharedState(Path(settings.state)) if settings.state else None
+
+    def transaction(self):
+        """What a request's work runs in: one SQLite transaction when the state is shared, else nothing."""
+        return self.shared.transaction(self.store) if self.shared is not None else nullcontext()
 
     def set_faults(self, names: set[str] | frozenset[str] | list[str]) -> None:
         """Switch faults in-process (tests); the previous set is replaced."""
@@ -92,13 +101,17 @@ def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
                 raise unauthorized(operation.api)
             raw = await _read_body(request, server.settings.max_body_bytes, operation.api)
             parsed = parse_request(operation, dict(request.path_params), list(request.query_params.multi_items()), raw)
+        except ApiError as exc:
+            return _render(Reply(exc.status, exc.body))
+        with server.transaction():  # a refusal is an answer too: what the handler changed before it stays
             server.store.settle()
             call = Call(operation, parsed.path, parsed.query, parsed.body, server.store, server.settings,
                         server.faults, str(request.base_url).rstrip("/"))
-            result = HANDLERS[operation.operation_id](call)
-            reply = result if isinstance(result, Reply) else Reply(*result)
-        except ApiError as exc:
-            reply = Reply(exc.status, exc.body)
+            try:
+                result = HANDLERS[operation.operation_id](call)
+                reply = result if isinstance(result, Reply) else Reply(*result)
+            except ApiError as exc:
+                reply = Reply(exc.status, exc.body)
         return _render(reply)
 
     return endpoint
@@ -132,3 +145,11 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.server = server
     return app
+
+
+SETTINGS_VARIABLE = "MEM0_CONFORMANCE_SERVER_SETTINGS"  # how `serve --workers N` hands its settings to each worker
+
+
+def from_environment() -> Starlette:
+    """The app of one worker of ``serve --workers N`` (uvicorn's factory: settings from the environment)."""
+    return create_app(ServerSettings.from_json(os.environ[SETTINGS_VARIABLE]))

@@ -37,6 +37,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def serve_workers(settings_json: str, sock: socket.socket, workers: int, *, log_level: str = "info") -> None:
+    """``workers`` uvicorn worker processes on one bound socket, each making its app from ``settings_json``
+    (:func:`conformance.server.app.from_environment`), until interrupted."""
+    import os
+
+    from uvicorn.supervisors import Multiprocess
+
+    from conformance.server.app import SETTINGS_VARIABLE
+
+    os.environ[SETTINGS_VARIABLE] = settings_json
+    config = uvicorn.Config("conformance.server.app:from_environment", factory=True, workers=workers, log_level=log_level)
+    import inspect
+
+    if "target" in inspect.signature(Multiprocess.__init__).parameters:  # uvicorn before 0.50 takes the target
+        Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()
+
+
 def serve(app: Any, sock: socket.socket, *, log_level: str = "info") -> None:
     """Serve ``app`` with uvicorn on an already bound socket, in the foreground, until interrupted."""
     uvicorn.Server(uvicorn.Config(app, log_level=log_level)).run(sockets=[sock])

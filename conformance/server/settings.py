@@ -22,6 +22,7 @@ class ServerSettings:
     faults: frozenset[str] = field(default_factory=frozenset)
     processing_delay: float = 0.0
     max_body_bytes: int = 1024 * 1024  # larger request bodies get 413 before they are read on
+    state: str | None = None  # a SQLite file the state is shared through (serve --workers, --state); None: memory
     # Fixed UUIDs: the documents type organization and project ids as UUIDs.
     org_id: str = "0f0e0d0c-0b0a-4908-8706-050403020100"
     project_id: str = "1f1e1d1c-1b1a-4918-9716-151413121110"
@@ -37,3 +38,17 @@ class ServerSettings:
             values["klavis_key"] = os.environ["KLAVIS_API_KEY"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        """For worker processes (``serve --workers``), which make their app from :func:`from_json`."""
+        import json
+        from dataclasses import asdict
+
+        return json.dumps({**asdict(self), "faults": sorted(self.faults)})
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        import json
+
+        values = json.loads(text)
+        return cls(**{**values, "faults": frozenset(values["faults"])})

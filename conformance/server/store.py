@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import math
 import threading
 import time
 import uuid
@@ -153,11 +154,15 @@ class Store:
 
     # --- background processing -----------------------------------------------------------
 
-    def settle(self) -> None:
-        """Apply every pending event whose time has come."""
+    def settle(self, *, everything: bool = False) -> None:
+        """Apply every pending event whose time has come; with ``everything``, every pending event that
+        ever settles (a state shared between processes holds no queued work: see ``shared.py``)."""
         with self.lock:
-            moment = time.monotonic()
+            moment = math.inf if everything else time.monotonic()
             for event in self.events.values():
+                if everything and math.isinf(event.settle_at):
+                    event.apply = None  # it never settles (a planted fault): PENDING for good, nothing to keep
+                    continue
                 if event.status in ("PENDING", "RUNNING") and event.settle_at <= moment and event.apply is not None:
                     try:
                         event.results = event.apply()

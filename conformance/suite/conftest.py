@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
 import pytest
@@ -46,8 +47,29 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     from conformance.targets import embedded
 
     settings = ServerSettings(faults=pytestconfig.stash[plugin.FAULTS], processing_delay=EMBEDDED_PROCESSING_DELAY)
-    with ServerThread(create_app(settings)) as server:
+    app, log = create_app(settings), os.environ.get(REQUEST_LOG)
+    times: list[float] = []
+    with ServerThread(_timed(app, times) if log else app) as server:
         yield replace(embedded(server.url), deviations=configured.deviations)
+    if log:  # the benchmark's count of requests until the first failure (bench/faults.py)
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(log).mkdir(parents=True, exist_ok=True)
+        (Path(log) / f"requests-{worker}.json").write_text(json.dumps(times), encoding="utf-8")
+
+
+REQUEST_LOG = "MEM0_CONFORMANCE_REQUEST_LOG"  # a folder: the embedded server writes when each request came
+
+
+def _timed(app, times: list[float]):
+    """``app``, noting the wall-clock time of each HTTP request it receives into ``times``."""
+    import time
+
+    async def timed(scope, receive, send):
+        if scope["type"] == "http":
+            times.append(time.time())
+        await app(scope, receive, send)
+
+    return timed
 
 
 @pytest.fixture(scope="session")
@@ -184,14 +206,28 @@ def new_sandbox(klavis: ApiClient, run_prefix: str, cleanup: Cleanup) -> Callabl
 
 
 # The target's basics first (a broken ping or key explains everything after it), schema
-# conformance of every operation last (the longest part), the invariants in between.
+# conformance of every operation last (the longest part), the invariants in between, the
+# quickest modules first (by the durations kept with the suite, durations.json): a fault most
+# invariants catch shows sooner, and a run that stops at its first failure (-x) stops sooner.
 _FIRST = ("test_smoke.py", "test_auth.py", "test_capabilities.py")
 _LAST = ("test_schema.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return _FIRST.index(name) if name in _FIRST else len(_FIRST) + 1 if name in _LAST else len(_FIRST)
+    from conformance.suite_runner import DURATIONS
 
-    items.sort(key=rank)  # stable: the order within each group is kept
+    try:
+        durations = json.loads(DURATIONS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        durations = {}
+    module_time: dict[str, float] = {}
+    for test, seconds in durations.items():
+        module = test.partition("::")[0]
+        module_time[module] = module_time.get(module, 0.0) + seconds
+
+    def rank(item: pytest.Item) -> tuple[int, float]:
+        name = item.path.name
+        group = _FIRST.index(name) if name in _FIRST else len(_FIRST) + 1 if name in _LAST else len(_FIRST)
+        return group, module_time.get(name, 0.0) if group == len(_FIRST) else 0.0
+
+    items.sort(key=rank)  # stable: the order within each module is kept, and modules stay whole

@@ -13,6 +13,7 @@ Every exchange goes into the suite's recorder, so a failure shows what was sent,
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -67,6 +68,8 @@ from conformance.verdicts import (
 CONFIG_FILE = Path(conformance.__file__).with_name("schemathesis.toml")
 MODES = ["positive", "negative"]
 PHASES = ["examples", "coverage", "fuzzing", "stateful"]
+# The benchmark (bench/suite.py) times each phase alone: MEM0_CONFORMANCE_PHASES=coverage, say.
+PHASES = [phase for phase in os.environ.get("MEM0_CONFORMANCE_PHASES", ",".join(PHASES)).split(",") if phase in PHASES]
 STATEFUL_STEPS = 10
 # The coverage phase is not bounded by max_examples: it derives every boundary and every type
 # mutation of every property (about 3000 cases for both documents, two thirds of them negative

@@ -44,3 +44,38 @@ def test_the_entities_every_match_must_have_are_read_off_the_filter(filters, req
     from conformance.server.filters import required_entities
 
     assert required_entities(filters) == required
+
+
+def test_two_stores_sharing_one_state_file_see_each_other_s_changes(tmp_path):
+    """As two worker processes do (conformance/server/shared.py): each request one transaction on the file."""
+    from conformance.server.shared import SharedState
+
+    path = tmp_path / "state.sqlite"
+    first, second = Store(), Store()
+    one, two = SharedState(path), SharedState(path)
+    with one.transaction(first):
+        memory = first.add_memory("likes tea", [{"role": "user", "content": "likes tea"}], user_id="alice")
+    with two.transaction(second):
+        assert second.get(memory.id).memory == "likes tea"
+        second.update(second.get(memory.id), text="likes green tea")
+    with one.transaction(first):
+        assert first.get(memory.id).memory == "likes green tea"
+        assert [entry["event"] for entry in first.history_of(memory.id)] == ["ADD", "UPDATE"]
+    version = one.version
+    with one.transaction(first):  # a request that changes nothing writes nothing
+        first.select(lambda m: True)
+    assert one.version == version
+
+
+def test_queued_work_settles_before_the_shared_state_is_written(tmp_path):
+    """Queued work cannot wait in a file: it settles when its request ends; work that never settles (a
+    planted fault) stays pending, without its callable."""
+    import math
+
+    from conformance.server.shared import SharedState
+
+    store, shared = Store(processing_delay=30), SharedState(tmp_path / "state.sqlite")
+    with shared.transaction(store):
+        soon = store.schedule("ADD", lambda: [{"id": "x"}])
+        never = store.schedule("ADD", lambda: [{"id": "y"}], delay=math.inf)
+    assert (soon.status, never.status, never.apply) == ("SUCCEEDED", "PENDING", None)

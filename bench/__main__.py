@@ -1,0 +1,86 @@
+"""``python -m bench``: every benchmark in one run, a table, and ``bench/results.json``.
+
+Sections (``--only`` picks some): ``suite`` (the whole suite serial and with -n 2, the share per
+module and per schemathesis phase, a live-style run beside the embedded one), ``faults`` (time and
+requests until each planted fault's first failure), ``harness`` (the suite's HTTP layer against a
+raw httpx loop), ``server`` (mixed throughput against a trivial endpoint on the same stack;
+resident memory after 10,000 and 100,000 memories). Figures are measured side by side in one run
+and compared as ratios; the targets below are checked against them and printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import faults, harness, server, suite
+from bench.common import machine
+
+RESULTS = Path(__file__).with_name("results.json")
+SECTIONS = {"harness": harness.main, "server": server.main, "suite": suite.main, "faults": faults.main}
+
+# (section, figure, comparison, bound, what it means)
+TARGETS = (
+    ("harness", "suite client / raw", ">=", 0.5, "the suite's client keeps half of a raw httpx loop's rate"),
+    ("harness", "schemathesis call / raw", ">=", 0.5, "schemathesis's calls, hooks included, keep half of it"),
+    ("server", "reference server mixed / trivial", ">=", 0.5, "validation and domain logic cost at most half"),
+    ("server", "per memory, 100,000 stored (KiB)", "<=", 2.0, "under 2 KiB per stored memory"),
+    ("suite", "whole suite, -n 2 (s)", "<=", 60.0, "the whole suite with -n 2 on 2 cores"),
+    ("faults", "median until the first failure (s)", "<=", 10.0, "a planted fault is caught within 10 s (median)"),
+    ("faults", "worst until the first failure (s)", "<=", 30.0, "and within 30 s at worst"),
+)
+
+
+def _row(name: str, value: Any) -> str:
+    shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+    return f"  {name:<55} {shown:>12}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=",".join(SECTIONS), help=f"sections, comma-separated ({', '.join(SECTIONS)})")
+    args = parser.parse_args(argv)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        parser.error(f"no section {unknown[0]!r}: choose from {', '.join(SECTIONS)}")
+    previous = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.is_file() else {}
+    results: dict[str, Any] = {"machine": machine(), "sections": dict(previous.get("sections", {}))}
+    for name in chosen:
+        print(f"bench: {name} ...", file=sys.stderr, flush=True)
+        started = time.perf_counter()
+        figures = SECTIONS[name]() if name != "faults" else faults.main(progress=lambda line: print(line, file=sys.stderr))
+        results["sections"][name] = {"figures": figures, "seconds": round(time.perf_counter() - started, 1),
+                                     "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    results["targets"] = _targets(results["sections"])
+    for name, section in results["sections"].items():
+        print(f"{name} ({section['measured']}, {section['seconds']} s)")
+        for figure, value in section["figures"].items():
+            if figure != "faults":
+                print(_row(figure, value))
+    print("targets")
+    for target in results["targets"]:
+        print(f"  {'met ' if target['met'] else 'MISSED' if target['met'] is False else 'n/a '}  {target['figure']} "
+              f"{target['comparison']} {target['bound']} (measured {target['measured']}): {target['meaning']}")
+    RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS}")
+    return 0
+
+
+def _targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for section, figure, comparison, bound, meaning in TARGETS:
+        value = sections.get(section, {}).get("figures", {}).get(figure)
+        met = None if not isinstance(value, (int, float)) else (value >= bound if comparison == ">=" else value <= bound)
+        found.append({"figure": figure, "comparison": comparison, "bound": bound,
+                      "measured": round(value, 3) if isinstance(value, float) else value, "met": met,
+                      "meaning": meaning})
+    return found
+
+
+if __name__ == "__main__":
+    sys.exit(main())

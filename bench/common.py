@@ -1,0 +1,87 @@
+"""What the benchmarks share: a reference server in a child process, its resident memory, the machine."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+KEY = "m0-bench-key"
+KLAVIS_KEY = "kl-bench-key"
+EXE = str(Path(sys.executable).with_name("mem0-conformance"))
+TEXT = "Prefers green tea in the morning and coffee after lunch, n°{n}"  # a typical memory: 60 characters
+
+
+def rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` (``VmRSS`` of ``/proc/<pid>/status``, Linux)."""
+    match = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.MULTILINE)
+    return int(match.group(1)) if match else -1
+
+
+@contextmanager
+def serving(*args: str, command: tuple[str, ...] = ()) -> Iterator[tuple[int, str]]:
+    """``mem0-conformance serve`` (or ``command``, which prints ``... on http://host:port:`` when ready) on
+    127.0.0.1 and a free port in a child process: its pid and URL, stopped at the end."""
+    argv = list(command) or [EXE, "serve", "--port", "0", "--log-level", "warning", "--mem0-key", KEY,
+                             "--klavis-key", KLAVIS_KEY, *args]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stdout.readline()
+        match = re.search(r"on (http://\S+):", line)
+        if match is None:
+            raise RuntimeError(f"the server did not start: {line}{process.stderr.read()}")
+        deadline = time.monotonic() + 60  # worker processes answer a moment after the line is printed
+        while True:
+            try:
+                httpx.get(match.group(1) + "/v1/ping/", headers={"Authorization": f"Token {KEY}"}).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"the server at {match.group(1)} does not answer") from None
+                time.sleep(0.1)
+        yield process.pid, match.group(1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def client(url: str) -> httpx.Client:
+    return httpx.Client(base_url=url, headers={"Authorization": f"Token {KEY}"}, timeout=600)
+
+
+def add(http: httpx.Client, texts: list[str], user: str) -> httpx.Response:
+    return http.post("/v1/memories/", json={"messages": [{"role": "user", "content": text} for text in texts],
+                                            "user_id": user, "infer": False, "async_mode": False, "output_format": "v1.1"})
+
+
+def per_second(action: Callable[[int], Any], seconds: float) -> float:
+    """How many times per second ``action(i)`` runs, over about ``seconds`` (after a short warm-up)."""
+    for i in range(20):
+        action(i)
+    done, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        for _ in range(50):
+            action(done)
+            done += 1
+    return done / elapsed
+
+
+def machine() -> dict[str, Any]:
+    versions = {}
+    for package in ("mem0-conformance", "schemathesis", "hypothesis", "pytest", "httpx", "starlette", "uvicorn"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "versions": versions}

@@ -1,0 +1,85 @@
+"""The reference server: mixed read/write throughput against a trivial endpoint on the same stack, and memory.
+
+- Throughput: one client loop (in this process; the server in a child process) sends a mix of
+  what the suite sends most: add, get, list with a filter, update, history, and a Klavis dump, in
+  turn, over 50 memories (and a sandbox of 10). The baseline is the same loop against ``bench.trivial`` (Starlette on uvicorn, one fixed
+  JSON answer), so the ratio is what request validation and the domain logic leave of the stack.
+- The same loop against ``serve --workers 2``: two worker processes sharing one state through SQLite.
+- Memory: the server's resident set size at rest, after 10,000 and after 100,000 stored memories
+  of typical size (60 characters, added 100 per request), and per stored memory beyond the rest.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import httpx
+
+from bench.common import KLAVIS_KEY, TEXT, add, client, per_second, rss_kib, serving
+
+SECONDS = 4.0
+PER_ADD = 100
+
+
+def mixed(url: str) -> Any:
+    """The mixed loop's step function against a fresh server at ``url`` (with its own sandbox and memories)."""
+    http = client(url)
+    klavis = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KLAVIS_KEY}"}, timeout=60)
+    sandbox = klavis.post("/sandbox/mem0", json={}).json()["sandbox_id"]
+    klavis.post(f"/sandbox/mem0/{sandbox}/initialize", json={"memory_list": [
+        {"message_list": [{"role": "user", "content": TEXT.format(n=n)}], "user_id": "bench-sandbox",
+         "auto_infer": False, "background_processing": False} for n in range(10)]}).raise_for_status()
+    # 50 memories to read, update and ask the history of in turn: each gathers a few history entries over a
+    # run, as memories do, rather than one memory gathering thousands
+    ids = [m["id"] for m in add(http, [TEXT.format(n=n) for n in range(50)], "bench-user").json()["results"]]
+
+    def step(i: int) -> None:
+        kind, memory_id = i % 6, ids[i // 6 % len(ids)]
+        if kind == 0:
+            response = add(http, [TEXT.format(n=i)], f"bench-user-{i % 50}")
+        elif kind == 1:
+            response = http.get(f"/v1/memories/{memory_id}/")
+        elif kind == 2:
+            response = http.post("/v2/memories/", json={"filters": {"user_id": "bench-user"}})
+        elif kind == 3:
+            response = http.put(f"/v1/memories/{memory_id}/", json={"text": TEXT.format(n=i)})
+        elif kind == 4:
+            response = http.get(f"/v1/memories/{memory_id}/history/")
+        else:
+            response = klavis.get(f"/sandbox/mem0/{sandbox}/dump")
+        response.raise_for_status()
+
+    return step
+
+
+def main(seconds: float = SECONDS) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    with serving(command=(sys.executable, "-m", "bench.trivial")) as (_, url), httpx.Client(base_url=url) as http:
+        figures["trivial endpoint (requests/s)"] = per_second(lambda i: http.get("/v1/ping/").raise_for_status(), seconds)
+    with serving() as (_, url):
+        figures["reference server, mixed (requests/s)"] = per_second(mixed(url), seconds)
+    figures["reference server mixed / trivial"] = (figures["reference server, mixed (requests/s)"]
+                                                   / figures["trivial endpoint (requests/s)"])
+    with serving("--workers", "2") as (_, url):
+        figures["serve --workers 2 (SQLite), mixed (requests/s)"] = per_second(mixed(url), seconds)
+    figures["--workers 2 / one worker, mixed"] = (figures["serve --workers 2 (SQLite), mixed (requests/s)"]
+                                                 / figures["reference server, mixed (requests/s)"])
+    with serving() as (pid, url), client(url) as http:
+        rest = rss_kib(pid)
+        figures["at rest (MiB)"] = rest / 1024
+        for first in range(0, 100_000, PER_ADD):
+            add(http, [TEXT.format(n=n) for n in range(first, first + PER_ADD)], f"bench-user-{first // 1000}"
+                ).raise_for_status()
+            if first + PER_ADD in (10_000, 100_000):
+                stored = first + PER_ADD
+                figures[f"after {stored:,} memories (MiB)"] = rss_kib(pid) / 1024
+                figures[f"per memory, {stored:,} stored (KiB)"] = (rss_kib(pid) - rest) / stored
+    figures["per memory from 10,000 to 100,000 (KiB)"] = ((figures["after 100,000 memories (MiB)"]
+                                                           - figures["after 10,000 memories (MiB)"]) * 1024 / 90_000)
+    return figures
+
+
+if __name__ == "__main__":
+    for name, value in main().items():
+        print(f"{name:<45} {value:>10.2f}")
