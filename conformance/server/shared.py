@@ -5,17 +5,20 @@ The in-memory :class:`~conformance.server.store.Store` stays the store each work
 
 1. ``BEGIN IMMEDIATE`` takes the database's write lock, so requests of all workers run one at a
    time, as they do on a single worker;
-2. when another worker changed the state since this one last saw it (a version number in the
-   row), the state is loaded from the database;
-3. the request runs on the store, queued work included (it settles when its request ends, rather
-   than on the next request: the answer has already said PENDING);
-4. the state is written back when it changed (its pickled bytes differ), with the next version;
+2. when another worker wrote since this one last looked (a version number), this worker reads
+   what changed: the memories and events written since its version, and the rest of the state
+   (sandboxes and the platform's tables, one small record) when it differs;
+3. the request runs on the store; queued work settles when its request ends, rather than on the
+   next request (the answer has already said PENDING), so no callable has to be written;
+4. what the request changed is written back with the next version: the memories (with their
+   history) and events the store's methods marked as touched, and the rest when it differs;
    ``COMMIT`` releases the lock.
 
-The database is in WAL mode (the standard library's ``sqlite3``); a file in a temporary folder by
-default, or ``--state FILE`` to keep the state between restarts. A whole-state snapshot per change
-is simple and always consistent; its cost grows with the state (pickling 10,000 memories takes a
-few milliseconds), which suits a reference server several CI jobs share, not a production store.
+Each memory is one row (its object and its history, pickled), and so is each event; a deleted
+memory keeps its row, without the object, for its history. Rows carry a sequence number, so every
+worker lists memories in the one creation order. The database is in WAL mode (the standard
+library's ``sqlite3``); a file in a temporary folder by default, or ``--state FILE`` to keep the
+state between restarts.
 """
 
 from __future__ import annotations
@@ -30,12 +33,27 @@ from typing import Any
 
 from conformance.server.store import Store
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS state (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, data BLOB)"
-_FIELDS = ("memories", "history", "events", "sandboxes", "tables")  # what a Store holds (not its lock)
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, rest BLOB)",
+    "CREATE TABLE IF NOT EXISTS memories (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version INTEGER NOT NULL, "
+    "memory BLOB, history BLOB)",
+    "CREATE INDEX IF NOT EXISTS memories_by_version ON memories (version)",
+    "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version INTEGER NOT NULL, "
+    "event BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS events_by_version ON events (version)",
+)
 
 
 class StateError(RuntimeError):
     """The state file cannot be used; the message is one sentence."""
+
+
+def _dumps(value: Any) -> bytes:
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _loads(data: bytes) -> Any:
+    return pickle.loads(data)  # noqa: S301 - the server's own file, written by itself
 
 
 class SharedState:
@@ -45,11 +63,13 @@ class SharedState:
             self.db = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                self.db.execute(statement)
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{path} cannot hold the reference server's state: {exc}") from None
         self.version = -1  # the version this process's store holds; -1: none yet
-        self.written = b""
+        self.rest = b""  # the rest of the state as last read or written
+        self.seqs: dict[str, dict[str, int]] = {"memories": {}, "events": {}}  # row ids known, with their order
         self.lock = threading.Lock()  # one transaction at a time per process (the connection is shared)
 
     @contextmanager
@@ -58,36 +78,94 @@ class SharedState:
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                row = self.db.execute("SELECT version, data FROM state WHERE id = 1").fetchone()
+                row = self.db.execute("SELECT version, rest FROM meta WHERE id = 1").fetchone()
                 if row is None:
-                    self.db.execute("INSERT INTO state (id, version, data) VALUES (1, 0, ?)", (self._dump(store),))
-                    self.version, self.written = 0, self._dump(store)
-                elif row[0] != self.version:
-                    self._load(store, row[1])
-                    self.version, self.written = row[0], row[1]
+                    self.db.execute("INSERT INTO meta (id, version, rest) VALUES (1, 0, ?)", (self._rest(store),))
+                    row = (0, self._rest(store))
+                if row[0] != self.version:
+                    self._catch_up(store, row[0], row[1])
+                store.touched.clear()
+                store.touched_events.clear()
                 yield
                 store.settle(everything=True)
-                data = self._dump(store)
-                if data != self.written:
-                    self.version += 1
-                    self.db.execute("UPDATE state SET version = ?, data = ? WHERE id = 1", (self.version, data))
-                    self.written = data
+                self._write(store)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
-                self.version = -1  # what this process holds may be half changed: load it again next time
+                self.version = -1  # what this process holds may be half changed: read it all again next time
                 raise
 
     @staticmethod
-    def _dump(store: Store) -> bytes:
-        return pickle.dumps({name: getattr(store, name) for name in _FIELDS}, protocol=pickle.HIGHEST_PROTOCOL)
+    def _rest(store: Store) -> bytes:
+        return _dumps({"sandboxes": store.sandboxes, "tables": store.tables})
 
-    @staticmethod
-    def _load(store: Store, data: bytes) -> None:
-        state: dict[str, Any] = pickle.loads(data)  # noqa: S301 - the server's own file, written by itself
+    def _catch_up(self, store: Store, version: int, rest: bytes) -> None:
         with store.lock:
-            for name in _FIELDS:
-                setattr(store, name, state[name])
+            if self.version < 0:  # from scratch
+                store.memories, store.history, store.events = {}, {}, {}
+                self.seqs = {"memories": {}, "events": {}}
+                self.rest = b""
+            since = self.version
+            for ident, seq, memory, history in self.db.execute(
+                    "SELECT id, seq, memory, history FROM memories WHERE version > ? ORDER BY seq", (since,)):
+                self.seqs["memories"][ident] = seq
+                if memory is None:
+                    store.memories.pop(ident, None)
+                else:
+                    store.memories[ident] = _loads(memory)
+                if history is None:
+                    store.history.pop(ident, None)
+                else:
+                    store.history[ident] = _loads(history)
+            for ident, seq, event in self.db.execute(
+                    "SELECT id, seq, event FROM events WHERE version > ? ORDER BY seq", (since,)):
+                self.seqs["events"][ident] = seq
+                store.events[ident] = _loads(event)
+            if rest != self.rest:
+                loaded = _loads(rest)
+                store.sandboxes, store.tables = loaded["sandboxes"], loaded["tables"]
+                self.rest = rest
+            self.version = version
+
+    def _write(self, store: Store) -> None:
+        version = self.version + 1
+        rest = self._rest(store)
+        changed = rest != self.rest
+        memories = [ident for ident in store.touched if ident in store.memories or ident in store.history
+                    or ident in self.seqs["memories"]]
+        if memories:
+            order = self._order("memories", memories, store.memories)
+            self.db.executemany(
+                "INSERT INTO memories (id, seq, version, memory, history) VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO "
+                "UPDATE SET version = excluded.version, memory = excluded.memory, history = excluded.history",
+                [(ident, order[ident], version,
+                  _dumps(store.memories[ident]) if ident in store.memories else None,
+                  _dumps(store.history[ident]) if ident in store.history else None) for ident in memories])
+            changed = True
+        events = [ident for ident in store.touched_events if ident in store.events]
+        if events:
+            order = self._order("events", events, store.events)
+            self.db.executemany(
+                "INSERT INTO events (id, seq, version, event) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO "
+                "UPDATE SET version = excluded.version, event = excluded.event",
+                [(ident, order[ident], version, _dumps(store.events[ident])) for ident in events])
+            changed = True
+        if changed:
+            self.db.execute("UPDATE meta SET version = ?, rest = ? WHERE id = 1", (version, rest))
+            self.version, self.rest = version, rest
+
+    def _order(self, table: str, idents: list[str], held: dict[str, Any]) -> dict[str, int]:
+        """The sequence number of each row: kept for a known one, the next ones for new rows, in the
+        order the store holds them (its creation order)."""
+        known = self.seqs[table]
+        missing = set(idents) - known.keys()
+        new = [ident for ident in held if ident in missing] if missing else []
+        new += sorted(missing - set(new))  # gone again within the request: after the rest
+        if new:
+            (last,) = self.db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {table}").fetchone()  # noqa: S608
+            for offset, ident in enumerate(new, start=1):
+                known[ident] = last + offset
+        return {ident: known[ident] for ident in idents}
 
     def close(self) -> None:
         self.db.close()

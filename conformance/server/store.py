@@ -147,6 +147,10 @@ class Store:
             self.sandboxes: dict[str, dict[str, Any]] = {}
             # Plain tables for the platform's peripheral resources, keyed by id.
             self.tables: dict[str, dict[str, dict[str, Any]]] = {}
+            # Memories (or their history) and events changed since the last clear: what a state
+            # shared between processes writes back (conformance/server/shared.py)
+            self.touched: set[str] = set()
+            self.touched_events: set[str] = set()
 
     def table(self, name: str) -> dict[str, dict[str, Any]]:
         with self.lock:
@@ -161,7 +165,9 @@ class Store:
             moment = math.inf if everything else time.monotonic()
             for event in self.events.values():
                 if everything and math.isinf(event.settle_at):
-                    event.apply = None  # it never settles (a planted fault): PENDING for good, nothing to keep
+                    if event.apply is not None:  # it never settles (a planted fault): PENDING for good
+                        event.apply = None
+                        self.touched_events.add(event.id)
                     continue
                 if event.status in ("PENDING", "RUNNING") and event.settle_at <= moment and event.apply is not None:
                     try:
@@ -172,6 +178,7 @@ class Store:
                         event.status = "FAILED"
                     event.updated_at = now()
                     event.apply = None
+                    self.touched_events.add(event.id)
 
     def schedule(self, kind: str, apply: Callable[[], list[dict[str, Any]]], *, delay: float | None = None) -> Event:
         """A PENDING event that runs ``apply`` once it settles."""
@@ -179,6 +186,7 @@ class Store:
             wait = self.processing_delay if delay is None else delay
             event = Event(new_id(), kind, "PENDING", now(), time.monotonic() + wait, apply)
             self.events[event.id] = event
+            self.touched_events.add(event.id)
             return event
 
     # --- memories ----------------------------------------------------------------------------
@@ -208,6 +216,7 @@ class Store:
                 for memory in stored:
                     self.memories.pop(memory.id, None)
                     self.history.pop(memory.id, None)
+                    self.touched.discard(memory.id)
                 raise
             return memories
 
@@ -237,8 +246,15 @@ class Store:
             self.memories.pop(memory.id, None)
             self.record(memory, "DELETE", old=memory.memory, new=None)
 
+    def forget(self, memory_id: str) -> None:
+        """Take a memory out without a history entry (what a planted fault does)."""
+        with self.lock:
+            self.memories.pop(memory_id, None)
+            self.touched.add(memory_id)
+
     def record(self, memory: Memory, event: str, *, old: str | None, new: str | None) -> None:
         with self.lock:
+            self.touched.add(memory.id)  # every change of a memory (add, update, delete) is recorded here
             moment = now()
             self.history.setdefault(memory.id, []).append({
                 "id": new_id(),

@@ -79,3 +79,24 @@ def test_queued_work_settles_before_the_shared_state_is_written(tmp_path):
         soon = store.schedule("ADD", lambda: [{"id": "x"}])
         never = store.schedule("ADD", lambda: [{"id": "y"}], delay=math.inf)
     assert (soon.status, never.status, never.apply) == ("SUCCEEDED", "PENDING", None)
+
+
+def test_a_shared_state_keeps_the_creation_order_and_a_deleted_memory_s_history(tmp_path):
+    from conformance.server.shared import SharedState
+
+    path = tmp_path / "state.sqlite"
+    first, second = Store(), Store()
+    one, two = SharedState(path), SharedState(path)
+    with one.transaction(first):
+        a = first.add_memory("a", [], user_id="u")
+    with two.transaction(second):
+        b = second.add_memory("b", [], user_id="u")
+        second.delete(second.get(a.id))
+    with one.transaction(first):
+        c = first.add_memory("c", [], user_id="u")
+        assert [m.memory for m in first.select(lambda m: True)] == ["b", "c"]
+        assert [entry["event"] for entry in first.history_of(a.id)] == ["ADD", "DELETE"]
+    fresh = Store()
+    with SharedState(path).transaction(fresh):  # a worker started later reads it all, in order
+        assert [m.id for m in fresh.select(lambda m: True)] == [b.id, c.id]
+        assert [entry["event"] for entry in fresh.history_of(a.id)] == ["ADD", "DELETE"]

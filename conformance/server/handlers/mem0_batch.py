@@ -128,5 +128,5 @@ def delete_all(call: Call) -> Reply:
             if tombstones.pop(memory.id, None) is None:
                 call.store.delete(memory)
             else:
-                call.store.memories.pop(memory.id, None)
+                call.store.forget(memory.id)
     return Reply(200, {"message": "Memories deleted successfully!"})
