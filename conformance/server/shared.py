@@ -102,7 +102,7 @@ class SharedState:
     def _catch_up(self, store: Store, version: int, rest: bytes) -> None:
         with store.lock:
             if self.version < 0:  # from scratch
-                store.memories, store.history, store.events = {}, {}, {}
+                store.memories, store.history, store.events, store.pending = {}, {}, {}, {}
                 self.seqs = {"memories": {}, "events": {}}
                 self.rest = b""
             since = self.version

@@ -144,6 +144,7 @@ class Store:
             self.memories: dict[str, Memory] = {}
             self.history: dict[str, list[dict[str, Any]]] = {}
             self.events: dict[str, Event] = {}
+            self.pending: dict[str, Event] = {}  # the events with queued work still to apply
             self.sandboxes: dict[str, dict[str, Any]] = {}
             # Plain tables for the platform's peripheral resources, keyed by id.
             self.tables: dict[str, dict[str, dict[str, Any]]] = {}
@@ -163,13 +164,15 @@ class Store:
         ever settles (a state shared between processes holds no queued work: see ``shared.py``)."""
         with self.lock:
             moment = math.inf if everything else time.monotonic()
-            for event in self.events.values():
+            for event in list(self.pending.values()):
                 if everything and math.isinf(event.settle_at):
                     if event.apply is not None:  # it never settles (a planted fault): PENDING for good
                         event.apply = None
                         self.touched_events.add(event.id)
+                    del self.pending[event.id]
                     continue
                 if event.status in ("PENDING", "RUNNING") and event.settle_at <= moment and event.apply is not None:
+                    del self.pending[event.id]
                     try:
                         event.results = event.apply()
                         event.status = "SUCCEEDED"
@@ -186,6 +189,7 @@ class Store:
             wait = self.processing_delay if delay is None else delay
             event = Event(new_id(), kind, "PENDING", now(), time.monotonic() + wait, apply)
             self.events[event.id] = event
+            self.pending[event.id] = event
             self.touched_events.add(event.id)
             return event
 

@@ -57,10 +57,10 @@ def is_listed(memory: Memory, *, show_expired: bool = False) -> bool:
     return show_expired or not memory.is_expired()
 
 
-def newest_first(memories: list[Memory], store_order: list[str]) -> list[Memory]:
-    """Memories sorted newest first; ties keep the reverse of creation order."""
-    position = {memory_id: index for index, memory_id in enumerate(store_order)}
-    return sorted(memories, key=lambda m: (m.created_at, position.get(m.id, -1)), reverse=True)
+def newest_first(memories: list[Memory]) -> list[Memory]:
+    """``memories`` (in the store's creation order) sorted newest first; ties keep the reverse of that order."""
+    ranked = sorted(enumerate(memories), key=lambda pair: (pair[1].created_at, pair[0]), reverse=True)
+    return [memory for _, memory in ranked]
 
 
 def project(item: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:

@@ -107,12 +107,11 @@ def _matching(call: Call, predicates: list[Predicate], *, show_expired: bool = F
     show = show_expired or call.fault(EXPIRED_MEMORIES_LISTED)
     required = [item for p in predicates for item in getattr(p, "required", {}).items()]
     with call.store.lock:
-        order = list(call.store.memories)
-        pool = call.store.memories.values()
+        pool = call.store.memories.values()  # in creation order
         if required:  # a cheap attribute test first: most listings name their user
             pool = [m for m in pool if all(getattr(m, key) == value for key, value in required)]
         chosen = [m for m in pool if is_listed(m, show_expired=show) and all(p(m) for p in predicates)]
-    return newest_first(chosen, order)
+    return newest_first(chosen)
 
 
 def _v1_entities(values: dict[str, Any]) -> dict[str, Any]:
