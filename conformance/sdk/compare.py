@@ -23,20 +23,11 @@ from typing import Any
 
 from conformance.reporting import RESULTS_DIR
 from conformance.reporting.html import cache_dir
-from conformance.reporting.results import read_sdk_traffic
+from conformance.reporting.results import read_sdk_traffic, version
 from conformance.reporting.summary import load
 
 SDKS = {"mem0ai": "klavis>=2.20,<3", "klavis": "mem0ai>=2.2.1,<3"}  # each SDK's companion, at its default
 COMPANIONS = {"mem0ai": "klavis", "klavis": "mem0ai"}
-
-
-def _installed(package: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
 _SPEC = re.compile(r"^(mem0ai|klavis)==([0-9][0-9A-Za-z.+-]*)$")
 
 
@@ -71,7 +62,8 @@ def environment(pin: Pin, *, log=print) -> Path:
     """The virtual environment of ``pin`` (made and installed on first use); its ``bin`` folder. When this
     environment already has that version (and the other SDK), it is used as it is: nothing to install."""
     here = Path(sys.executable).parent
-    if _installed(pin.sdk) == pin.version and _installed(COMPANIONS[pin.sdk]) and (here / "mem0-conformance").exists():
+    if (version(pin.sdk) == pin.version and version(COMPANIONS[pin.sdk]) != "not installed"
+            and (here / "mem0-conformance").exists()):
         return here
     home = cache_dir() / "sdk" / f"{pin.sdk}-{pin.version}"
     ready = home / ".ready"

@@ -17,12 +17,12 @@ import os
 import tempfile
 import time
 from contextlib import contextmanager
-from importlib import metadata
 from urllib.parse import urlsplit
 
 import pytest
 
 from conformance import plugin
+from conformance.reporting.results import version
 from conformance.sdk.calls import Call, CallLog
 from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
 from conformance.sdk.traffic import DRIFT, Finding, Traffic, check, judge
@@ -36,11 +36,7 @@ os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-conformance-sdk-
 API_OF = {"mem0ai": "mem0", "klavis": "klavis"}
 
 
-def _version(package: str) -> str:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return "not installed"
+_version = version  # the installed version of an SDK, or "not installed"
 
 
 def _param(scenario: Scenario):
