@@ -13,6 +13,7 @@ the regressions users reported when upgrading (FACTS.md, "Upstream drift since t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -33,7 +34,7 @@ class Release:
     sdk: str
     since: str  # the first version the row describes
     until: str | None  # the first version it no longer describes (None: the newest known)
-    constructor: tuple[str, ...]  # the client's constructor keyword arguments
+    constructor: tuple[str, ...] = ()  # the client's constructor keyword arguments the guard checks
     removed: tuple[str, ...] = ()  # constructor arguments an older range accepted and this one refuses (TypeError)
     sends: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # SDK call -> the operation it sends
     shapes: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # SDK call -> what it returns
@@ -49,7 +50,6 @@ class Release:
         return f"{self.sdk} {self.since}" + (f" to before {self.until}" if self.until else " and later")
 
 
-_KLAVIS_CONSTRUCTOR = ("base_url", "environment", "api_key", "headers", "timeout", "follow_redirects", "httpx_client")
 _KLAVIS_SENDS = _frozen({"create_sandbox": "POST /sandbox/mem0",
                          "initialize_mem0sandbox": "POST /sandbox/mem0/{sandbox_id}/initialize",
                          "dump_mem0sandbox": "GET /sandbox/mem0/{sandbox_id}/dump",
@@ -69,7 +69,7 @@ RELEASES: tuple[Release, ...] = (
                        "search": "POST /v2/memories/search/", "get": "GET /v1/memories/{memory_id}/",
                        "history": "GET /v1/memories/{memory_id}/history/", "feedback": "POST /v1/feedback/"}),
         # v2 list and search answer a bare array; 1.0.x wraps it in {"results": [...]}
-        shapes=_frozen({"get_all": RESULTS, "search": RESULTS, "history": LIST}),
+        shapes=_frozen({"get_all": RESULTS, "search": RESULTS}),
         top_level_ids=SENT, documented_ids="top-level",
     ),
     Release(
@@ -79,18 +79,18 @@ RELEASES: tuple[Release, ...] = (
                        "search": "POST /v3/memories/search/", "get": "GET /v1/memories/{memory_id}/",
                        "history": "GET /v1/memories/{memory_id}/history/", "feedback": "POST /v1/feedback/"}),
         # 2.x returns the answer as it comes: the v3 list's page, the v3 search's {"results": [...]}
-        shapes=_frozen({"get_all": PAGE, "search": RESULTS, "history": LIST}),
+        shapes=_frozen({"get_all": PAGE, "search": RESULTS}),
         top_level_ids=REFUSED,
     ),
     # klavis: the same calls; the mem0 sandbox's initialize arguments and item fields were renamed twice.
     # 2.17 and 2.18 use Mem0's own field names (messages, infer, async_mode, memory), which the Klavis
     # document does not have. Up to 2.19 the acquire answer's model requires server_url, which the
     # document does not declare (the guard reports it as a disagreement of SDK and document).
-    Release("klavis", "2.17", "2.19", constructor=_KLAVIS_CONSTRUCTOR, sends=_KLAVIS_SENDS, names=_frozen({
+    Release("klavis", "2.17", "2.19", sends=_KLAVIS_SENDS, names=_frozen({
         "initialize": "memories", "items": "memories", "messages": "messages", "infer": "infer",
         "background": "async_mode", "text": "memory", "default_data": ""})),
-    Release("klavis", "2.19", "2.20", constructor=_KLAVIS_CONSTRUCTOR, sends=_KLAVIS_SENDS, names=_frozen(_KLAVIS_NAMES)),
-    Release("klavis", "2.20", None, constructor=_KLAVIS_CONSTRUCTOR, sends=_KLAVIS_SENDS,
+    Release("klavis", "2.19", "2.20", sends=_KLAVIS_SENDS, names=_frozen(_KLAVIS_NAMES)),
+    Release("klavis", "2.20", None, sends=_KLAVIS_SENDS,
             names=_frozen({**_KLAVIS_NAMES, "initialize": "request", "default_data": "init_default_data"})),
 )
 
@@ -109,15 +109,9 @@ def release(sdk: str, version: str) -> Release:
 
 
 def _key(version: str) -> tuple[int, ...]:
-    numbers = []
-    for part in version.split("."):
-        digits = "".join(ch for ch in part if ch.isdigit()) if not part.isdigit() else part
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if not part.isdigit():
-            break
-    return tuple(numbers)
+    """``2.20.0`` -> (2, 20, 0); a pre-release suffix (``2.0.0rc1``) ends the numbers."""
+    match = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
 
 
 def unlike(releases: Mapping[str, Release], calls: list[Any]) -> list[str]:
