@@ -1,8 +1,8 @@
 """The HTML report, built by Allure 3's own command-line tool (the npm package ``allure``).
 
-The tool is installed on first use into ``<cache>/tools/allure-<version>/`` with npm, and works
-offline afterwards. The report is one self-contained ``index.html`` (Allure's "awesome" report
-in single-file mode) that opens from disk; the history file beside it carries every earlier
+The tool is installed on first use into ``<cache>/tools/allure-<version>/`` with npm (see
+:mod:`conformance.tools`), and works offline afterwards. The report is one self-contained
+``index.html`` (Allure's "awesome" report in single-file mode) that opens from disk; the history file beside it carries every earlier
 report's results, so Allure's history and trend views fill up run after run.
 """
 
@@ -12,57 +12,29 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from conformance.tools import NodeTool, ToolError
+
 ALLURE_VERSION = "3.18.0"  # the npm package `allure` (Allure Report 3), pinned
 HISTORY_FILE = "history.jsonl"
-CACHE_VARIABLE = "MEM0_CONFORMANCE_CACHE"
 
 
 class ReportError(Exception):
     """The HTML report cannot be built; the message is one sentence saying what to do."""
 
 
-def cache_dir(environ: dict[str, str] | os._Environ[str] = os.environ) -> Path:
-    """The project's cache: ``$MEM0_CONFORMANCE_CACHE``, else ``$XDG_CACHE_HOME/mem0-conformance``, else ``~/.cache/...``."""
-    if environ.get(CACHE_VARIABLE):
-        return Path(environ[CACHE_VARIABLE])
-    base = Path(environ["XDG_CACHE_HOME"]) if environ.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "mem0-conformance"
+ALLURE = NodeTool("allure", "allure", ALLURE_VERSION, "allure", "the HTML report")
 
 
 def allure_cli(*, quiet: bool = False) -> Path:
     """The pinned Allure command-line tool, installed with npm on first use."""
-    folder = cache_dir() / "tools" / f"allure-{ALLURE_VERSION}"
-    exe = folder / "node_modules" / ".bin" / "allure"
-    if exe.is_file():
-        return exe
-    npm, node = shutil.which("npm"), shutil.which("node")
-    if npm is None or node is None:
-        raise ReportError("the HTML report needs Node.js 20 or newer with npm on the PATH (https://nodejs.org); "
-                          "install them and run the command again")
-    if not quiet:
-        print(f"mem0-conformance: installing Allure {ALLURE_VERSION} into {folder} (once; offline afterwards)",
-              file=sys.stderr, flush=True)
-    staging = Path(tempfile.mkdtemp(prefix="allure-", dir=_mkdir(folder.parent)))
-    (staging / "package.json").write_text(json.dumps({"name": "mem0-conformance-tools", "private": True}), encoding="utf-8")
-    result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error", f"allure@{ALLURE_VERSION}"],
-                            cwd=staging, capture_output=True, text=True)
-    if result.returncode != 0:
-        shutil.rmtree(staging, ignore_errors=True)
-        reason = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ReportError(f"npm could not install allure@{ALLURE_VERSION} ({reason})")
-    shutil.rmtree(folder, ignore_errors=True)
-    staging.rename(folder)  # complete or absent: an interrupted install is never taken for a finished one
-    return exe
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    try:
+        return ALLURE.path(quiet=quiet)
+    except ToolError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def generate(folders: Sequence[Path], output: Path, *, name: str = "mem0-conformance", quiet: bool = False) -> Path:

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from conformance.reporting import RESULTS_DIR
-from conformance.reporting.html import cache_dir
 from conformance.reporting.results import read_sdk_traffic, version
 from conformance.reporting.summary import load
+from conformance.tools import cache_dir
 
 SDKS = {"mem0ai": "klavis>=2.20,<3", "klavis": "mem0ai>=2.2.1,<3"}  # each SDK's companion, at its default
 COMPANIONS = {"mem0ai": "klavis", "klavis": "mem0ai"}

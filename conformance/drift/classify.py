@@ -1,0 +1,507 @@
+"""What a difference between two documents means, and for whom.
+
+Each :class:`~conformance.drift.engine.Delta` becomes one or more :class:`Finding`, in one of
+four classes:
+
+- **breaking for clients**: a client written against the older document can fail against a
+  server implementing the newer one (an operation removed or moved, a response field removed,
+  renamed or made optional, a new required request field or parameter, a request type or enum
+  narrowed, a response type or enum widened, a success status changed, a default changed);
+- **breaking for servers**: a server implementing the older document fails the newer one (a new
+  optional request field or parameter that a strict server refuses, a request type or enum
+  widened, a response type or enum narrowed, a new required response field, a status code the
+  newer document no longer lists);
+- **additive**: new operations, optional response fields, status codes;
+- **documentation only**: descriptions, summaries, examples, code samples, operation ids, enum
+  order, a renamed path parameter.
+
+The direction matters: narrowing what a request may carry breaks clients, narrowing what a
+response may carry breaks servers. Whatever is not recognised is counted as breaking for
+clients ("review"), so that the gate errs on the side of a look.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from conformance.drift.engine import Delta, parameter_key
+
+CLIENTS, SERVERS, ADDITIVE, DOCUMENTATION = "breaking for clients", "breaking for servers", "additive", "documentation only"
+CLASSES = (CLIENTS, SERVERS, ADDITIVE, DOCUMENTATION)
+BREAKING = (CLIENTS, SERVERS)
+
+DOC_KEYWORDS = frozenset({"description", "summary", "title", "example", "examples", "externalDocs", "deprecated",
+                          "x-code-samples", "x-codeSamples", "x-mint", "tags", "operationId", "$comment", "xml",
+                          "discriminator", "readOnly", "writeOnly", "contentMediaType", "contentEncoding"})
+OURS = "x-conformance-"  # the project's own extensions: never a difference of the provider's
+LOWER = frozenset({"minLength", "minimum", "minItems", "minProperties", "exclusiveMinimum"})
+UPPER = frozenset({"maxLength", "maximum", "maxItems", "maxProperties", "exclusiveMaximum"})
+NUMBER_FORMATS = frozenset({"float", "double", "int32", "int64"})  # how a number is stored: no value changes
+TYPEISH = ("type", "anyOf", "oneOf", "allOf")
+_NESTED = {"items": "[]", "additionalProperties": "{}", "not": "<not>"}
+_ANY = None  # no constraint
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One classified difference of one operation; ``path`` is where in the part (Optic's key, split)."""
+
+    klass: str
+    kind: str
+    operation: str
+    part: str  # operation | parameter | request | response
+    where: str  # "" | "query page" | "200"
+    subject: str  # "results[].immutable", "" for the part itself
+    detail: str
+    path: tuple[str, ...] = ()
+    content_type: str = ""
+    shape: str = ""  # a property's type, for pairing a removed field with an added one (a rename)
+
+    @property
+    def place(self) -> str:
+        """``request body``, ``response 200``, ``query parameter page`` or ``operation``."""
+        if self.part == "request":
+            return "request body"
+        if self.part == "response":
+            return f"response {self.where}"
+        if self.part == "parameter":
+            location, name = parameter_key(self.where)
+            return f"{location} parameter {name}"
+        return "operation"
+
+    def line(self) -> str:
+        subject = f" {self.subject}" if self.subject else ""
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.operation}: {self.place}{subject}: {self.kind}{detail}"
+
+
+def classify(delta: Delta) -> list[Finding]:
+    """The findings of one delta (none for the project's own extensions)."""
+    if delta.part == "operation":
+        return _operation(delta)
+    if delta.part == "parameter":
+        return _parameter(delta)
+    return _body(delta)
+
+
+def classify_all(found: Iterable[Delta]) -> list[Finding]:
+    """Every delta classified, duplicates dropped, renames and status changes paired."""
+    seen, result = set(), []
+    for delta in _merge_types(found):
+        for finding in classify(delta):
+            key = (finding.operation, finding.part, finding.where, finding.subject, finding.kind, finding.detail)
+            if key not in seen:
+                seen.add(key)
+                result.append(finding)
+    return _pair_statuses(_pair_renames(result))
+
+
+def _merge_types(found: Iterable[Delta]) -> list[Delta]:
+    """Optic reports ``/schema/type`` removed and ``/schema/anyOf`` added as two deltas: one change of
+    the node's types (``string`` -> ``string or null``), judged together."""
+    found = list(found)
+    groups: dict[tuple[str, ...], list[Delta]] = {}
+    for delta in found:
+        head, _, keyword = delta.key.rpartition("/")
+        if keyword in (*TYPEISH, "nullable") and not isinstance(delta.before, dict) and not isinstance(delta.after, dict):
+            groups.setdefault((delta.operation, delta.part, delta.where, delta.content_type, head), []).append(delta)
+    merged, drop = [], set()
+    for (operation, part, where, content_type, head), members in groups.items():
+        if len(members) < 2:
+            continue
+        before = {d.key.rpartition("/")[2]: d.before for d in members if d.before is not None}
+        after = {d.key.rpartition("/")[2]: d.after for d in members if d.after is not None}
+        merged.append(Delta(operation, part, where, content_type, head, "changed", before, after))
+        drop |= {id(d) for d in members}
+    return [d for d in found if id(d) not in drop] + merged
+
+
+# --- operations ------------------------------------------------------------------------------------------
+
+def _operation(delta: Delta) -> list[Finding]:
+    base = Finding(CLIENTS, "", delta.operation, "operation", "", "", "")
+    if delta.change == "removed" and not delta.key:
+        return [replace(base, kind="operation removed")]
+    if delta.change == "added" and not delta.key:
+        return [replace(base, klass=ADDITIVE, kind="operation added")]
+    keyword = delta.key.strip("/").split("/")[0]
+    if keyword.startswith(OURS):
+        return []
+    path = tuple(delta.key.strip("/").split("/"))
+    if keyword in DOC_KEYWORDS or keyword.startswith("x-"):
+        return [replace(base, klass=DOCUMENTATION, kind=f"{keyword} {_verb(delta.change)}", path=path,
+                        detail=_short(delta.before, delta.after) if keyword == "operationId" else "")]
+    if keyword == "security":
+        return [replace(base, kind="security changed", detail=_short(delta.before, delta.after), path=path)]
+    if keyword in ("requestBody", "responses", "parameters"):
+        return []  # Optic reports these in their own parts
+    return [replace(base, kind=f"{keyword} {_verb(delta.change)} (review)", detail=_short(delta.before, delta.after),
+                    path=path)]
+
+
+# --- parameters ------------------------------------------------------------------------------------------
+
+def _parameter(delta: Delta) -> list[Finding]:
+    base = Finding(CLIENTS, "", delta.operation, "parameter", delta.where, "", "")
+    if not delta.key:  # the parameter as a whole
+        if delta.change == "added":
+            required = isinstance(delta.after, dict) and bool(delta.after.get("required"))
+            return [replace(base, klass=CLIENTS if required else SERVERS,
+                            kind="new required parameter" if required else "new optional parameter")]
+        if delta.change == "removed":
+            return [replace(base, kind="parameter removed")]
+    path = tuple(delta.key.strip("/").split("/"))
+    keyword = path[-1]
+    if path == ("required",):
+        before, after = bool(delta.before), bool(delta.after)
+        if before == after:
+            return []
+        return [replace(base, klass=CLIENTS if after else SERVERS, path=path,
+                        kind="parameter became required" if after else "parameter became optional")]
+    if path[0] == "schema" and len(path) >= 2 and keyword not in _NESTED and keyword != "properties":
+        return [replace(finding, path=path) for finding in _keywords(base, "request", {keyword: delta.before},
+                                                                       {keyword: delta.after}, "")]
+    if path[0] == "schema" and len(path) == 1 and isinstance(delta.before, dict) and isinstance(delta.after, dict):
+        return [replace(finding, path=path) for finding in _keywords(base, "request", delta.before, delta.after, "")]
+    if keyword in DOC_KEYWORDS or keyword.startswith("x-"):
+        return [replace(base, klass=DOCUMENTATION, kind=f"{keyword} {_verb(delta.change)}", path=path)]
+    return [replace(base, kind=f"{'/'.join(path)} {_verb(delta.change)} (review)", path=path,
+                    detail=_short(delta.before, delta.after))]
+
+
+# --- request and response bodies ---------------------------------------------------------------------------
+
+def _body(delta: Delta) -> list[Finding]:
+    request = delta.part == "request"
+    base = Finding(CLIENTS, "", delta.operation, delta.part, delta.where, "", "", content_type=delta.content_type)
+    if not delta.content_type and not delta.key and delta.change != "changed":  # the whole body or response
+        if request:
+            return [replace(base, kind="request body removed")] if delta.change == "removed" else \
+                   [replace(base, klass=SERVERS, kind="request body added")]
+        if delta.change == "removed":
+            return [replace(base, klass=SERVERS if not delta.where.startswith("2") else CLIENTS,
+                            kind="status code no longer documented")]
+        return [replace(base, klass=ADDITIVE, kind="status code added")]
+    if not delta.key and delta.change != "changed":  # a media type
+        what = f"{delta.content_type} body"
+        if delta.change == "removed":
+            return [replace(base, kind=f"{what} removed")]
+        return [replace(base, klass=SERVERS if request else ADDITIVE, kind=f"{what} added")]
+    path = tuple(part.replace("~1", "/").replace("~0", "~") for part in delta.key.strip("/").split("/"))
+    if not delta.content_type:  # an attribute of the request body or response object itself
+        keyword = path[0]
+        if keyword in ("content", "headers") and delta.change in ("added", "removed"):
+            what = "body" if keyword == "content" else "headers"
+            if delta.change == "removed":
+                return [replace(base, kind=f"{delta.part} {what} removed", path=path)]
+            return [replace(base, klass=SERVERS if request else ADDITIVE, kind=f"{delta.part} {what} added", path=path)]
+        if keyword in DOC_KEYWORDS or keyword == "links" or keyword.startswith("x-"):
+            return [replace(base, klass=DOCUMENTATION, kind=f"{keyword} {_verb(delta.change)}", path=path)]
+        if path == ("required",) and request:
+            after = bool(delta.after)
+            return [replace(base, klass=CLIENTS if after else SERVERS, path=path,
+                            kind="request body became required" if after else "request body became optional")]
+        return [replace(base, kind=f"{'/'.join(path)} {_verb(delta.change)} (review)", path=path,
+                        detail=_short(delta.before, delta.after))]
+    if path[0] in DOC_KEYWORDS:  # the media type's example(s)
+        return [replace(base, klass=DOCUMENTATION, kind=f"{path[0]} {_verb(delta.change)}", path=path)]
+    direction = "request" if request else "response"
+    if path == ("",) or path == () or not path[0]:  # the media type object: its schema's keyword changes
+        before = (delta.before or {}).get("schema") if isinstance(delta.before, dict) else None
+        after = (delta.after or {}).get("schema") if isinstance(delta.after, dict) else None
+        return [replace(f, path=("schema", *f.path)) for f in _keywords(base, direction, before or {}, after or {}, "")]
+    subject = _subject(path)
+    if len(path) >= 2 and path[-2] == "properties" and delta.change in ("added", "removed"):
+        return [_property(base, direction, subject, path, delta)]
+    if delta.change == "changed" and isinstance(delta.before, dict) and isinstance(delta.after, dict):
+        return [replace(f, path=(*path, *f.path)) for f in _keywords(base, direction, delta.before, delta.after, subject)]
+    keyword = path[-1]  # a keyword added or removed as a whole (e.g. /example)
+    return [replace(f, path=path) for f in _keywords(base, direction, {keyword: delta.before} if delta.change != "added" else {},
+                                                     {keyword: delta.after} if delta.change != "removed" else {},
+                                                     _subject(path[:-1]))]
+
+
+def _property(base: Finding, direction: str, subject: str, path: tuple[str, ...], delta: Delta) -> Finding:
+    node = delta.after if delta.change == "added" else delta.before
+    node = node if isinstance(node, dict) else {}
+    shape = json.dumps({k: node.get(k) for k in ("type", "format", "nullable", "items")}, sort_keys=True)
+    found = replace(base, subject=subject, path=path, shape=shape)
+    if direction == "request":
+        if delta.change == "removed":
+            return replace(found, kind="request field removed")
+        required = bool(node.get("required"))
+        return replace(found, klass=CLIENTS if required else SERVERS,
+                       kind="new required request field" if required else "new optional request field")
+    if delta.change == "removed":
+        return replace(found, kind="response field removed")
+    required = bool(node.get("required"))
+    return replace(found, klass=SERVERS if required else ADDITIVE,
+                   kind="new required response field" if required else "response field added")
+
+
+def _keywords(base: Finding, direction: str, before: dict[str, Any], after: dict[str, Any], subject: str) -> list[Finding]:
+    """The findings of a schema node whose keywords changed (``before``/``after``: the changed ones only)."""
+    found: list[Finding] = []
+
+    def add(effect: str, label: str, detail: str, keyword: str) -> None:
+        if effect == "same":
+            return
+        if effect == "doc":
+            found.append(replace(base, klass=DOCUMENTATION, kind=label, subject=subject, detail=detail, path=(keyword,)))
+            return
+        if effect == "default":
+            found.append(replace(base, klass=CLIENTS, kind=label, subject=subject, detail=detail, path=(keyword,)))
+            return
+        breaks = {("request", "narrowed"): CLIENTS, ("request", "widened"): SERVERS,
+                  ("response", "narrowed"): SERVERS, ("response", "widened"): CLIENTS}.get((direction, effect), CLIENTS)
+        found.append(replace(base, klass=breaks, kind=f"{direction} {label} {effect}", subject=subject,
+                             detail=detail, path=(keyword,)))
+
+    keys = [k for k in dict.fromkeys([*before, *after]) if not k.startswith(OURS)]
+    if any(k in TYPEISH for k in keys):
+        old, new = _types(before), _types(after)
+        add(_compare_sets(old, new), "type", f"{_show_types(old)} -> {_show_types(new)}", "type")
+    for keyword in keys:
+        old, new = before.get(keyword), after.get(keyword)
+        if keyword in TYPEISH or keyword == "required" and (isinstance(old, list) or isinstance(new, list)):
+            continue  # type: judged above; a required list: judged per property
+        if keyword == "required":
+            if bool(old) != bool(new):
+                field = "request field" if direction == "request" else "response field"
+                made = "required" if new else "optional"
+                breaks = CLIENTS if (direction == "request") == bool(new) else SERVERS
+                found.append(replace(base, klass=breaks, kind=f"{field} became {made}", subject=subject, path=()))
+            continue
+        if keyword == "properties":
+            for name in dict.fromkeys([*(old or {}), *(new or {})]):
+                inner_old, inner_new = (old or {}).get(name), (new or {}).get(name)
+                if isinstance(inner_old, dict) and isinstance(inner_new, dict):
+                    found += [replace(f, path=("properties", name, *f.path)) for f in
+                              _keywords(base, direction, inner_old, inner_new, _join(subject, name))]
+            continue
+        if keyword in ("items", "not") and not old and not new:
+            continue  # an empty schema is no schema: any value either way
+        if keyword in _NESTED and isinstance(old, dict) and isinstance(new, dict):
+            found += [replace(f, path=(keyword, *f.path)) for f in
+                      _keywords(base, direction, old, new, subject + _NESTED[keyword])]
+            continue
+        if keyword in DOC_KEYWORDS or keyword.startswith("x-"):
+            add("doc", f"{keyword} {_verb(_change(old, new))}", "", keyword)
+        elif keyword == "enum" or keyword == "const":
+            effect = _compare_sets(_values(old, keyword), _values(new, keyword))
+            if effect == "same" and old != new:
+                add("doc", "enum reordered", "", keyword)
+            else:
+                add(effect, keyword, _enum_detail(_values(old, keyword), _values(new, keyword)), keyword)
+        elif keyword == "nullable":
+            add("same" if bool(old) == bool(new) else "widened" if new else "narrowed", "null", "", keyword)
+        elif keyword == "format":
+            if (old in NUMBER_FORMATS or old is None) and (new in NUMBER_FORMATS or new is None):
+                add("doc", f"number format {_verb(_change(old, new))}", _short(old, new), keyword)
+            else:
+                add("narrowed" if old is None else "widened" if new is None else "changed", "format", _short(old, new), keyword)
+        elif keyword in LOWER or keyword in UPPER:
+            add(_bound(keyword, old, new), keyword, _short(old, new), keyword)
+        elif keyword in ("pattern", "multipleOf", "uniqueItems"):
+            add("narrowed" if old in (None, False) else "widened" if new in (None, False) else "changed",
+                keyword, _short(old, new), keyword)
+        elif keyword == "additionalProperties":
+            add(_additional(old, new), "additional properties", _short(old, new), keyword)
+        elif keyword in _NESTED:  # items or not appearing or going (judged with the type when that changed)
+            if any(k in TYPEISH for k in keys):
+                continue
+            add("narrowed" if old is None else "widened" if new is None else "changed", keyword, "", keyword)
+        elif keyword == "default":
+            if old is not None and new is not None:
+                add("default", "default changed", _short(old, new), keyword)
+            else:
+                add("doc", f"default {_verb(_change(old, new))}", _short(old, new), keyword)
+        else:
+            add("changed", f"{keyword} (review)", _short(old, new), keyword)
+    return found
+
+
+# --- pairing ----------------------------------------------------------------------------------------------
+
+def _pair_renames(findings: list[Finding]) -> list[Finding]:
+    """A field removed and one added beside it with the same type, alone in their object: a rename.
+    A path parameter removed and one added: a renamed path parameter (the URL is the same)."""
+    groups: dict[tuple[str, ...], list[Finding]] = {}
+    for finding in findings:
+        if finding.kind in ("request field removed", "response field removed", "new optional request field",
+                            "new required request field", "response field added", "new required response field"):
+            parent = finding.subject.rpartition(".")[0]
+            groups.setdefault((finding.operation, finding.part, finding.where, finding.content_type, parent), []).append(finding)
+        elif finding.part == "parameter" and finding.where.startswith("path ") and finding.kind in (
+                "parameter removed", "new required parameter"):
+            groups.setdefault((finding.operation, "path-parameter"), []).append(finding)
+    drop, add = set(), {}
+    for members in groups.values():
+        removed = [f for f in members if "removed" in f.kind]
+        added = [f for f in members if "removed" not in f.kind]
+        if len(removed) != 1 or len(added) != 1 or removed[0].shape != added[0].shape:
+            continue
+        old, new = removed[0], added[0]
+        if old.part == "parameter":
+            renamed = replace(new, klass=DOCUMENTATION, kind="path parameter renamed",
+                              detail=f"{parameter_key(old.where)[1]} -> {parameter_key(new.where)[1]}")
+        else:
+            field = "request field" if old.part == "request" else "response field"
+            renamed = replace(old, kind=f"{field} renamed", detail=f"{old.subject} -> {new.subject}")
+        drop |= {id(old), id(new)}
+        add[id(old)] = renamed
+    return [add.get(id(f), f) for f in findings if id(f) not in drop or id(f) in add]
+
+
+def _pair_statuses(findings: list[Finding]) -> list[Finding]:
+    """A success status no longer documented and another one added: the success status changed."""
+    by_operation: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.part == "response" and not finding.content_type and not finding.path and finding.where[:1] == "2":
+            by_operation.setdefault(finding.operation, []).append(finding)
+    changed = {}
+    for members in by_operation.values():
+        gone = [f for f in members if f.kind == "status code no longer documented"]
+        came = [f for f in members if f.kind == "status code added"]
+        if gone and came:
+            detail = f"{', '.join(f.where for f in gone)} -> {', '.join(f.where for f in came)}"
+            changed[id(gone[0])] = replace(gone[0], kind="success status changed", detail=detail)
+            changed.update({id(f): None for f in gone[1:] + came})
+    result = []
+    for finding in findings:
+        if id(finding) in changed:
+            if changed[id(finding)] is not None:
+                result.append(changed[id(finding)])
+        else:
+            result.append(finding)
+    return result
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+def _subject(path: tuple[str, ...]) -> str:
+    """``schema/properties/results/items/properties/id`` -> ``results[].id``."""
+    subject, parts, i = "", list(path), 0
+    while i < len(parts):
+        part = parts[i]
+        if part == "properties" and i + 1 < len(parts):
+            subject = _join(subject, parts[i + 1])
+            i += 2
+            continue
+        if part in _NESTED:
+            subject += _NESTED[part]
+        elif part in ("oneOf", "anyOf", "allOf") and i + 1 < len(parts):
+            subject += f"<{part} {int(parts[i + 1]) + 1 if parts[i + 1].isdigit() else parts[i + 1]}>"
+            i += 1
+        i += 1
+    return subject
+
+
+def _join(subject: str, name: str) -> str:
+    return f"{subject}.{name}" if subject else name
+
+
+def _types(node: dict[str, Any]) -> frozenset[str] | None:
+    """The JSON types a schema node admits, from ``type`` (and ``nullable``) or its branches; None: any."""
+    if "type" in node and node["type"] is not None:
+        declared = node["type"] if isinstance(node["type"], list) else [node["type"]]
+        found = set(declared)
+    elif any(isinstance(node.get(k), list) for k in ("anyOf", "oneOf")):
+        found = set()
+        for branch in node.get("anyOf") or node.get("oneOf"):
+            inner = _types(branch) if isinstance(branch, dict) else None
+            if inner is None:
+                return None
+            found |= inner
+    else:
+        return None
+    if "number" in found:
+        found.add("integer")
+    if node.get("nullable"):
+        found.add("null")
+    return frozenset(found)
+
+
+def _values(value: Any, keyword: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    items = [value] if keyword == "const" else value if isinstance(value, list) else [value]
+    return frozenset(json.dumps(item, sort_keys=True) for item in items)
+
+
+def _compare_sets(old: frozenset[str] | None, new: frozenset[str] | None) -> str:
+    if old == new:
+        return "same"
+    if old is None:
+        return "narrowed"
+    if new is None:
+        return "widened"
+    if new < old:
+        return "narrowed"
+    if old < new:
+        return "widened"
+    return "changed"
+
+
+def _bound(keyword: str, old: Any, new: Any) -> str:
+    if old == new:
+        return "same"
+    if old is None:
+        return "narrowed"
+    if new is None:
+        return "widened"
+    if isinstance(old, bool) or isinstance(new, bool) or not all(isinstance(v, int | float) for v in (old, new)):
+        return "changed"
+    raised = new > old
+    return ("narrowed" if raised else "widened") if keyword in LOWER else ("widened" if raised else "narrowed")
+
+
+def _additional(old: Any, new: Any) -> str:
+    def closed(value: Any) -> bool:
+        return value is False
+
+    def constrained(value: Any) -> bool:
+        return isinstance(value, dict) and bool(value)
+
+    if closed(old) == closed(new) and constrained(old) == constrained(new):
+        return "same" if old == new or not (constrained(old) or constrained(new)) else "changed"
+    if closed(new) or (constrained(new) and not closed(old)):
+        return "narrowed"
+    return "widened"
+
+
+def _show_types(types: frozenset[str] | None) -> str:
+    if types is None:
+        return "any"
+    shown = sorted(types - ({"integer"} if "number" in types else set()))
+    return " or ".join(shown)
+
+
+def _enum_detail(old: frozenset[str] | None, new: frozenset[str] | None) -> str:
+    if old is None or new is None:
+        return "any value -> " + ", ".join(sorted(new or ())) if old is None else "no longer an enum"
+    parts = []
+    if new - old:
+        parts.append("added " + ", ".join(sorted(new - old)))
+    if old - new:
+        parts.append("removed " + ", ".join(sorted(old - new)))
+    return "; ".join(parts)
+
+
+def _change(old: Any, new: Any) -> str:
+    return "added" if old is None else "removed" if new is None else "changed"
+
+
+def _verb(change: str) -> str:
+    return {"added": "added", "removed": "removed"}.get(change, "changed")
+
+
+def _short(old: Any, new: Any, limit: int = 80) -> str:
+    def show(value: Any) -> str:
+        text = "absent" if value is None else json.dumps(value, ensure_ascii=False)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    return f"{show(old)} -> {show(new)}"
