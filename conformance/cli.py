@@ -64,6 +64,43 @@ def _specs_errata(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _specs_drift(args: argparse.Namespace) -> int:
+    from conformance.drift.engine import DriftError
+    from conformance.drift.report import drift, render_json, render_text
+
+    try:
+        report = drift(args.newer, args.api)
+    except DriftError as exc:
+        raise CliError(str(exc)) from None
+    text = render_json(report) if args.format == "json" else render_text(report, every=args.all)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(render_json(report) + "\n", encoding="utf-8")
+        print(f"mem0-conformance: wrote {args.output} (for run --drift)", file=sys.stderr)
+    print(text)
+    return EXIT_FAILED if report.breaking else EXIT_OK
+
+
+def _drift_files(sources: Sequence[Path], reports: Path) -> tuple[str, ...]:
+    """run --drift: each drift report (or newer document, compared now) written into the reports folder."""
+    import json
+
+    from conformance.drift.engine import DriftError
+    from conformance.drift.explain import load
+
+    try:
+        found = load(sources)
+    except DriftError as exc:
+        raise CliError(str(exc)) from None
+    reports.mkdir(parents=True, exist_ok=True)
+    written = []
+    for report in found:
+        path = reports / f"drift-{report['api']}.json"
+        path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        written.append(str(path))
+    return tuple(written)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
@@ -232,7 +269,8 @@ def _run(args: argparse.Namespace) -> int:
         pytest_args += ["-p", "no:xdist", "--store-durations", "--clean-durations",
                         "--durations-path", str(suite_runner.DURATIONS)]
     reports = args.reports.resolve()
-    settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings)
+    drift = _drift_files(args.drift, reports) if args.drift else ()
+    settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings, drift=drift)
     code = suite_runner.run_suite(settings, pytest_args)
     if args.shard and code == 5:  # pytest found no test in this shard (more shards than the selection fills): fine
         print(f"mem0-conformance: shard {args.shard[0]}/{args.shard[1]} holds no test of this selection")
@@ -333,6 +371,22 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("-v", "--verbose", action="store_true", help="print every finding, not only the summary per check")
     lint.set_defaults(handler=_specs_lint)
 
+    drift = specs_commands.add_parser(
+        "drift", help="what a newer published document changes, for clients and for servers",
+        description="Compare a newer published OpenAPI document with the vendored one (the provider's changes) and "
+        "with the effective one (what the suite tests), and each operation the overlays supplement with the newer "
+        "document's. Each change is breaking for clients, breaking for servers, additive or documentation only, with "
+        "JSON pointers into both documents. The diff engine is Optic (installed with npm on first use). Exit 1 when "
+        "the provider's changes break clients or servers, 0 when they do not, 2 when the document cannot be read.",
+    )
+    drift.add_argument("newer", metavar="NEWER", help="the newer document: a file (JSON or YAML) or an http(s) URL")
+    drift.add_argument("--api", choices=("mem0", "klavis"), help="which API it describes (default: the one it shares "
+                       "most operations with)")
+    drift.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    drift.add_argument("--all", action="store_true", help="list additive and documentation changes too (text)")
+    drift.add_argument("--output", type=Path, metavar="FILE", help="also write the JSON to FILE (for run --drift)")
+    drift.set_defaults(handler=_specs_drift)
+
     errata = specs_commands.add_parser("errata", help="regenerate specs/ERRATA.md from the overlays")
     errata.add_argument("--check", action="store_true", help="only check that ERRATA.md is up to date")
     errata.set_defaults(handler=_specs_errata)
@@ -382,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where the Allure results, junit.xml and the summary go (default: reports/)")
     run.add_argument("--baseline", type=Path, metavar="FILE",
                      help="a summary.json of an earlier run: pass when nothing regressed against it, and show what changed")
+    run.add_argument("--drift", action="append", default=[], type=Path, metavar="FILE",
+                     help="a `specs drift --output` file, or a newer published document: failures that its "
+                     "differences explain are marked in the failure, the summary and the report (repeatable)")
     run.add_argument("--html", action="store_true",
                      help="build the HTML report at the end (needs Node.js; see `mem0-conformance report`)")
     guard = run.add_mutually_exclusive_group()

@@ -69,6 +69,7 @@ class RunSettings:
     preflight: bool = False  # check the target at session start (plain pytest; `run` has checked it)
     profile: str | None = None  # the Hypothesis profile loaded
     findings: tuple[Finding, ...] = ()  # the target's capabilities, as the preflight found them
+    drift: tuple[str, ...] = ()  # `specs drift` JSON files: failures they explain are marked (run --drift)
 
     def __post_init__(self) -> None:
         if self.target.embedded and not self.findings:
@@ -77,13 +78,13 @@ class RunSettings:
     def to_wire(self) -> dict[str, Any]:
         return {"target": self.target.to_wire(), "faults": sorted(self.faults), "run_id": self.run_id,
                 "reports": str(self.reports) if self.reports else None, "profile": self.profile,
-                "findings": [finding.to_wire() for finding in self.findings]}
+                "findings": [finding.to_wire() for finding in self.findings], "drift": list(self.drift)}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> RunSettings:
         return cls(Target.from_wire(data["target"]), frozenset(data["faults"]),
                    Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"],
-                   findings=tuple(Finding(*finding) for finding in data["findings"]))
+                   findings=tuple(Finding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())))
 
 
 def settings_from_options(config: pytest.Config) -> RunSettings:

@@ -319,8 +319,9 @@ def _keywords(base: Finding, direction: str, before: dict[str, Any], after: dict
                 add("default", "default changed", _short(old, new), keyword)
             else:
                 add("doc", f"default {_verb(_change(old, new))}", _short(old, new), keyword)
-        else:
-            add("changed", f"{keyword} (review)", _short(old, new), keyword)
+        else:  # a keyword this table does not know: counted as breaking for clients, to be looked at
+            found.append(replace(base, klass=CLIENTS, kind=f"{direction} {keyword} changed (review)", subject=subject,
+                                 detail=_short(old, new), path=(keyword,)))
     return found
 
 

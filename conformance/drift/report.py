@@ -62,6 +62,7 @@ class Change:
     new: str | None  # JSON pointer into the newer document
     published: bool = True  # against the effective document: also a change between the vendored and the newer one
     overlays: tuple[str, ...] = ()  # the overlay actions that wrote the older side ("0004-supplements.overlay.yaml#3")
+    older_operation: str = ""  # the operation as the older document writes it, when that differs
 
     @property
     def klass(self) -> str:
@@ -71,6 +72,8 @@ class Change:
         f = self.finding
         data = {"class": f.klass, "kind": f.kind, "operation": f.operation, "where": f.place, "subject": f.subject,
                 "detail": f.detail, "older": self.old, "newer": self.new, "text": f.line()}
+        if self.older_operation:
+            data["older_operation"] = self.older_operation
         if not self.published:
             data["ours"] = list(self.overlays)
         return data
@@ -213,9 +216,11 @@ def compare(name: str, older: dict[str, Any], newer: dict[str, Any], scope: set[
     changes = [Change(Finding(DOCUMENTATION if m.generalized else CLIENTS,
                               "path generalized" if m.generalized else "operation moved",
                               f"{m.method} {m.new_path}", "operation", "", "", f"from {m.old_path}"),
-                      old_locator.operation(m.method, m.old_path), new_locator.operation(m.method, m.new_path))
+                      old_locator.operation(m.method, m.old_path), new_locator.operation(m.method, m.new_path),
+                      older_operation=f"{m.method} {m.old_path}")
                for m in found_moves]
-    changes += [Change(f, old_locator.pointer(f), new_locator.pointer(_newer_place(f))) for f in findings]
+    changes += [Change(f, old_locator.pointer(f), new_locator.pointer(_newer_place(f)),
+                       older_operation=old_locator.label(f.operation)) for f in findings]
     changes.sort(key=lambda c: (CLASSES.index(c.klass), c.finding.operation.partition(" ")[2], c.finding.operation))
     return Comparison(name, changes, sorted(out_of_scope), found_moves)
 
@@ -266,7 +271,8 @@ def mark_ours(effective: Comparison, published: Comparison, writes: OverlayWrite
     keys |= {(f"{c.finding.operation.partition(' ')[0]} {c.finding.detail.removeprefix('from ')}", "operation", "",
               "operation removed", "") for c in published.changes if c.finding.kind == "operation moved"}
     effective.changes = [change if _key(change) in keys else
-                         Change(change.finding, change.old, change.new, published=False, overlays=_whose(change, writes))
+                         Change(change.finding, change.old, change.new, published=False, overlays=_whose(change, writes),
+                                older_operation=change.older_operation)
                          for change in effective.changes]
 
 
@@ -316,6 +322,12 @@ class Locator:
         self.paths = {key: path for key, (path, _) in operations(document).items()}
         for move in found_moves:  # the older document: a moved operation is found under its old path
             self.paths[(move.method, template(move.new_path))] = move.old_path
+
+    def label(self, operation: str) -> str:
+        """``METHOD /path`` as this document writes it, when it writes it otherwise (else "")."""
+        method, _, path = operation.partition(" ")
+        actual = self.paths.get((method, template(path)))
+        return f"{method} {actual}" if actual and actual != path else ""
 
     def operation(self, method: str, path: str) -> str | None:
         return pointer(["paths", path, method.lower()]) if (method, template(path)) in self.paths else None

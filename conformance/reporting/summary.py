@@ -86,6 +86,7 @@ def tests_of(results: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
             "story": label(result, "story") or result.get("name", ""), "verdict": verdict,
             "severity": label(result, "severity") or "normal",
             "message": "" if verdict == PASSED else _message(result),
+            "explained_by_drift": label(result, "drift") == "explained",
             "duration": round(max(0, result.get("stop", 0) - result.get("start", 0)) / 1000, 3),
         }
     return dict(sorted(tests.items()))
@@ -204,6 +205,11 @@ def render_text(summary: Mapping[str, Any]) -> str:
         lines += [f"  {t['verdict'].upper():<7} {ident}: {t['message'][:160]}" for ident, t in bad[:40]]
         if len(bad) > 40:
             lines.append(f"  ... and {len(bad) - 40} more (summary.json)")
+    explained = [ident for ident, t in summary["tests"].items() if t.get("explained_by_drift")]
+    if explained:
+        lines += ["", f"failures a newer published document explains (run --drift; the Allure report says which "
+                      f"difference): {len(explained)}"]
+        lines += [f"  {ident}" for ident in explained]
     unexercised = [f"{name}: {operation}" for name, api in summary["apis"].items() for operation in api.get("unexercised", ())]
     if unexercised:
         lines += ["", f"success path never validated (no 2xx answer to a generated request passed the checks): "
@@ -263,7 +269,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
     bad = [(ident, t) for ident, t in summary["tests"].items() if t["verdict"] in (FAILED, BROKEN, ERROR)]
     if bad:
         lines += ["## Not passing", ""]
-        lines += [f"- **{t['verdict']}** ({t['severity']}) `{ident}`: {t['message']}" for ident, t in bad]
+        lines += [f"- **{t['verdict']}** ({t['severity']}) `{ident}`: {t['message']}"
+                  + (" _(explained by a newer published document)_" if t.get("explained_by_drift") else "")
+                  for ident, t in bad]
         lines.append("")
     if summary.get("sdk_drift"):
         lines += ["## SDK drift", "", "What the SDKs call and send beyond the vendored seed documents (reported, not failed):", ""]

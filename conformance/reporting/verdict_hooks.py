@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from conformance.client import Exchange, Recorder, redact
+from conformance.drift.explain import MARK
 from conformance.plugin import SUITE, identity, in_suite
 from conformance.verdicts import (
     BROKEN,
@@ -73,6 +74,7 @@ class Verdicts:
         self.secrets = tuple(api.key for api in (settings.target.mem0, settings.target.klavis) if api is not None and api.key)
         self.summary = None
         self.broken: list[pytest.TestReport] = []  # pytest shows failures and errors, not these
+        self._drift: list[dict[str, Any]] | None = None  # the drift reports of run --drift, read on first use
 
     # --- where the reports go (called from the plugin's pytest_configure, before allure-pytest's) ------
     def prepare(self, config: pytest.Config) -> None:
@@ -154,9 +156,28 @@ class Verdicts:
         where = _where(call.excinfo)
         severity = exc.severity if isinstance(exc, ContractViolation) else Severity.BLOCKER if verdict == BROKEN else Severity.NORMAL
         head = str(exc) if isinstance(exc, ContractViolation) else f"BROKEN: {exc}" if verdict == BROKEN else ""
+        explained = self._explained(exc) if verdict == FAILED and isinstance(exc, ContractViolation) else []
+        if explained:
+            head += "".join(f"\n  {MARK}: {line}" for line in explained[:3])
+            if len(explained) > 3:
+                head += f"\n  ... and {len(explained) - 3} more differences of the newer document"
+            exc.args = (head,)
         block = "\n".join([head, f"  at {where}" if where else "", *notes]).replace("\n\n", "\n").strip()
         return {"verdict": verdict, "block": block, "notes": "\n".join(notes), "severity": str(severity),
-                "request": " ".join(exc.request) if isinstance(exc, ContractViolation) and exc.request else ""}
+                "request": " ".join(exc.request) if isinstance(exc, ContractViolation) and exc.request else "",
+                "drift": "\n".join(explained)}
+
+    def _explained(self, violation: ContractViolation) -> list[str]:
+        """The differences of the newer published documents (run --drift) that explain a violation."""
+        if not self.settings.drift:
+            return []
+        from conformance.drift.explain import explain, load
+
+        if self._drift is None:
+            self._drift = load(Path(path) for path in self.settings.drift)
+        found = explain(self._drift, violation.operation, title=violation.title, documented=str(violation.documented),
+                        received=violation.received, request=violation.request)
+        return [explanation.line() for explanation in found]
 
     def _label(self, item: pytest.Item, verdict: str) -> None:
         """Allure labels and, for a failure, attachments (while the test's Allure result is open)."""
@@ -181,6 +202,9 @@ class Verdicts:
             allure.attach(failure["curl"], name="curl reproducer", attachment_type=allure.attachment_type.TEXT)
         if failure["notes"]:
             allure.attach(failure["notes"], name="minimal Hypothesis example", attachment_type=allure.attachment_type.TEXT)
+        if failure.get("drift") and verdict == FAILED:
+            allure.dynamic.label("drift", "explained")
+            allure.attach(failure["drift"], name=MARK, attachment_type=allure.attachment_type.TEXT)
 
     def pytest_report_teststatus(self, report: pytest.TestReport):
         verdict = getattr(report, "verdict", None)
