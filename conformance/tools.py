@@ -12,6 +12,7 @@ an interrupted install is never taken for a finished one.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -56,6 +57,14 @@ class NodeTool:
         exe = self.folder / "node_modules" / ".bin" / self.executable
         if exe.is_file():
             return exe
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.folder.parent / f".{self.name}-{self.version}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another process installing the same tool: wait, then use its install
+            if exe.is_file():
+                return exe
+            return self._install(exe, quiet=quiet)
+
+    def _install(self, exe: Path, *, quiet: bool) -> Path:
         npm, node = shutil.which("npm"), shutil.which("node")
         if npm is None or node is None:
             raise ToolError(f"{self.purpose} needs Node.js 20 or newer with npm on the PATH (https://nodejs.org); "
@@ -63,7 +72,6 @@ class NodeTool:
         if not quiet:
             print(f"mem0-conformance: installing {self.package} {self.version} into {self.folder} "
                   "(once; offline afterwards)", file=sys.stderr, flush=True)
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f"{self.name}-", dir=self.folder.parent))
         if self.lock is not None:
             for name in ("package.json", "package-lock.json"):

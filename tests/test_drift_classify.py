@@ -177,3 +177,9 @@ def test_moved_operations_are_paired_before_the_diff():
     assert found == [Move("POST", "/v1/exports/get", "/v1/exports/get/"), Move("GET", "/v1/entities/{t}/{id}/", "/v2/entities/{t}/{id}/"),
                      Move("POST", "/sandbox/mem0", "/sandbox/{server_name}", generalized=True)]
     assert set(with_moves(older, found)["paths"]) == set(newer["paths"])
+
+
+def test_null_beside_a_changed_type_is_part_of_the_type():
+    found = classify_all([request("/schema/properties/reference_date", before={"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                                  after={"oneOf": [{"type": "string"}, {"type": "number"}], "nullable": True})])
+    assert [(f.kind, f.detail) for f in found] == [("request type widened", "integer or string -> null or number or string")]

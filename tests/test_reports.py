@@ -126,6 +126,9 @@ def _category(status: str, message: str) -> str | None:
 @pytest.mark.parametrize(("status", "message", "expected"), [
     ("failed", "conformance.verdicts.ContractViolation: PUT /v1/batch/: 200 instead of 400\n  received: 200", "Contract violations"),
     ("failed", "AssertionError: [Server error] Received: 500", "Server errors"),
+    ("failed", "conformance.verdicts.ContractViolation: GET /v1/ping/ names no project\n  severity:   blocker\n"
+               "  explained by the newer published document: GET /v1/ping/: response 200 project_id: ...",
+     "Explained by a newer published document"),
     ("broken", "conformance.verdicts.TargetBroken: the target or the network misbehaved: GET /v1/ping/: ReadError", "Broken target or network"),
     ("skipped", "XFAIL known deviation of mem0-cloud: answers 200 (ticket 7)\n\nAssertionError", "Known deviations"),
     ("broken", "KeyError: 'results'", "Errors of the suite"),

@@ -266,8 +266,9 @@ def _keywords(base: Finding, direction: str, before: dict[str, Any], after: dict
         add(_compare_sets(old, new), "type", f"{_show_types(old)} -> {_show_types(new)}", "type")
     for keyword in keys:
         old, new = before.get(keyword), after.get(keyword)
-        if keyword in TYPEISH or keyword == "required" and (isinstance(old, list) or isinstance(new, list)):
-            continue  # type: judged above; a required list: judged per property
+        if keyword in TYPEISH or keyword == "required" and (isinstance(old, list) or isinstance(new, list)) \
+                or keyword == "nullable" and any(k in TYPEISH for k in keys):
+            continue  # type (null included): judged above; a required list: judged per property
         if keyword == "required":
             if bool(old) != bool(new):
                 field = "request field" if direction == "request" else "response field"
@@ -483,7 +484,7 @@ def _show_types(types: frozenset[str] | None) -> str:
 
 def _enum_detail(old: frozenset[str] | None, new: frozenset[str] | None) -> str:
     if old is None or new is None:
-        return "any value -> " + ", ".join(sorted(new or ())) if old is None else "no longer an enum"
+        return "any value -> " + ", ".join(sorted(new or ())) if old is None else ", ".join(sorted(old)) + " -> any value"
     parts = []
     if new - old:
         parts.append("added " + ", ".join(sorted(new - old)))

@@ -270,7 +270,9 @@ def mark_ours(effective: Comparison, published: Comparison, writes: OverlayWrite
     keys = {_key(change) for change in published.changes}
     keys |= {(f"{c.finding.operation.partition(' ')[0]} {c.finding.detail.removeprefix('from ')}", "operation", "",
               "operation removed", "") for c in published.changes if c.finding.kind == "operation moved"}
-    effective.changes = [change if _key(change) in keys else
+    # The same change of a shared component, met through another operation, is the same published change.
+    keys |= {(c.finding.kind, c.finding.detail, c.new) for c in published.changes if c.new}
+    effective.changes = [change if _key(change) in keys or (change.finding.kind, change.finding.detail, change.new) in keys else
                          Change(change.finding, change.old, change.new, published=False, overlays=_whose(change, writes),
                                 older_operation=change.older_operation)
                          for change in effective.changes]
@@ -387,7 +389,8 @@ class Locator:
         """The pointer of ``path`` below ``node``; its parent's when only the last step is missing; else None.
         Optic merges ``allOf`` branches: a step missing from a node is looked for in its branches too."""
         for index, step in enumerate(path):
-            node, parts = self._deref(node, parts)
+            if not (isinstance(node, dict) and step in node):  # a keyword beside a $ref stays where it is written
+                node, parts = self._deref(node, parts)
             if isinstance(node, dict) and step not in node:
                 node, parts = self._branch_with(node, parts, step)
             if isinstance(node, dict) and step in node:
@@ -551,4 +554,6 @@ def _tail(change: Change) -> str:
 
 
 def _overlays(change: Change) -> str:
-    return f"  [ours: {', '.join(change.overlays)}]" if change.overlays else "  [ours]" if not change.published else ""
+    if change.published:
+        return "  [published change]"
+    return f"  [ours: {', '.join(change.overlays)}]" if change.overlays else "  [ours]"

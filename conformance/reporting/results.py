@@ -21,13 +21,13 @@ from urllib.parse import urlsplit, urlunsplit
 # Allure matches a category when the status is listed and the regex matches the whole message
 # ([\s\S] so that messages over several lines match in Java and JavaScript alike). First match wins.
 CATEGORIES = [
-    {"name": "Server errors", "matchedStatuses": ["failed"],
-     "messageRegex": r"[\s\S]*([Ss]erver error|blocker)[\s\S]*",
-     "description": "The target answered 5xx where the contract promises an answer."},
     {"name": "Explained by a newer published document", "matchedStatuses": ["failed"],
      "messageRegex": r"[\s\S]*explained by the newer published document[\s\S]*",
      "description": "Failures that a difference between the effective document and a newer published one explains "
                     "(run --drift): the target may implement the newer document."},
+    {"name": "Server errors", "matchedStatuses": ["failed"],
+     "messageRegex": r"[\s\S]*([Ss]erver error|blocker)[\s\S]*",
+     "description": "The target answered 5xx where the contract promises an answer."},
     {"name": "Contract violations", "matchedStatuses": ["failed"],
      "description": "The target's answer contradicts the effective documents or FACTS.md."},
     {"name": "Broken target or network", "matchedStatuses": ["broken"],
