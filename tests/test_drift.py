@@ -228,3 +228,31 @@ def test_run_with_drift_marks_the_failures_it_explains(drift_json, tmp_path: Pat
     results = [json.loads(p.read_text(encoding="utf-8")) for p in (reports / "allure-results").glob("*-result.json")]
     marked = [r for r in results if {"name": "drift", "value": "explained"} in r["labels"]]
     assert len(marked) == 2 and all(MARK in r["statusDetails"]["message"] for r in marked)
+
+
+def test_specs_drift_reads_a_url_and_says_when_it_cannot(tmp_path: Path):
+    """An http(s) URL is downloaded (here from a server on loopback); one that does not answer is one sentence, exit 2."""
+    import http.server
+    import threading
+
+    (tmp_path / "klavis.json").write_text(json.dumps(api_spec("klavis").pristine()), encoding="utf-8")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/klavis.json"
+        result = run("specs", "drift", url, "--format", "json")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["newer"]["source"] == url
+        result = run("specs", "drift", f"http://127.0.0.1:{server.server_address[1]}/missing.json")
+        assert result.returncode == 2 and "cannot download" in result.stderr and result.stderr.count("\n") == 1
+    finally:
+        server.shutdown()
+
+
+def test_the_wrong_api_is_said_not_compared(tmp_path: Path):
+    path = tmp_path / "klavis.json"
+    path.write_text(json.dumps(api_spec("klavis").pristine()), encoding="utf-8")
+    result = run("specs", "drift", str(path), "--api", "mem0")
+    assert result.returncode == 2
+    assert "shares no operation with the Mem0 platform API documents: is --api mem0 the right API?" in result.stderr

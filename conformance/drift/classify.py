@@ -434,27 +434,28 @@ def _values(value: Any, keyword: str) -> frozenset[str] | None:
     return frozenset(json.dumps(item, sort_keys=True) for item in items)
 
 
-def _compare_sets(old: frozenset[str] | None, new: frozenset[str] | None) -> str:
+def _appeared(old: Any, new: Any) -> str | None:
+    """The effect of a constraint that is equal, added (narrowed) or dropped (widened); None: both set, differing."""
     if old == new:
         return "same"
     if old is None:
         return "narrowed"
     if new is None:
         return "widened"
-    if new < old:
-        return "narrowed"
-    if old < new:
-        return "widened"
-    return "changed"
+    return None
+
+
+def _compare_sets(old: frozenset[str] | None, new: frozenset[str] | None) -> str:
+    found = _appeared(old, new)
+    if found:
+        return found
+    return "narrowed" if new < old else "widened" if old < new else "changed"
 
 
 def _bound(keyword: str, old: Any, new: Any) -> str:
-    if old == new:
-        return "same"
-    if old is None:
-        return "narrowed"
-    if new is None:
-        return "widened"
+    found = _appeared(old, new)
+    if found:
+        return found
     if isinstance(old, bool) or isinstance(new, bool) or not all(isinstance(v, int | float) for v in (old, new)):
         return "changed"
     raised = new > old

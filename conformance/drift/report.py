@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field, replace
@@ -184,8 +185,12 @@ def drift(source: str, api: str | None = None, *, quiet: bool = False) -> DriftR
     api = api or guess_api(newer)
     spec = api_spec(api)
     pristine, effective = spec.pristine(), spec.effective()
+    if not set(operations(newer)) & set(operations(effective)):
+        raise DriftError(f"{source} shares no operation with the {spec.title} documents: is --api {api} the right API?")
     scope = {_segment(path) for _, path in operations(effective)}  # what the project covers, supplements included
+    _say(f"comparing {source} with the vendored {api} document", quiet)
     published = compare("vendored", pristine, newer, scope, quiet=quiet)
+    _say(f"comparing {source} with the effective {api} document and its supplements", quiet)
     against_effective = compare("effective", effective, newer, scope, quiet=quiet)
     writes = OverlayWrites(spec)
     mark_ours(against_effective, published, writes)
@@ -196,6 +201,11 @@ def drift(source: str, api: str | None = None, *, quiet: bool = False) -> DriftR
         vendored=[document.path.name for document in spec.documents],
         published=published, effective=against_effective, supplements=supplements(effective, newer, against_effective),
         overlay_descriptions=writes.descriptions)
+
+
+def _say(text: str, quiet: bool) -> None:
+    if not quiet:
+        print(f"mem0-conformance: {text} ...", file=sys.stderr, flush=True)
 
 
 def compare(name: str, older: dict[str, Any], newer: dict[str, Any], scope: set[str] | None = None, *,
