@@ -281,8 +281,8 @@ def mark_ours(effective: Comparison, published: Comparison, writes: OverlayWrite
     keys |= {(f"{c.finding.operation.partition(' ')[0]} {c.finding.detail.removeprefix('from ')}", "operation", "",
               "operation removed", "") for c in published.changes if c.finding.kind == "operation moved"}
     # The same change of a shared component, met through another operation, is the same published change.
-    keys |= {(c.finding.kind, c.finding.detail, c.new) for c in published.changes if c.new}
-    effective.changes = [change if _key(change) in keys or (change.finding.kind, change.finding.detail, change.new) in keys else
+    at = {(c.finding.kind, c.finding.detail, c.new) for c in published.changes if c.new}
+    effective.changes = [change if _key(change) in keys or (change.finding.kind, change.finding.detail, change.new) in at else
                          Change(change.finding, change.old, change.new, published=False, overlays=_whose(change, writes),
                                 older_operation=change.older_operation)
                          for change in effective.changes]
