@@ -65,11 +65,19 @@ def _specs_errata(args: argparse.Namespace) -> int:
 
 
 def _specs_drift(args: argparse.Namespace) -> int:
+    import json
+
     from conformance.drift.engine import DriftError
     from conformance.drift.report import drift, render_json, render_text
 
     try:
+        baseline = json.loads(args.baseline.read_text(encoding="utf-8")) if args.baseline else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise CliError(f"{args.baseline} is not a specs drift report: write one with --output") from None
+    try:
         report = drift(args.newer, args.api)
+        if baseline is not None:
+            report.accept(baseline, str(args.baseline))
     except DriftError as exc:
         raise CliError(str(exc)) from None
     text = render_json(report) if args.format == "json" else render_text(report, every=args.all)
@@ -377,14 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
         "with the effective one (what the suite tests), and each operation the overlays supplement with the newer "
         "document's. Each change is breaking for clients, breaking for servers, additive or documentation only, with "
         "JSON pointers into both documents. The diff engine is Optic (installed with npm on first use). Exit 1 when "
-        "the provider's changes break clients or servers, 0 when they do not, 2 when the document cannot be read.",
+        "the provider's changes break clients or servers (with --baseline: changes the baseline does not list), 0 "
+        "when they do not, 2 when a document cannot be read.",
     )
     drift.add_argument("newer", metavar="NEWER", help="the newer document: a file (JSON or YAML) or an http(s) URL")
     drift.add_argument("--api", choices=("mem0", "klavis"), help="which API it describes (default: the one it shares "
                        "most operations with)")
     drift.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
     drift.add_argument("--all", action="store_true", help="list additive and documentation changes too (text)")
-    drift.add_argument("--output", type=Path, metavar="FILE", help="also write the JSON to FILE (for run --drift)")
+    drift.add_argument("--output", type=Path, metavar="FILE", help="also write the JSON to FILE (for run --drift "
+                       "and --baseline)")
+    drift.add_argument("--baseline", type=Path, metavar="FILE", help="an earlier --output of the same API: exit 1 "
+                       "only for breaking changes it does not list (the provider changed its document again)")
     drift.set_defaults(handler=_specs_drift)
 
     errata = specs_commands.add_parser("errata", help="regenerate specs/ERRATA.md from the overlays")

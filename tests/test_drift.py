@@ -256,3 +256,24 @@ def test_the_wrong_api_is_said_not_compared(tmp_path: Path):
     result = run("specs", "drift", str(path), "--api", "mem0")
     assert result.returncode == 2
     assert "shares no operation with the Mem0 platform API documents: is --api mem0 the right API?" in result.stderr
+
+
+def test_a_baseline_accepts_the_changes_it_lists_and_gates_on_new_ones(newer_mem0: Path, drift_json, tmp_path: Path):
+    """`--baseline` (an earlier --output): the same document exits 0; one more removed operation exits 1, naming
+    only that; a baseline of the other API is one sentence, exit 2."""
+    baseline = drift_json[2]
+    same = run("specs", "drift", str(newer_mem0), "--baseline", str(baseline))
+    assert same.returncode == 0, same.stdout[-2000:] + same.stderr
+    assert same.stdout.splitlines()[-1] == "nothing breaking beyond the baseline's changes (exit 0)"
+    document = yaml.safe_load(newer_mem0.read_text(encoding="utf-8"))
+    del document["paths"]["/v1/feedback/"]
+    again = tmp_path / "again.yaml"
+    again.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    result = run("specs", "drift", str(again), "--baseline", str(baseline), "--format", "json")
+    assert result.returncode == 1, result.stderr
+    new = json.loads(result.stdout)["new_since_baseline"]
+    assert [(c["operation"], c["kind"]) for c in new] == [("POST /v1/feedback/", "operation removed")]
+    klavis = tmp_path / "klavis.json"
+    klavis.write_text(json.dumps(api_spec("klavis").pristine()), encoding="utf-8")
+    wrong = run("specs", "drift", str(klavis), "--baseline", str(baseline))
+    assert wrong.returncode == 2 and "is a drift report of mem0, not of klavis" in wrong.stderr

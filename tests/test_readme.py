@@ -74,3 +74,14 @@ def test_the_sharded_ci_recipe_runs_each_shard_then_merges_and_gates():
     assert merged[0][1:1 + len(shards)] == [f"shards/shard-{shard}" for shard in shards]
     for argv in merged:
         parses(argv)
+
+
+def test_the_drift_recipe_gates_on_a_baseline():
+    """The spec drift workflow: its command parses and compares against an accepted report."""
+    (recipe,) = [body for lang, body in BLOCKS if lang == "yaml" and "specs drift" in body]
+    workflow = yaml.safe_load(recipe)
+    runs = [" ".join(step["run"].split()) for step in workflow["jobs"]["drift"]["steps"] if "run" in step]
+    commands = [argv for text in runs for argv in commands_in(text)]
+    assert [argv[:2] for argv in commands] == [["specs", "drift"]] and "--baseline" in commands[0]
+    for argv in commands:
+        parses(argv)

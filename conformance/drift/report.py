@@ -124,16 +124,34 @@ class DriftReport:
     effective: Comparison
     supplements: list[Supplement]
     overlay_descriptions: dict[str, str] = field(default_factory=dict)  # overlay action ref -> its description
+    baseline: str | None = None  # an earlier drift report whose published changes are accepted
+    accepted: frozenset[tuple[str, ...]] = frozenset()
+
+    @property
+    def gating(self) -> list[Change]:
+        """The published breaking changes the gate counts: all of them, or those the baseline does not have."""
+        return [c for c in self.published.changes if c.klass in BREAKING and _published_key(c.to_json()) not in self.accepted]
 
     @property
     def breaking(self) -> bool:
-        return any(change.klass in BREAKING for change in self.published.changes)
+        return bool(self.gating)
+
+    def accept(self, baseline: dict[str, Any], name: str) -> None:
+        """Count only the breaking changes that ``baseline`` (an earlier report of the same API) does not list."""
+        if baseline.get("tool") != "mem0-conformance specs drift" or baseline.get("format") != FORMAT:
+            raise DriftError(f"{name} is not a specs drift report (format {FORMAT}): write one with --output")
+        if baseline.get("api") != self.api:
+            raise DriftError(f"{name} is a drift report of {baseline.get('api')}, not of {self.api}")
+        self.baseline = name
+        self.accepted = frozenset(_published_key(change) for change in baseline["published"]["changes"])
 
     def to_json(self) -> dict[str, Any]:
         return {"format": FORMAT, "tool": "mem0-conformance specs drift", "api": self.api,
                 "newer": {"source": self.newer, "title": self.newer_title, "openapi": self.newer_openapi,
                           "operations": self.newer_operations},
                 "vendored": self.vendored, "breaking": self.breaking,
+                **({"baseline": self.baseline, "new_since_baseline": [c.to_json() for c in self.gating]}
+                   if self.baseline else {}),
                 "published": self.published.to_json(), "effective": self.effective.to_json(),
                 "supplements": [s.to_json() for s in self.supplements]}
 
@@ -201,6 +219,10 @@ def drift(source: str, api: str | None = None, *, quiet: bool = False) -> DriftR
         vendored=[document.path.name for document in spec.documents],
         published=published, effective=against_effective, supplements=supplements(effective, newer, against_effective),
         overlay_descriptions=writes.descriptions)
+
+
+def _published_key(change: dict[str, Any]) -> tuple[str, ...]:
+    return (change["operation"], change["where"], change["subject"], change["kind"], change["detail"])
 
 
 def _say(text: str, quiet: bool) -> None:
@@ -490,6 +512,12 @@ def render_text(report: DriftReport, *, every: bool = False) -> str:
                      + (f", {len(breaking)} breaking" if breaking else ""))
         for change in supplement.changes if every else breaking:
             lines.append(f"    {change.klass}: {_tail(change)}{_overlays(change)}")
+    if report.baseline:
+        lines += ["", f"Breaking changes the baseline ({report.baseline}) does not list: {len(report.gating)}"]
+        lines += [f"  {c.klass}: {c.finding.line()}" for c in report.gating]
+        lines += ["", "breaking: the provider changed its document again since the baseline (exit 1)" if report.breaking
+                  else "nothing breaking beyond the baseline's changes (exit 0)"]
+        return "\n".join(lines)
     lines += ["", "breaking: the newer document breaks clients or servers of the vendored one (exit 1)"
               if report.breaking else "nothing breaking between the vendored and the newer document (exit 0)"]
     return "\n".join(lines)
