@@ -21,9 +21,8 @@ from typing import Any
 
 from conformance.drift.classify import BREAKING
 from conformance.drift.engine import DriftError, template
-from conformance.drift.report import FORMAT, drift
+from conformance.drift.report import FORMAT, TOOL, drift
 
-TOOL = "mem0-conformance specs drift"
 MARK = "explained by the newer published document"  # the failure block's line; Allure's category matches it
 _WITHOUT_FIELD = ("operation removed", "operation moved", "request body became required")
 _MAY_BE_MISSING = ("response field removed", "response field renamed", "response field became optional")

@@ -51,6 +51,7 @@ from conformance.overlay import apply_action
 from conformance.specs import APIS, ApiSpec, api_spec
 
 FORMAT = 1
+TOOL = "mem0-conformance specs drift"  # how a drift report names its writer
 MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
@@ -138,7 +139,7 @@ class DriftReport:
 
     def accept(self, baseline: dict[str, Any], name: str) -> None:
         """Count only the breaking changes that ``baseline`` (an earlier report of the same API) does not list."""
-        if baseline.get("tool") != "mem0-conformance specs drift" or baseline.get("format") != FORMAT:
+        if baseline.get("tool") != TOOL or baseline.get("format") != FORMAT:
             raise DriftError(f"{name} is not a specs drift report (format {FORMAT}): write one with --output")
         if baseline.get("api") != self.api:
             raise DriftError(f"{name} is a drift report of {baseline.get('api')}, not of {self.api}")
@@ -146,7 +147,7 @@ class DriftReport:
         self.accepted = frozenset(_published_key(change) for change in baseline["published"]["changes"])
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": FORMAT, "tool": "mem0-conformance specs drift", "api": self.api,
+        return {"format": FORMAT, "tool": TOOL, "api": self.api,
                 "newer": {"source": self.newer, "title": self.newer_title, "openapi": self.newer_openapi,
                           "operations": self.newer_operations},
                 "vendored": self.vendored, "breaking": self.breaking,
