@@ -2,8 +2,9 @@
 
 The tool is installed on first use into ``<cache>/tools/allure-<version>/`` with npm (see
 :mod:`conformance.tools`), and works offline afterwards. The report is one self-contained
-``index.html`` (Allure's "awesome" report in single-file mode) that opens from disk; the history file beside it carries every earlier
-report's results, so Allure's history and trend views fill up run after run.
+``index.html`` (Allure's "awesome" report in single-file mode) that opens from disk; the history
+file beside it carries every earlier report's results, so Allure's history and trend views fill
+up run after run.
 """
 
 from __future__ import annotations
