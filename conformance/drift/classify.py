@@ -132,14 +132,13 @@ def _operation(delta: Delta) -> list[Finding]:
         return []
     path = tuple(delta.key.strip("/").split("/"))
     if keyword in DOC_KEYWORDS or keyword.startswith("x-"):
-        return [replace(base, klass=DOCUMENTATION, kind=f"{keyword} {_verb(delta.change)}", path=path,
+        return [replace(_documented(base, keyword, delta, path),
                         detail=_short(delta.before, delta.after) if keyword == "operationId" else "")]
     if keyword == "security":
         return [replace(base, kind="security changed", detail=_short(delta.before, delta.after), path=path)]
     if keyword in ("requestBody", "responses", "parameters"):
         return []  # Optic reports these in their own parts
-    return [replace(base, kind=f"{keyword} {_verb(delta.change)} (review)", detail=_short(delta.before, delta.after),
-                    path=path)]
+    return [_review(base, keyword, delta, path)]
 
 
 # --- parameters ------------------------------------------------------------------------------------------
@@ -167,9 +166,8 @@ def _parameter(delta: Delta) -> list[Finding]:
     if path[0] == "schema" and len(path) == 1 and isinstance(delta.before, dict) and isinstance(delta.after, dict):
         return [replace(finding, path=path) for finding in _keywords(base, "request", delta.before, delta.after, "")]
     if keyword in DOC_KEYWORDS or keyword.startswith("x-"):
-        return [replace(base, klass=DOCUMENTATION, kind=f"{keyword} {_verb(delta.change)}", path=path)]
-    return [replace(base, kind=f"{'/'.join(path)} {_verb(delta.change)} (review)", path=path,
-                    detail=_short(delta.before, delta.after))]
+        return [_documented(base, keyword, delta, path)]
+    return [_review(base, "/".join(path), delta, path)]
 
 
 # --- request and response bodies ---------------------------------------------------------------------------
@@ -199,15 +197,14 @@ def _body(delta: Delta) -> list[Finding]:
                 return [replace(base, kind=f"{delta.part} {what} removed", path=path)]
             return [replace(base, klass=SERVERS if request else ADDITIVE, kind=f"{delta.part} {what} added", path=path)]
         if keyword in DOC_KEYWORDS or keyword == "links" or keyword.startswith("x-"):
-            return [replace(base, klass=DOCUMENTATION, kind=f"{keyword} {_verb(delta.change)}", path=path)]
+            return [_documented(base, keyword, delta, path)]
         if path == ("required",) and request:
             after = bool(delta.after)
             return [replace(base, klass=CLIENTS if after else SERVERS, path=path,
                             kind="request body became required" if after else "request body became optional")]
-        return [replace(base, kind=f"{'/'.join(path)} {_verb(delta.change)} (review)", path=path,
-                        detail=_short(delta.before, delta.after))]
+        return [_review(base, "/".join(path), delta, path)]
     if path[0] in DOC_KEYWORDS:  # the media type's example(s)
-        return [replace(base, klass=DOCUMENTATION, kind=f"{path[0]} {_verb(delta.change)}", path=path)]
+        return [_documented(base, path[0], delta, path)]
     direction = "request" if request else "response"
     if path == ("",) or path == () or not path[0]:  # the media type object: its schema's keyword changes
         before = (delta.before or {}).get("schema") if isinstance(delta.before, dict) else None
@@ -222,6 +219,16 @@ def _body(delta: Delta) -> list[Finding]:
     return [replace(f, path=path) for f in _keywords(base, direction, {keyword: delta.before} if delta.change != "added" else {},
                                                      {keyword: delta.after} if delta.change != "removed" else {},
                                                      _subject(path[:-1]))]
+
+
+def _documented(base: Finding, keyword: str, delta: Delta, path: tuple[str, ...]) -> Finding:
+    return replace(base, klass=DOCUMENTATION, kind=f"{keyword} {_verb(delta.change)}", path=path)
+
+
+def _review(base: Finding, what: str, delta: Delta, path: tuple[str, ...]) -> Finding:
+    """A difference this table does not know: counted as breaking for clients, to be looked at."""
+    return replace(base, klass=CLIENTS, kind=f"{what} {_verb(delta.change)} (review)", path=path,
+                   detail=_short(delta.before, delta.after))
 
 
 def _property(base: Finding, direction: str, subject: str, path: tuple[str, ...], delta: Delta) -> Finding:
@@ -340,7 +347,7 @@ def _pair_renames(findings: list[Finding]) -> list[Finding]:
         elif finding.part == "parameter" and finding.where.startswith("path ") and finding.kind in (
                 "parameter removed", "new required parameter"):
             groups.setdefault((finding.operation, "path-parameter"), []).append(finding)
-    drop, add = set(), {}
+    replaced, dropped = {}, set()
     for members in groups.values():
         removed = [f for f in members if "removed" in f.kind]
         added = [f for f in members if "removed" not in f.kind]
@@ -353,9 +360,9 @@ def _pair_renames(findings: list[Finding]) -> list[Finding]:
         else:
             field = "request field" if old.part == "request" else "response field"
             renamed = replace(old, kind=f"{field} renamed", detail=f"{old.subject} -> {new.subject}")
-        drop |= {id(old), id(new)}
-        add[id(old)] = renamed
-    return [add.get(id(f), f) for f in findings if id(f) not in drop or id(f) in add]
+        replaced[id(old)] = renamed
+        dropped.add(id(new))
+    return _rewritten(findings, replaced, dropped)
 
 
 def _pair_statuses(findings: list[Finding]) -> list[Finding]:
@@ -364,23 +371,20 @@ def _pair_statuses(findings: list[Finding]) -> list[Finding]:
     for finding in findings:
         if finding.part == "response" and not finding.content_type and not finding.path and finding.where[:1] == "2":
             by_operation.setdefault(finding.operation, []).append(finding)
-    changed = {}
+    replaced, dropped = {}, set()
     for members in by_operation.values():
         gone = [f for f in members if f.kind == "status code no longer documented"]
         came = [f for f in members if f.kind == "status code added"]
         if gone and came:
             detail = f"{', '.join(f.where for f in gone)} -> {', '.join(f.where for f in came)}"
-            changed[id(gone[0])] = replace(gone[0], kind="success status changed", detail=detail)
-            changed.update({id(f): None for f in gone[1:] + came})
-    result = []
-    for finding in findings:
-        if id(finding) in changed:
-            if changed[id(finding)] is not None:
-                result.append(changed[id(finding)])
-        else:
-            result.append(finding)
-    return result
+            replaced[id(gone[0])] = replace(gone[0], kind="success status changed", detail=detail)
+            dropped |= {id(f) for f in gone[1:] + came}
+    return _rewritten(findings, replaced, dropped)
 
+
+def _rewritten(findings: list[Finding], replaced: dict[int, Finding], dropped: set[int]) -> list[Finding]:
+    """``findings`` in their order, some replaced (by identity) and some dropped."""
+    return [replaced.get(id(f), f) for f in findings if id(f) not in dropped]
 
 # --- helpers ----------------------------------------------------------------------------------------------
 

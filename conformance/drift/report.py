@@ -301,11 +301,17 @@ def _segment(path: str) -> str:
 def mark_ours(effective: Comparison, published: Comparison, writes: OverlayWrites) -> None:
     """Mark the differences from the effective document that are not published changes, with their overlay actions."""
     keys = {_key(change) for change in published.changes}
-    keys |= {(f"{c.finding.operation.partition(' ')[0]} {c.finding.detail.removeprefix('from ')}", "operation", "",
-              "operation removed", "") for c in published.changes if c.finding.kind == "operation moved"}
-    # The same change of a shared component, met through another operation, is the same published change.
+    # The same change of a shared component, met through another operation, is the same published change;
+    # so is an operation the effective document keeps under the path the provider moved it from.
     at = {(c.finding.kind, c.finding.detail, c.new) for c in published.changes if c.new}
-    effective.changes = [change if _key(change) in keys or (change.finding.kind, change.finding.detail, change.new) in at else
+    moved_from = {c.older_operation for c in published.changes if c.finding.kind == "operation moved"}
+
+    def is_published(change: Change) -> bool:
+        f = change.finding
+        return _key(change) in keys or (f.kind, f.detail, change.new) in at or \
+            (f.kind == "operation removed" and f.operation in moved_from)
+
+    effective.changes = [change if is_published(change) else
                          Change(change.finding, change.old, change.new, published=False, overlays=_whose(change, writes),
                                 older_operation=change.older_operation)
                          for change in effective.changes]
