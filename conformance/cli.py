@@ -114,11 +114,14 @@ def _serve(args: argparse.Namespace) -> int:
     import tempfile
 
     from conformance.server import ServerSettings, create_app
+    from conformance.server.app import MutantError
     from conformance.server.faults import UnknownFault
     from conformance.server.runner import BindError, bind, serve, serve_workers
     from conformance.server.shared import SharedState, StateError
 
     shared = args.workers > 1 or args.state is not None
+    if shared and args.mutant:
+        raise CliError("--mutant needs the in-memory state of one worker, not --workers or --state")
     if shared and args.processing_delay:
         raise CliError("--processing-delay needs the in-memory state of one worker: with --workers or --state, "
                        "queued work settles when its request ends")
@@ -128,17 +131,19 @@ def _serve(args: argparse.Namespace) -> int:
         settings = ServerSettings.from_env(
             mem0_key=args.mem0_key, klavis_key=args.klavis_key, faults=frozenset(args.fault),
             processing_delay=args.processing_delay, max_body_bytes=args.max_body, state=str(state) if state else None,
+            mutant=args.mutant,
         )
         app = create_app(settings) if args.workers == 1 else None  # the workers make their own
         if app is None and state is not None:
             SharedState(state).close()  # a state file that cannot be used is said now, not by every worker
         sock = bind(args.host, args.port)
-    except (UnknownFault, BindError, StateError) as exc:
+    except (UnknownFault, MutantError, BindError, StateError) as exc:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
         raise CliError(str(exc)) from None
     host, port = sock.getsockname()[:2]
     switched = ", ".join(sorted(settings.faults)) or "none"
+    switched += f", mutant: {settings.mutant}" if settings.mutant else ""
     sharing = f", {args.workers} worker{'s' if args.workers > 1 else ''} sharing {state}" if state else ""
     print(f"mem0-conformance reference server on http://{host}:{port}: Mem0 and Klavis APIs, faults: {switched}, "
           f"bodies up to {settings.max_body_bytes} bytes{sharing}", flush=True)
@@ -192,6 +197,70 @@ def _sdk_compare(args: argparse.Namespace) -> int:
     result = compare(old, new, folders[old], folders[new])
     print(render(result))
     return EXIT_FAILED if result.regressed else EXIT_OK
+
+
+def _mutants_list(args: argparse.Namespace) -> int:
+    from conformance.mutants.command import MutantsError, list_mutants
+
+    try:
+        return list_mutants(only=args.only, api=args.api, output=args.format)
+    except MutantsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _mutants_index(args: argparse.Namespace) -> int:
+    from conformance.mutants.command import MutantsError, build_index
+    from conformance.mutants.coverage import ENGINES
+
+    try:
+        return build_index(ENGINES if args.engine == "all" else [args.engine])
+    except MutantsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _mutants_run(args: argparse.Namespace) -> int:
+    from conformance.mutants.command import MutantsError, run
+
+    try:
+        return run(engine=args.engine, only=args.only, sample=args.sample, seed=args.seed, shard_of=args.shard,
+                   jobs=args.jobs, reports=args.reports.resolve(), min_score=args.min_score,
+                   include_equivalent=args.include_equivalent)
+    except MutantsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _mutants_report(args: argparse.Namespace) -> int:
+    from conformance.mutants.command import MutantsError, report
+
+    try:
+        return report([Path(folder) for folder in args.folders], args.reports)
+    except MutantsError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _mutant_id(text: str) -> str:
+    from conformance.mutants.command import MutantsError, check_mutant
+
+    try:
+        return check_mutant(text)
+    except MutantsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _score(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a score between 0 and 1")
+    return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _faults(args: argparse.Namespace) -> int:
@@ -250,6 +319,8 @@ def _run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if target is not None and args.fault:
         raise CliError("--fault applies only to the embedded reference server, not to a target")
+    if target is not None and args.mutant:
+        raise CliError("--mutant applies only to the embedded reference server, not to a target")
     if args.fault:
         from conformance.server.faults import UnknownFault, validate
 
@@ -278,7 +349,8 @@ def _run(args: argparse.Namespace) -> int:
                         "--durations-path", str(suite_runner.DURATIONS)]
     reports = args.reports.resolve()
     drift = _drift_files(args.drift, reports) if args.drift else ()
-    settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings, drift=drift)
+    settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings, drift=drift,
+                           mutant=args.mutant)
     code = suite_runner.run_suite(settings, pytest_args)
     if args.shard and code == 5:  # pytest found no test in this shard (more shards than the selection fills): fine
         print(f"mem0-conformance: shard {args.shard[0]}/{args.shard[1]} holds no test of this selection")
@@ -415,6 +487,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--klavis-key", help=f"the Klavis API key to accept (default: $KLAVIS_API_KEY or {DEFAULT_KLAVIS_KEY})")
     serve.add_argument("--fault", action="append", default=[], metavar="NAME",
                        help="switch on a planted fault (repeatable; `mem0-conformance faults` lists them)")
+    serve.add_argument("--mutant", type=_mutant_id, metavar="ID",
+                       help="plant this mutant (`mem0-conformance mutants list`); needs the in-memory state of one worker")
     serve.add_argument("--processing-delay", type=_positive_float, default=0.0, metavar="SECONDS",
                        help="how long background adds stay PENDING (default: 0, settled by the next request)")
     serve.add_argument("--max-body", type=_byte_count, default=None, metavar="BYTES",
@@ -444,6 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="allow unscoped deletes and organization/project/member removal on a live target")
     run.add_argument("--fault", action="append", default=[], metavar="NAME",
                      help="plant a fault in the embedded reference server (repeatable): the run should fail")
+    run.add_argument("--mutant", type=_mutant_id, metavar="ID",
+                     help="plant this mutant in the embedded reference server (`mem0-conformance mutants list`)")
     run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS, metavar="DIR",
                      help="where the Allure results, junit.xml and the summary go (default: reports/)")
     run.add_argument("--baseline", type=Path, metavar="FILE",
@@ -486,6 +562,61 @@ def build_parser() -> argparse.ArgumentParser:
                              help="where each version's reports go (default: reports/sdk-compare/)")
     sdk_compare.set_defaults(handler=_sdk_compare)
 
+    mutants = commands.add_parser(
+        "mutants", help="contract mutants of the reference server: how much of the contract a green run proves",
+        description="Mutants are generated from the effective documents: one named change of the reference server's "
+        "behaviour each (a request parameter ignored, a bound off by one, a change not made or made once too often, an "
+        "answer field dropped or taken from another record). The mutation score says how many of them the suite "
+        "tells apart from the contract.")
+    mutant_commands = mutants.add_subparsers(dest="mutants_command", metavar="SUBCOMMAND", required=True)
+    mutants_list = mutant_commands.add_parser("list", help="print the catalogue: id, operation, operator, one sentence")
+    mutants_list.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                              help="only mutants whose id matches (shell pattern, or a part of the id; repeatable)")
+    mutants_list.add_argument("--api", choices=("mem0", "klavis"), help="only this API's")
+    mutants_list.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    mutants_list.set_defaults(handler=_mutants_list)
+    mutants_index = mutant_commands.add_parser(
+        "index", help="refresh the coverage index: which tests exercise which operation (a green run)",
+        description="Run the suite (and plain schemathesis, the yardstick) once against the reference server and "
+        "record, per test, the operations it exercised; `mutants run` runs each mutant against the tests of its "
+        "operation. The index is kept in conformance/mutants/coverage.json.")
+    mutants_index.add_argument("--engine", choices=("suite", "schemathesis", "all"), default="all",
+                               help="which tests to index (default: all)")
+    mutants_index.set_defaults(handler=_mutants_index)
+    mutants_run = mutant_commands.add_parser(
+        "run", help="run mutants against the tests that exercise their operation, and score the suite",
+        description="A green baseline first (the unmutated server passes every test the mutants need), then each "
+        "mutant against the tests of its operation, quickest first, until one fails: killed, timed out, survived or "
+        "error. Writes mutants.json, mutants.md and mutants.html. Exit 0 when the score reaches --min-score, 1 when "
+        "it does not, 5 when the run did not complete (the baseline failed, or it was interrupted).",
+        epilog="Declared equivalents (conformance/mutants/equivalent.toml) are listed apart and not run.")
+    mutants_run.add_argument("--engine", choices=("suite", "schemathesis"), default="suite",
+                             help="whose tests judge the mutants: the suite's, or plain schemathesis's (default: suite)")
+    mutants_run.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                             help="only mutants whose id matches (shell pattern, or a part of the id; repeatable)")
+    mutants_run.add_argument("--sample", type=_count, metavar="N", help="a random sample of N of the chosen mutants")
+    mutants_run.add_argument("--seed", type=int, default=0, metavar="S", help="the sample's seed (default: 0)")
+    mutant_split = mutants_run.add_mutually_exclusive_group()
+    mutant_split.add_argument("--shard", type=_shard, metavar="K/N", help="only shard K of N (balanced by the "
+                              "tests' time in the coverage index); `mutants report DIR...` merges the shards")
+    mutant_split.add_argument("--jobs", type=_count, default=1, metavar="N",
+                              help="N shards side by side in child processes, merged at the end (default: 1)")
+    mutants_run.add_argument("--include-equivalent", action="store_true",
+                             help="also run the mutants declared equivalent (to check that they still survive)")
+    mutants_run.add_argument("--min-score", type=_score, default=0.9, metavar="X",
+                             help="exit 1 when the score is below X (default: 0.9)")
+    mutants_run.add_argument("--reports", type=Path, default=DEFAULT_REPORTS / "mutants", metavar="DIR",
+                             help="where the results go (default: reports/mutants/)")
+    mutants_run.set_defaults(handler=_mutants_run)
+    mutants_report = mutant_commands.add_parser(
+        "report", help="merge the results of several runs (shards, engines) into one report",
+        description="Merge mutants.json files (or folders holding one): outcomes by mutant and engine, so the "
+        "suite's score and plain schemathesis's stand side by side.")
+    mutants_report.add_argument("folders", nargs="+", metavar="DIR", help="folders (or mutants.json files) of runs")
+    mutants_report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS / "mutants", metavar="DIR",
+                                help="where the merged report goes (default: reports/mutants/)")
+    mutants_report.set_defaults(handler=_mutants_report)
+
     faults = commands.add_parser("faults", help="list the reference server's planted faults")
     faults.set_defaults(handler=_faults)
 
@@ -523,6 +654,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CliError, OverlayError, SpecError) as exc:
         print(f"mem0-conformance: {str(exc).rstrip('.')}.", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the output went to a pager or `head` that stopped reading: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -40,6 +40,8 @@ SUITE = Path(__file__).resolve().parent / "suite"
 PROFILE = pytest.StashKey[str]()
 TARGET = pytest.StashKey[Target]()  # the configured target, or the embedded placeholder
 FAULTS = pytest.StashKey[frozenset[str]]()
+MUTANT = pytest.StashKey["str | None"]()  # the mutant the next embedded server plants (run --mutant; mutants run)
+EMBEDDED = pytest.StashKey[Any]()  # the embedded reference server of this process, once started
 RUN_ID = pytest.StashKey[str]()
 RECORDER = pytest.StashKey[Recorder]()
 LEAKS = pytest.StashKey[list[Leak]]()
@@ -70,6 +72,7 @@ class RunSettings:
     profile: str | None = None  # the Hypothesis profile loaded
     findings: tuple[Finding, ...] = ()  # the target's capabilities, as the preflight found them
     drift: tuple[str, ...] = ()  # `specs drift` JSON files: failures they explain are marked (run --drift)
+    mutant: str | None = None  # a mutant planted in the embedded reference server (run --mutant)
 
     def __post_init__(self) -> None:
         if self.target.embedded and not self.findings:
@@ -78,13 +81,15 @@ class RunSettings:
     def to_wire(self) -> dict[str, Any]:
         return {"target": self.target.to_wire(), "faults": sorted(self.faults), "run_id": self.run_id,
                 "reports": str(self.reports) if self.reports else None, "profile": self.profile,
-                "findings": [finding.to_wire() for finding in self.findings], "drift": list(self.drift)}
+                "findings": [finding.to_wire() for finding in self.findings], "drift": list(self.drift),
+                "mutant": self.mutant}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> RunSettings:
         return cls(Target.from_wire(data["target"]), frozenset(data["faults"]),
                    Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"],
-                   findings=tuple(Finding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())))
+                   findings=tuple(Finding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())),
+                   mutant=data.get("mutant"))
 
 
 def settings_from_options(config: pytest.Config) -> RunSettings:
@@ -172,6 +177,7 @@ class Conformance:
         config.stash[PROFILE] = self.settings.profile
         config.stash[TARGET] = self.settings.target
         config.stash[FAULTS] = self.settings.faults
+        config.stash[MUTANT] = self.settings.mutant
         config.stash[RUN_ID] = self.settings.run_id
         config.stash[RECORDER] = self.recorder
         config.stash[LEAKS] = self.leaks
@@ -197,6 +203,8 @@ class Conformance:
             apis = ", ".join(f"{api.api} {api.url}" for api in (target.mem0, target.klavis) if api is not None and api.url)
             lines.append(f"mem0-conformance: target {target.name}" + (f" ({apis})" if apis else "")
                          + (f", planted faults: {faults}" if faults else "") + f", run {self.settings.run_id}")
+        if self.settings.mutant:
+            lines.append(f"mem0-conformance: planted mutant {self.settings.mutant}")
         if self.settings.findings and not target.embedded:
             lines += [f"mem0-conformance: capability {finding.line()}" for finding in self.settings.findings]
         return lines

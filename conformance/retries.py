@@ -2,7 +2,7 @@
 
 - Idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) are retried after no answer (connection
   refused or reset, timeout, truncated body) and after 429, 502, 503 and 504.
-- A POST that only reads (a v2/v3 list or search, an export lookup: :data:`READING_POSTS`) is
+- A POST that only reads (a v2/v3 list or search, an export lookup, a summary: :data:`READING_POSTS`) is
   retried like them by the suite's own clients.
 - Other requests (POST, PATCH) are retried only after 429 and 503, answers that say the request
   was not processed; anything else could repeat a change.
@@ -30,7 +30,7 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 RETRYABLE = frozenset({429, 502, 503, 504})
 NOT_PROCESSED = frozenset({429, 503})  # the only answers after which a POST or PATCH is sent again
 READING_POSTS = frozenset({"/v2/memories/", "/v3/memories/", "/v1/memories/search/", "/v2/memories/search/",
-                           "/v3/memories/search/", "/v1/exports/get", "/v1/exports/get/"})
+                           "/v3/memories/search/", "/v1/exports/get", "/v1/exports/get/", "/v1/summary/"})
 
 
 def _policies(attempts: int, backoff: float) -> tuple[Retry, Retry, Retry]:

@@ -251,6 +251,15 @@ def spec_digests() -> dict[str, str]:
     return digests
 
 
+def at_pointer(document: Any, pointer: str) -> Any:
+    """The node at a JSON pointer (``/paths/~1v1~1batch~1/put``, ``.../anyOf/0``) of a document."""
+    node = document
+    for part in pointer.lstrip("/").split("/") if pointer.strip("/") else []:
+        part = part.replace("~1", "/").replace("~0", "~")
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
 def resolve(document: dict[str, Any], node: Any) -> Any:
     """``node`` with its local ``$ref`` (``#/...``) followed, as many times as it takes."""
     while isinstance(node, dict) and "$ref" in node:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from conformance.server.operations import (
     parse_request,
     route_sort_key,
 )
+from conformance.server.mutation import Planted
 from conformance.server.registry import HANDLERS, Call, Reply
 from conformance.server.settings import ServerSettings
 from conformance.server.shared import SharedState
@@ -37,14 +39,41 @@ AUTH_ANY_TOKEN = fault_catalog.declare(
 )
 
 
-class ReferenceServer:
-    """State shared by every request of one app: settings, store and the switched-on faults."""
+class MutantError(ValueError):
+    """A mutant that cannot be planted: unknown, or asked of a state shared between processes."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+
+class ReferenceServer:
+    """State shared by every request of one app: settings, store, the switched-on faults, the planted mutant."""
+
+    def __init__(self, settings: ServerSettings, reads: dict[str, tuple[Operation, Any]] | None = None) -> None:
         self.settings = settings
         self.store = Store(processing_delay=settings.processing_delay)
         self.faults = fault_catalog.validate(settings.faults)
         self.shared = SharedState(Path(settings.state)) if settings.state else None
+        self.reads = reads or {}  # GET operations by path, with their handlers (a mutant's pre-images)
+        self.served = 0  # requests routed to an operation so far
+        self.errors = 0  # requests that ended in an unhandled error (500): a bug of the reference server
+        # Told of each such exchange: (operation, query items, raw body, reply), for the mutants' coverage index.
+        self.observers: list[Callable[[Operation, list[tuple[str, str]], bytes, Reply], None]] = []
+        self.planted: Planted | None = None
+        self.set_mutant(settings.mutant)
+
+    def set_mutant(self, mutant_id: str | None) -> Planted | None:
+        """Plant this mutant (None: none), replacing the one before; in-process, like :meth:`set_faults`."""
+        if mutant_id is None:
+            self.planted = None
+            return None
+        from conformance.mutants.catalogue import UnknownMutant, get
+
+        if self.shared is not None:
+            raise MutantError("a mutant needs the in-memory state of one worker, not a state shared through --state "
+                              "or --workers")
+        try:
+            self.planted = Planted(get(mutant_id), self.reads)
+        except UnknownMutant as exc:
+            raise MutantError(str(exc)) from None
+        return self.planted
 
     def transaction(self):
         """What a request's work runs in: one SQLite transaction when the state is shared, else nothing."""
@@ -96,25 +125,46 @@ def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
         if operation is None:
             allowed = ", ".join(sorted(by_method))
             return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allowed})
-        try:
-            if not _authorized(server, operation, request):
-                raise unauthorized(operation.api)
-            raw = await _read_body(request, server.settings.max_body_bytes, operation.api)
-            parsed = parse_request(operation, dict(request.path_params), list(request.query_params.multi_items()), raw)
-        except ApiError as exc:
-            return _render(Reply(exc.status, exc.body))
-        with server.transaction():  # a refusal is an answer too: what the handler changed before it stays
-            server.store.settle()
-            call = Call(operation, parsed.path, parsed.query, parsed.body, server.store, server.settings,
-                        server.faults, str(request.base_url).rstrip("/"))
-            try:
-                result = HANDLERS[operation.operation_id](call)
-                reply = result if isinstance(result, Reply) else Reply(*result)
-            except ApiError as exc:
-                reply = Reply(exc.status, exc.body)
+        server.served += 1
+        planted = server.planted
+        reply = await _answer(server, operation, request, planted)
+        if planted is not None:
+            reply = planted.answer(operation, f"{request.method} {request.url.path}?{request.url.query}", reply)
+        for observe in server.observers:
+            observe(operation, list(request.query_params.multi_items()), getattr(request.state, "raw_body", b""), reply)
         return _render(reply)
 
     return endpoint
+
+
+async def _answer(server: ReferenceServer, operation: Operation, request: Request, planted: Planted | None) -> Reply:
+    """The handler's reply to one request (a refusal of its key or its input included)."""
+    mine = planted is not None and planted.mine(operation)
+    validated = planted.operation(operation) if mine else operation
+    try:
+        if not _authorized(server, operation, request):
+            raise unauthorized(operation.api)
+        raw = request.state.raw_body = await _read_body(request, server.settings.max_body_bytes, operation.api)
+        query = list(request.query_params.multi_items())
+        if mine:
+            planted.bound_matters(query, raw)
+        parsed = parse_request(validated, dict(request.path_params), query, raw)
+    except ApiError as exc:
+        return Reply(exc.status, exc.body)
+    with server.transaction():  # a refusal is an answer too: what the handler changed before it stays
+        server.store.settle()
+        call = Call(validated, parsed.path, parsed.query, parsed.body, server.store, server.settings,
+                    server.faults, str(request.base_url).rstrip("/"))
+        handler = HANDLERS[operation.operation_id]
+        try:
+            if mine:
+                planted.request(call)
+                result = planted.run(call, handler)
+            else:
+                result = handler(call)
+            return result if isinstance(result, Reply) else Reply(*result)
+        except ApiError as exc:
+            return Reply(exc.status, exc.body)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -125,6 +175,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error in the reference server", exc_info=exc)
+    server = getattr(request.app.state, "server", None)
+    if server is not None:
+        server.errors += 1
     return JSONResponse({"error": "Internal server error (a bug in the reference server)"}, status_code=500)
 
 
@@ -132,12 +185,14 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     """The reference server for both APIs. ``app.state.server`` holds its store and faults."""
     import conformance.server.handlers  # noqa: F401  (registers the handlers and their faults)
 
-    server = ReferenceServer(settings or ServerSettings())
     grouped: dict[str, dict[str, Operation]] = defaultdict(dict)
     for operation in load_operations():
         if operation.operation_id not in HANDLERS:
             raise RuntimeError(f"no handler for {operation.api} operation {operation.operation_id}")
         grouped[operation.path][operation.method] = operation
+    reads = {path: (methods["GET"], HANDLERS[methods["GET"].operation_id])
+             for path, methods in grouped.items() if "GET" in methods}
+    server = ReferenceServer(settings or ServerSettings(), reads)
     # Every method reaches the endpoint, which answers 405 with Allow itself (methods=None would mean GET only).
     routes = [Route(path, _endpoint(server, grouped[path]), methods=ROUTE_METHODS)
               for path in sorted(grouped, key=route_sort_key)]

@@ -58,23 +58,27 @@ def load_operations() -> list[Operation]:
     for api in APIS:
         document = effective(api)
         for path, item in document["paths"].items():
-            shared = [resolve(document, p) for p in item.get("parameters", [])]
-            for method, raw in item.items():
-                if method not in HTTP_METHODS:
-                    continue
-                own = [resolve(document, p) for p in raw.get("parameters", [])]
-                merged = {(p["name"], p["in"]): p for p in shared + own}
-                operation = Operation(api, raw["operationId"], method.upper(), path, document=document)
-                operation.parameters = [
-                    Parameter(p["name"], p["in"], p.get("required", False), p.get("schema", {})) for p in merged.values()
-                ]
-                body = resolve(document, raw.get("requestBody"))
-                if body:
-                    media = body.get("content", {}).get("application/json")
-                    operation.body_schema = media.get("schema", {}) if media is not None else None
-                    operation.body_required = body.get("required", False)
-                found.append(operation)
+            found += [build_operation(api, document, path, method) for method in item if method in HTTP_METHODS]
     return found
+
+
+def build_operation(api: str, document: dict[str, Any], path: str, method: str) -> Operation:
+    """One operation of ``document``: its parameters and body schema (parts of ``document``)."""
+    item = document["paths"][path]
+    raw = item[method]
+    shared = [resolve(document, p) for p in item.get("parameters", [])]
+    own = [resolve(document, p) for p in raw.get("parameters", [])]
+    merged = {(p["name"], p["in"]): p for p in shared + own}
+    operation = Operation(api, raw["operationId"], method.upper(), path, document=document)
+    operation.parameters = [
+        Parameter(p["name"], p["in"], p.get("required", False), p.get("schema", {})) for p in merged.values()
+    ]
+    body = resolve(document, raw.get("requestBody"))
+    if body:
+        media = body.get("content", {}).get("application/json")
+        operation.body_schema = media.get("schema", {}) if media is not None else None
+        operation.body_required = body.get("required", False)
+    return operation
 
 
 def _scalar_type(document: dict[str, Any], schema: dict[str, Any]) -> str | None:
@@ -225,4 +229,4 @@ def route_sort_key(path: str) -> list[tuple[int, str]]:
     return [(1, "") if segment.startswith("{") else (0, segment) for segment in path.strip("/").split("/")]
 
 
-__all__ = ["ApiError", "Operation", "ParsedRequest", "load_operations", "parse_request", "route_sort_key"]
+__all__ = ["ApiError", "Operation", "ParsedRequest", "build_operation", "load_operations", "parse_request", "route_sort_key"]

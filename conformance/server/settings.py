@@ -20,6 +20,7 @@ class ServerSettings:
     mem0_key: str = DEFAULT_MEM0_KEY
     klavis_key: str = DEFAULT_KLAVIS_KEY
     faults: frozenset[str] = field(default_factory=frozenset)
+    mutant: str | None = None  # the id of a planted mutant (conformance.mutants.catalogue), or None
     processing_delay: float = 0.0
     max_body_bytes: int = 1024 * 1024  # larger request bodies get 413 before they are read on
     state: str | None = None  # a SQLite file the state is shared through (serve --workers, --state); None: memory

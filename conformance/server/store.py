@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import math
 import threading
 import time
@@ -152,6 +153,10 @@ class Store:
             # shared between processes writes back (conformance/server/shared.py)
             self.touched: set[str] = set()
             self.touched_events: set[str] = set()
+            # When each memory last changed, in the order of the changes (what a planted mutant that skips
+            # "the last" change of a request reads: conformance/server/records.py)
+            self.changes = itertools.count()
+            self.changed_at: dict[str, int] = {}
 
     def table(self, name: str) -> dict[str, dict[str, Any]]:
         with self.lock:
@@ -259,6 +264,7 @@ class Store:
     def record(self, memory: Memory, event: str, *, old: str | None, new: str | None) -> None:
         with self.lock:
             self.touched.add(memory.id)  # every change of a memory (add, update, delete) is recorded here
+            self.changed_at[memory.id] = next(self.changes)
             moment = now()
             self.history.setdefault(memory.id, []).append({
                 "id": new_id(),

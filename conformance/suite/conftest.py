@@ -2,7 +2,7 @@
 
 With no target configured, ``target`` starts the embedded reference server for this process
 (one per xdist worker) on 127.0.0.1 and a free port, with the planted faults of
-``--reference-fault``, and stops it at the end of the session.
+``--reference-fault`` and the mutant of ``run --mutant``, and stops it at the end of the session.
 """
 
 from __future__ import annotations
@@ -46,8 +46,10 @@ def target(pytestconfig: pytest.Config) -> Iterator[Target]:
     from conformance.server import ServerSettings, ServerThread, create_app
     from conformance.targets import embedded
 
-    settings = ServerSettings(faults=pytestconfig.stash[plugin.FAULTS], processing_delay=EMBEDDED_PROCESSING_DELAY)
+    settings = ServerSettings(faults=pytestconfig.stash[plugin.FAULTS], mutant=pytestconfig.stash.get(plugin.MUTANT, None),
+                              processing_delay=EMBEDDED_PROCESSING_DELAY)
     app, log = create_app(settings), os.environ.get(REQUEST_LOG)
+    pytestconfig.stash[plugin.EMBEDDED] = app.state.server
     times: list[float] = []
     with ServerThread(_timed(app, times) if log else app) as server:
         yield replace(embedded(server.url), deviations=configured.deviations)

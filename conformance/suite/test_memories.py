@@ -30,12 +30,15 @@ V3 = pytest.mark.requires("v3")
 
 @pytest.mark.requires("mem0")
 def test_memory_lifecycle_matches_a_plain_model(mem0, ids, cleanup, target):
-    """Adds, updates, deletes, lists, pages, searches and histories always agree with a plain model of the memories
-    (through v3 where the target offers it, else through the seed's v1 add and v2 list and search)."""
+    """Adds, updates, deletes, batches, delete-alls, lists, pages, searches and histories always agree with a plain
+    model of the memories, every field of every answer included (through v3 where the target offers it, else
+    through the seed's v1 add and v2 list and search)."""
     patience = Patience(mem0.wait)
     run_state_machine_as_test(
         lambda: MemoryLifecycle(mem0=mem0, users=[ids.new("user") for _ in range(3)],
-                                register=lambda user: track_entity(cleanup, mem0, "user", user),
+                                entities={"agent_id": [ids.new("agent") for _ in range(2)], "app_id": [ids.new("app")],
+                                          "run_id": [ids.new("run") for _ in range(2)]},
+                                register=lambda kind, name: track_entity(cleanup, mem0, kind, name),
                                 patience=patience, capabilities=target.mem0.capabilities),
         settings=settings(settings(), stateful_step_count=STEPS),
     )

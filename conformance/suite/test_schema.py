@@ -131,15 +131,14 @@ def operations_of(document: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 OPERATIONS = {"mem0": _labels("mem0"), "klavis": _labels("klavis")}
-SCHEMAS: dict[tuple[str, Calls], Any] = {}  # built once per process and target, on first use
-
+SCHEMAS: dict[str, tuple[Calls, Any]] = {}  # per API, the schema of the latest target: built once per target and process
 
 def run_operation(api: str, label: str, calls: Calls) -> None:
     """Run schemathesis's test of one operation (examples, coverage, fuzzing) with the profile's budget."""
     __tracebackhide__ = True
-    if (api, calls) not in SCHEMAS:
-        SCHEMAS[api, calls] = schema_of(api, calls)
-    schema = SCHEMAS[api, calls]
+    if api not in SCHEMAS or SCHEMAS[api][0] != calls:  # a run against one target builds it once
+        SCHEMAS[api] = (calls, schema_of(api, calls))
+    schema = SCHEMAS[api][1]
     only = FilterSet().with_include(operation_id=OPERATIONS[api][label])
     schema = schema.clone(filter_set=schema.config.operations.filter_set_with(include=only))
     load_all_checks()

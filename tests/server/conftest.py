@@ -23,13 +23,15 @@ def served() -> Iterator[ServerThread]:
 
 @pytest.fixture
 def server(served: ServerThread) -> Iterator[ReferenceServer]:
-    """The running server's state: emptied, no faults, no processing delay, before each test."""
+    """The running server's state: emptied, no faults, no mutant, no processing delay, before each test."""
     state: ReferenceServer = served.app.state.server
     state.store.reset()
     state.store.processing_delay = 0.0
     state.set_faults(set())
+    state.set_mutant(None)
     yield state
     state.set_faults(set())
+    state.set_mutant(None)
     state.store.processing_delay = 0.0
 
 

@@ -33,6 +33,7 @@ from conformance.server.handlers.mem0_common import (
 )
 from conformance.server.registry import Call, Reply, handles
 from conformance.server.store import ENTITY_KEYS, Memory
+from conformance.specs import resolve
 
 BATCH_LIMIT = 1000
 DELETE_ALL_REQUIRED = ("At least one filter is required: user_id, agent_id, app_id or run_id "
@@ -51,8 +52,22 @@ BATCH_NOT_ATOMIC = faults.declare(
 )
 
 
+def declared_limit(call: Call) -> int | None:
+    """The ``maxItems`` of the body's ``memories`` in the operation's document (1000), None when it declares none."""
+    document = call.operation.document
+    schema = resolve(document, call.operation.body_schema or {})
+    memories = resolve(document, (schema.get("properties") or {}).get("memories") or {})
+    limit = memories.get("maxItems")
+    return limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+
+
 def _check_limit(call: Call, items: list[Any], verb: str) -> None:
-    limit = BATCH_LIMIT + 1 if call.fault(BATCH_LIMIT_OFF_BY_ONE) else BATCH_LIMIT
+    """The documented limit, checked here with the API's own message (FACTS.md "Batch")."""
+    limit = declared_limit(call)
+    if limit is None:
+        return
+    if call.fault(BATCH_LIMIT_OFF_BY_ONE):
+        limit += 1
     if len(items) > limit:
         raise bad_request(f"Maximum of {BATCH_LIMIT} memories can be {verb} in a single request")
 

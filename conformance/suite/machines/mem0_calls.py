@@ -52,18 +52,23 @@ def add_memories(mem0: ApiClient, texts: list[str], *, mode: str = "v1-sync", **
     version, _, timing = mode.partition("-")
     body = {"messages": [{"role": "user", "content": text} for text in texts], "infer": False,
             "async_mode": timing == "async", **fields}
+    envelope = {"v1.0": False, "v1.1": True}.get(fields.get("output_format")) if version == "v1" else True
     operation = "POST /v3/memories/add/" if version == "v3" else "POST /v1/memories/"
     source = fact("Add", operation)
     answer = expect(mem0.post(operation.partition(" ")[2], json=body), 200, what=f"{operation} ({mode})", source=source)
     if timing == "async":
-        event = answer if isinstance(answer, dict) and "event_id" in answer else _single(answer, operation, source)
+        event = answer if isinstance(answer, dict) and "event_id" in answer and version == "v3" else \
+            _single(answer, operation, source, envelope)
         require(event.get("status") in QUEUED, f"{operation} ({mode}) answers a queued event with status {event.get('status')!r}",
                 received=answer, documented=f"a queued event: status one of {' | '.join(QUEUED)}, an event_id",
                 source=source)
         results = settle(mem0, event["event_id"])
     else:
-        results = results_of(answer, what=f"{operation} ({mode})", source=source)
-    created = [(result["id"], _text_of(result)) for result in results if result.get("event", "ADD") == "ADD"]
+        results = results_of(answer, what=f"{operation} ({mode})", source=source, envelope=envelope)
+    require(all(result.get("event") == "ADD" for result in results), f"{operation} ({mode}) of new texts answers "
+            f"events {[result.get('event') for result in results]}", received=results,
+            documented="event ADD for every memory an add of new texts creates", source=source)
+    created = [(result["id"], _text_of(result)) for result in results]
     stored = sorted(text for _, text in created)
     require(stored == sorted(texts),
             f"{operation} ({mode}) of {len(texts)} message(s) with infer false stores {len(created)} memories, "
@@ -73,8 +78,9 @@ def add_memories(mem0: ApiClient, texts: list[str], *, mode: str = "v1-sync", **
     return created
 
 
-def _single(answer: Any, operation: str, source: Source) -> dict[str, Any]:
-    items = answer.get("results") if isinstance(answer, dict) else answer
+def _single(answer: Any, operation: str, source: Source, envelope: bool | None = None) -> dict[str, Any]:
+    items = answer.get("results") if isinstance(answer, dict) and envelope is not False else (
+        answer if envelope is not True else None)
     require(isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict) and "event_id" in items[0],
             f"{operation} (queued) answers {len(items) if isinstance(items, list) else 'no list of'} events, not one",
             received=answer, documented='one queued event {message, status: "PENDING", event_id}', source=source)
@@ -139,21 +145,27 @@ def history_of(mem0: ApiClient, memory_id: str) -> list[dict[str, Any]]:
     return entries
 
 
-def pages(mem0: ApiClient, version: str, filters: dict[str, Any], page_size: int, **body: Any) -> list[list[dict]]:
-    """Every page of a v2/v3 list, walked by page number until ``next`` is null.
+def pages(mem0: ApiClient, version: str, filters: dict[str, Any], page_size: int, *,
+          params: dict[str, Any] | None = None, **body: Any) -> list[list[dict]]:
+    """Every page of a v1, v2 or v3 list, walked by page number until ``next`` is null.
 
-    Requires the envelope: the same ``count`` on every page, full pages but the last, and
+    v1 takes its entity ids (``filters``, flat) as query parameters, v2 and v3 the filter language in
+    the body. Requires the envelope: the same ``count`` on every page, full pages but the last, and
     ``count`` items in all.
     """
-    operation = f"POST /{version}/memories/"
+    operation = "GET /v1/memories/" if version == "v1" else f"POST /{version}/memories/"
     source = fact("Pagination", operation)
     found: list[list[dict]] = []
     count = None
     page = 1
     while True:
         label = f"{operation} page {page} (page_size {page_size})"
-        answer = expect(mem0.post(operation.partition(" ")[2], params={"page": page, "page_size": page_size},
-                                  json={"filters": filters, **body}), 200, what=label, source=source)
+        query = {**(params or {}), "page": page, "page_size": page_size}
+        if version == "v1":
+            response = mem0.get("/v1/memories/", params={**filters, **query})
+        else:
+            response = mem0.post(operation.partition(" ")[2], params=query, json={"filters": filters, **body})
+        answer = expect(response, 200, what=label, source=source)
         require(isinstance(answer, dict) and set(answer) >= {"count", "next", "previous", "results"}
                 and isinstance(answer["count"], int), f"{label} is not a {{count, next, previous, results}} envelope",
                 received=answer, documented="{count: integer, next, previous, results}", source=source)
@@ -163,6 +175,8 @@ def pages(mem0: ApiClient, version: str, filters: dict[str, Any], page_size: int
         results = results_of(answer, what=label, source=source, envelope=True)
         require(len(results) <= page_size, f"{label} holds {len(results)} items, more than the page size",
                 received=len(results), documented=f"at most {page_size} items a page", source=source)
+        require((answer["previous"] is None) == (page == 1), f"{label} has previous {answer['previous']!r}",
+                received=answer["previous"], documented="a link to the page before, except on page 1", source=source)
         found.append(results)
         if answer["next"] is None:
             break

@@ -1,18 +1,23 @@
 """The Mem0 memory lifecycle as a rule machine beside a plain model.
 
-The model is a dict ``id -> Record`` of the memories the machine created and has not deleted,
-the history it expects for each, and the set of deleted ids. Three fresh run-prefixed users
-share the machine, so that every list and search can show a leak from one user to another.
+The model is a dict ``id -> Expected`` (:mod:`views`: the text, entity ids, metadata, expiration
+date and immutability the client set, and the add's conversation), the history each memory should
+have, and the deleted ids. Three run-prefixed users share the machine, and memories also carry
+agent, app and run ids from small run-prefixed pools, so that every list and search can show a
+leak from one entity to another and every answer can show a field of another memory.
 
-Rules change the target and the model together and check what the step itself promises (an
-add stores the text verbatim, an update adds one UPDATE to the history, a deleted memory is
-404). The invariant compares the target's listing of all three users with the model after
-every step, waiting at most the target's consistency wait for queued work to show
-(FACTS.md: Add, List/search filters, Pagination, History, expiration_date).
+Rules change the target and the model together: adds (v1 in both output formats, v3, synchronous
+or queued, some immutable, some expired), updates (text, metadata, expiration date; an immutable
+memory refuses them), deletes (one by id, a batch, every memory of an entity by delete-all or by
+deleting the entity), batch updates. Reads compare the whole answer with the model (:class:`views.Views`):
+GET by id, history, v1/v2/v3 lists with and without pages, v1/v2/v3 searches, an entity's memories.
+The invariant compares the v2 listing of all three users after every step, waiting at most the
+target's consistency wait for queued work to show (FACTS.md: Add, Batch, List/search filters,
+Pagination, History, Delete-all, expiration_date).
 
-The invariants are the seed documents' own: on a target without the ``v3`` capability every
-step goes through the seed's operations (v1 add, v2 list and search), and queued adds only
-where the target has the ``events`` capability to follow them (:meth:`MemoryLifecycle.via`).
+The invariants are the seed documents' own: on a target without the ``v3`` capability every step
+goes through the seed's operations (v1 add, v2 list and search), and queued adds only where the
+target has the ``events`` capability to follow them (:meth:`MemoryLifecycle.via`).
 """
 
 from __future__ import annotations
@@ -22,15 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
-from hypothesis.stateful import (
-    Bundle,
-    RuleBasedStateMachine,
-    consumes,
-    invariant,
-    multiple,
-    precondition,
-    rule,
-)
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from conformance.client import ApiClient
 from conformance.suite.machines.mem0_calls import (
@@ -42,52 +39,60 @@ from conformance.suite.machines.mem0_calls import (
     pages,
     results_of,
 )
-from conformance.suite.sources import FILTERS
+from conformance.suite.machines.views import ENTITY_KEYS, Expected, Views
+from conformance.suite.sources import FILTERS, refused_update
 from conformance.suite.support import Patience, expect
 from conformance.verdicts import Severity, fact, operation_source, require
 from strategies.memories import expiration_dates, memory_texts, metadatas
 
-TEXTS = memory_texts()
+TEXTS = memory_texts(free=False)
 METADATA = metadatas()
 LISTINGS = {"v1": "GET /v1/memories/", "v2": "POST /v2/memories/", "v3": "POST /v3/memories/"}
-SEARCHES = {"v2": "POST /v2/memories/search/", "v3": "POST /v3/memories/search/"}
+SEARCHES = {"v1": "POST /v1/memories/search/", "v2": "POST /v2/memories/search/", "v3": "POST /v3/memories/search/"}
+KINDS = {"agent_id": "agent", "app_id": "app", "run_id": "run", "user_id": "user"}
+HISTORY = "GET /v1/memories/{memory_id}/history/"
+REQUIRED = ("id", "memory", "created_at", "updated_at")  # what the Memory schema requires of every view
 
 
 @dataclass
 class Record:
-    user: str
-    text: str
-    metadata: dict[str, Any]
+    """A memory of the model: what every view shows, whether it has expired, its history."""
+
+    expected: Expected
     expired: bool = False
-    history: list[tuple[str, str | None]] = field(default_factory=list)  # (event, new text)
+    history: list[dict[str, Any]] = field(default_factory=list)  # {event, old_memory, new_memory, metadata}
 
-    def view(self) -> tuple[str, str, dict[str, Any]]:
-        return self.user, self.text, self.metadata
-
-
-def _view(memory: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
-    return memory.get("user_id"), memory.get("memory"), memory.get("metadata") or {}
+    def note(self, event: str, old: str | None, new: str | None) -> None:
+        self.history.append({"event": event, "old_memory": old, "new_memory": new,
+                             "metadata": self.expected.metadata or {}})
 
 
-def _any_of(users: list[str]) -> dict[str, Any]:
-    return {"OR": [{"user_id": user} for user in users]} if len(users) > 1 else {"user_id": users[0]}
+def _any_of(key: str, names: list[str]) -> dict[str, Any]:
+    return {"OR": [{key: name} for name in names]} if len(names) > 1 else {key: names[0]}
+
+
+def _blank(value: Any) -> Any:
+    """``""`` and ``None`` alike (a history entry's missing text or user)."""
+    return value if value not in ("", None) else None
 
 
 class MemoryLifecycle(RuleBasedStateMachine):
-    """Add, read, update, delete, history, list and search, compared with a model after every step."""
+    """Adds, reads, updates, deletes, batches, lists and searches, compared with a model after every step."""
 
-    memories = Bundle("memories")
-
-    def __init__(self, *, mem0: ApiClient, users: list[str], register: Callable[[str], None],
-                 patience: Patience, capabilities: frozenset[str] = frozenset({"v3", "events"})) -> None:
+    def __init__(self, *, mem0: ApiClient, users: list[str], entities: dict[str, list[str]],
+                 register: Callable[[str, str], None], patience: Patience,
+                 capabilities: frozenset[str] = frozenset({"v3", "events"})) -> None:
         super().__init__()
         self.mem0 = mem0
         self.capabilities = capabilities
         self.patience = patience
         self.users = users
-        self.register = register  # called before the first memory of a user is added (cleanup)
+        self.entities = entities  # agent_id / app_id / run_id -> run-prefixed names
+        self.register = register  # (kind, name): called before the first memory of an entity is added (cleanup)
+        self.registered: set[tuple[str, str]] = set()
         self.model: dict[str, Record] = {}
         self.deleted: set[str] = set()
+        self.views = Views()
 
     def via(self, choice: str) -> str:
         """The operation version (``v3``) or add mode (``v3-async``) a rule drew, or the seed's own
@@ -101,114 +106,240 @@ class MemoryLifecycle(RuleBasedStateMachine):
 
     # --- the model's views ------------------------------------------------------------------
 
-    def shown(self, users: list[str]) -> dict[str, tuple[str, str, dict[str, Any]]]:
-        """What list and search may show for these users: their live memories that have not expired."""
-        return {mid: r.view() for mid, r in self.model.items() if r.user in users and not r.expired}
+    def live(self) -> list[str]:
+        return sorted(self.model)
 
-    def compare(self, got: dict[str, dict[str, Any]], users: list[str], operation: str, what: str) -> None:
-        """``got`` (the listing ``operation`` answered, ``what`` it was) equals the model of ``users``."""
-        expected = self.shown(users)
-        actual = {mid: _view(memory) for mid, memory in got.items()}
+    def mutable(self) -> list[str]:
+        return sorted(mid for mid, record in self.model.items() if not record.expected.immutable)
+
+    def shown(self, key: str, names: list[str]) -> dict[str, Record]:
+        """What list and search may show for these entities: their live memories that have not expired."""
+        return {mid: r for mid, r in self.model.items() if getattr(r.expected, key) in names and not r.expired}
+
+    def compare(self, got: dict[str, dict[str, Any]], key: str, names: list[str], operation: str, what: str,
+                fields: list[str] | None = None) -> None:
+        """``got`` (the memories ``operation`` answered, ``what`` it was) is exactly the model's for the entities,
+        every memory as the model has it."""
+        expected = self.shown(key, names)
         label, source = f"{operation} ({what})", fact(FILTERS, operation)
-        deleted = sorted(set(actual) & self.deleted)
-        require(not deleted, f"{label} lists {len(deleted)} deleted memories", received={m: actual[m] for m in deleted},
+        deleted = sorted(set(got) & self.deleted)
+        require(not deleted, f"{label} lists {len(deleted)} deleted memories", received=deleted,
                 documented="deleted memories are never listed", source=source, severity=Severity.CRITICAL)
-        expired = sorted(mid for mid in actual if mid in self.model and self.model[mid].expired)
-        require(not expired, f"{label} lists {len(expired)} memories past their expiration_date",
-                received={m: actual[m] for m in expired}, documented="expired memories are hidden from list and search",
-                source=fact("expiration_date", operation))
-        strangers = sorted(mid for mid in actual if mid not in expected)
-        require(not strangers, f"{label} lists {len(strangers)} memories of other users (or unknown ones)",
-                received=[actual[m] for m in strangers], documented=f"only memories of the users {users}",
+        expired = sorted(mid for mid in got if mid in self.model and self.model[mid].expired)
+        require(not expired, f"{label} lists {len(expired)} memories past their expiration_date", received=expired,
+                documented="expired memories are hidden from list and search", source=fact("expiration_date", operation))
+        strangers = sorted(mid for mid in got if mid not in expected)
+        require(not strangers, f"{label} lists {len(strangers)} memories of other entities (or unknown ones)",
+                received=[got[m] for m in strangers][:5], documented=f"only memories of {key} {names}",
                 source=source, severity=Severity.CRITICAL)
-        missing = sorted(set(expected) - set(actual))
-        require(not missing, f"{label} misses {len(missing)} of the {len(expected)} memories of its users",
-                received=sorted(actual.values(), key=repr), documented=[expected[m] for m in missing], source=source)
-        changed = {mid: (actual[mid], expected[mid]) for mid in expected if actual[mid] != expected[mid]}
-        require(not changed, f"{label} shows {len(changed)} memories with another (user, text, metadata)",
-                received={mid: pair[0] for mid, pair in changed.items()},
-                documented={mid: pair[1] for mid, pair in changed.items()}, source=source, severity=Severity.CRITICAL)
+        missing = sorted(set(expected) - set(got))
+        require(not missing, f"{label} misses {len(missing)} of the {len(expected)} memories of its entities",
+                received=sorted(got), documented=missing, source=source)
+        for memory_id, view in got.items():
+            self.views.check(view, expected[memory_id].expected, where=label, source=source, fields=fields)
+            if fields:
+                extra = sorted(set(view) - set(fields) - set(REQUIRED))
+                require(not extra, f"{label} answers fields it was not asked for: {extra}", received=sorted(view),
+                        documented=f"only {fields} (and the required {list(REQUIRED)}): 'a list of field names to "
+                        "include in the response'", source=operation_source(operation))
 
-    def listing(self, users: list[str], version: str) -> dict[str, dict[str, Any]]:
-        """One unpaginated list: v1 (one user, query parameters) or v2 (the filter language, a bare array)."""
+    def listing(self, key: str, names: list[str], version: str, *, page_size: int | None = None,
+                fields: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Every memory one list shows: v1 (one entity, query parameters), v2 or v3 (the filter language);
+        without ``page_size`` v1 and v2 answer a bare array, else every page is walked."""
         operation = LISTINGS[version]
-        if version == "v1":
-            (user,) = users
-            answer = expect(self.mem0.get("/v1/memories/", params={"user_id": user}), 200)
-        else:
-            answer = expect(self.mem0.post("/v2/memories/", json={"filters": _any_of(users)}), 200)
         source = fact("Pagination", operation)
-        items = results_of(answer, what=f"{operation} without page parameters", source=source, envelope=False)
+        if page_size is not None or version == "v3":
+            if version == "v1":
+                items = [m for page in self.v1_pages(key, names[0], page_size or 100, fields) for m in page]
+            else:
+                extra = {"fields": fields} if fields and version == "v3" else {}
+                params = {"fields": fields} if fields and version == "v2" else {}
+                items = [m for page in pages(self.mem0, version, _any_of(key, names), page_size or 100,
+                                              params=params, **extra) for m in page]
+        elif version == "v1":
+            params = {key: names[0], **({"fields": fields} if fields else {})}
+            answer = expect(self.mem0.get("/v1/memories/", params=params), 200, source=source)
+            items = results_of(answer, what=f"{operation} without page parameters", source=source, envelope=False)
+        else:
+            params = {"fields": fields} if fields else {}
+            answer = expect(self.mem0.post("/v2/memories/", params=params, json={"filters": _any_of(key, names)}), 200,
+                            source=source)
+            items = results_of(answer, what=f"{operation} without page parameters", source=source, envelope=False)
         found = {memory["id"]: memory for memory in items}
         require(len(found) == len(items), f"{operation} names {len(items) - len(found)} memories twice",
                 received=[memory["id"] for memory in items], documented="each memory once", source=source)
         return found
 
+    def v1_pages(self, key: str, name: str, page_size: int, fields: list[str] | None) -> list[list[dict[str, Any]]]:
+        return pages(self.mem0, "v1", {key: name}, page_size, params={"fields": fields} if fields else {})
+
     def owner(self, index: int) -> str:
-        user = self.users[index]
-        if not any(record.user == user for record in self.model.values()):
-            self.register(user)
-        return user
+        return self.entity("user_id", self.users[index])
 
-    def record(self, created: list[tuple[str, str]], user: str, metadata: dict[str, Any], *, expired: bool = False):
-        for memory_id, text in created:
-            self.model[memory_id] = Record(user, text, metadata, expired, [("ADD", text)])
-        return multiple(*(memory_id for memory_id, _ in created))
+    def entity(self, key: str, name: str) -> str:
+        if (key, name) not in self.registered:
+            self.registered.add((key, name))
+            self.register(KINDS[key], name)
+        return name
 
-    # --- rules ------------------------------------------------------------------------------
+    def created(self, added: list[tuple[str, str]], fields: dict[str, Any], *, expired: bool = False) -> None:
+        conversation = [{"role": "user", "content": text} for _, text in added]
+        for memory_id, text in added:
+            expected = Expected(memory_id, text, **{k: fields.get(k) for k in ENTITY_KEYS},
+                                metadata=fields.get("metadata"), expiration_date=fields.get("expiration_date"),
+                                immutable=bool(fields.get("immutable")), input=conversation)
+            record = Record(expected, expired)
+            record.note("ADD", None, text)
+            self.model[memory_id] = record
 
-    @rule(target=memories, user=st.integers(0, 2), texts=st.lists(TEXTS, min_size=1, max_size=3),
-          metadata=METADATA, mode=st.sampled_from(ADD_MODES))
-    def add(self, user, texts, metadata, mode):
-        owner = self.owner(user)
-        created = add_memories(self.mem0, texts, mode=self.via(mode), user_id=owner, metadata=metadata)
-        return self.record(created, owner, metadata)
+    # --- rules: changes -----------------------------------------------------------------------
 
-    @rule(target=memories, user=st.integers(0, 2), text=TEXTS, day=expiration_dates(past=True))
+    @rule(user=st.integers(0, 2), texts=st.lists(TEXTS, min_size=1, max_size=3, unique=True), metadata=METADATA,
+          mode=st.sampled_from(ADD_MODES), v1_format=st.sampled_from(("v1.0", "v1.1")),
+          scope=st.fixed_dictionaries({}, optional={"agent_id": st.integers(0, 1), "app_id": st.just(0),
+                                                    "run_id": st.integers(0, 1)}),
+          immutable=st.sampled_from((False, False, False, True)))
+    def add(self, user, texts, metadata, mode, v1_format, scope, immutable):
+        fields = {"user_id": self.owner(user), "metadata": metadata,
+                  **{key: self.entity(key, self.entities[key][index]) for key, index in scope.items()}}
+        if immutable:
+            fields["immutable"] = True
+        mode = self.via(mode)
+        extra = {"output_format": v1_format} if mode.startswith("v1") else {}
+        self.created(add_memories(self.mem0, texts, mode=mode, **fields, **extra), fields)
+
+    @rule(user=st.integers(0, 2), text=TEXTS, day=expiration_dates(past=True))
     def add_expired(self, user, text, day):
-        owner = self.owner(user)
-        created = add_memories(self.mem0, [text], user_id=owner, expiration_date=day)
-        return self.record(created, owner, {}, expired=True)
+        fields = {"user_id": self.owner(user), "expiration_date": day}
+        self.created(add_memories(self.mem0, [text], **fields), fields, expired=True)
 
-    @rule(memory_id=memories)
-    def get(self, memory_id):
-        memory = memory_of(self.mem0, memory_id)
-        require(_view(memory) == self.model[memory_id].view(),
-                f"GET /v1/memories/{memory_id}/ shows another (user, text, metadata)", received=_view(memory),
-                documented=self.model[memory_id].view(), source=operation_source("GET /v1/memories/{memory_id}/"),
-                severity=Severity.CRITICAL)
-
-    @rule(memory_id=memories, text=st.none() | TEXTS, metadata=st.none() | METADATA)
-    def update(self, memory_id, text, metadata):
+    @precondition(lambda self: self.model)
+    @rule(data=st.data(), text=st.none() | TEXTS, metadata=st.none() | METADATA,
+          expiry=st.sampled_from(("keep", "keep", "future", "past", "clear")))
+    def update(self, data, text, metadata, expiry):
+        memory_id = data.draw(st.sampled_from(self.live()), label="memory")
         record = self.model[memory_id]
-        changes = {key: value for key, value in (("text", text), ("metadata", metadata)) if value is not None}
+        changes: dict[str, Any] = {key: value for key, value in (("text", text), ("metadata", metadata))
+                                   if value is not None}
+        if expiry != "keep":
+            changes["expiration_date"] = None if expiry == "clear" else data.draw(
+                expiration_dates(past=expiry == "past"), label="expiration_date")
         if not changes:
-            changes = {"text": record.text + " (updated)"}
-        expect(self.mem0.put(f"/v1/memories/{memory_id}/", json=changes), 200)
-        record.text = changes.get("text", record.text)
-        record.metadata = changes.get("metadata", record.metadata)
-        record.history.append(("UPDATE", record.text))
-        self.check_history(memory_id)
+            changes = {"text": record.expected.memory + " (updated)"}
+        path, source = f"/v1/memories/{memory_id}/", operation_source("PUT /v1/memories/{memory_id}/")
+        response = self.mem0.put(path, json=changes)
+        if record.expected.immutable:
+            refused_update(response, what=f"PUT {path} of an immutable memory", source=fact("Add", "PUT /v1/memories/{memory_id}/"))
+            return
+        answer = expect(response, 200, source=source)
+        old = record.expected.memory
+        record.expected.memory = changes.get("text", old)
+        record.expected.metadata = changes.get("metadata", record.expected.metadata)
+        if "expiration_date" in changes:
+            record.expected.expiration_date = changes["expiration_date"]
+            record.expired = expiry == "past"
+        record.note("UPDATE", old, record.expected.memory)
+        self.views.changed(memory_id)
+        self.views.check(answer, record.expected, where=f"PUT {path}", source=source)
+        if isinstance(answer, dict) and "text" in answer:
+            require(answer["text"] == record.expected.memory, f"PUT {path} answers text {answer['text']!r}",
+                    received=answer["text"], documented=record.expected.memory, source=source)
+        self.check_history_of(memory_id)
 
-    @rule(memory_id=consumes(memories))
-    def delete(self, memory_id):
+    @precondition(lambda self: len(self.mutable()) >= 2)
+    @rule(data=st.data(), text=TEXTS, metadata=st.none() | METADATA)
+    def batch_update(self, data, text, metadata):
+        chosen = data.draw(st.lists(st.sampled_from(self.mutable()), min_size=2, max_size=3, unique=True), label="memories")
+        items = [{"memory_id": mid, "text": f"{text} #{n}", **({"metadata": metadata} if metadata is not None else {})}
+                 for n, mid in enumerate(chosen)]
+        expect(self.mem0.put("/v1/batch/", json={"memories": items}), 200, source=fact("Batch", "PUT /v1/batch/"))
+        for item in items:
+            record = self.model[item["memory_id"]]
+            old = record.expected.memory
+            record.expected.memory = item["text"]
+            if metadata is not None:
+                record.expected.metadata = metadata
+            record.note("UPDATE", old, item["text"])
+            self.views.changed(item["memory_id"])
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def delete(self, data):
+        memory_id = data.draw(st.sampled_from(self.live()), label="memory")
         expect(self.mem0.delete(f"/v1/memories/{memory_id}/"), 200, 204)
-        del self.model[memory_id]
-        self.deleted.add(memory_id)
+        self.gone([memory_id])
         source = operation_source("DELETE /v1/memories/{memory_id}/")
         body = expect_deleted(self.mem0, memory_id, what=f"GET /v1/memories/{memory_id}/ after its delete", source=source)
         require(body, f"GET /v1/memories/{memory_id}/ of a deleted memory answers 404 with an empty body",
                 received=body, documented='404 with an error body ({"error": "Memory not found!"})',
                 source=fact("Ids", "GET /v1/memories/{memory_id}/"))
 
-    @rule(memory_id=memories)
-    def check_history(self, memory_id):
-        received = [(entry["event"], entry.get("new_memory")) for entry in history_of(self.mem0, memory_id)]
-        expected = self.model[memory_id].history
-        require(received == expected, f"GET /v1/memories/{memory_id}/history/ holds {len(received)} entries "
-                f"({', '.join(event for event, _ in received)}) instead of {len(expected)}",
-                received=received, documented=f"(event, new_memory) oldest first: {expected}",
-                source=fact("History", "GET /v1/memories/{memory_id}/history/"))
+    @precondition(lambda self: len(self.model) >= 2)
+    @rule(data=st.data())
+    def batch_delete(self, data):
+        chosen = data.draw(st.lists(st.sampled_from(self.live()), min_size=2, max_size=3, unique=True), label="memories")
+        expect(self.mem0.request("DELETE", "/v1/batch/", json={"memories": [{"memory_id": m} for m in chosen]}), 200, 204,
+               source=fact("Batch", "DELETE /v1/batch/"))
+        self.gone(chosen)
+
+    @rule(key=st.sampled_from(("user_id", "agent_id", "run_id")), index=st.integers(0, 1),
+          how=st.sampled_from(("delete-all", "entity")))
+    def delete_entity_memories(self, key, index, how):
+        """Delete every memory of one run-prefixed entity: by delete-all with its id, or by deleting the entity (v2)."""
+        name = self.users[index] if key == "user_id" else self.entities[key][index]
+        if how == "delete-all":
+            expect(self.mem0.delete("/v1/memories/", params={key: name}), 200, 204, source=fact("Delete-all"))
+        else:
+            response = self.mem0.delete(f"/v2/entities/{KINDS[key]}/{name}/")
+            if not any(getattr(record.expected, key) == name for record in self.model.values()):
+                expect(response, 200, 204, 404)  # an entity without memories may be gone already
+            else:
+                expect(response, 200, 204)
+        self.gone([mid for mid, record in self.model.items() if getattr(record.expected, key) == name])
+
+    def gone(self, memory_ids: list[str]) -> None:
+        for memory_id in memory_ids:
+            del self.model[memory_id]
+            self.deleted.add(memory_id)
+
+    # --- rules: reads -----------------------------------------------------------------------
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def get(self, data):
+        memory_id = data.draw(st.sampled_from(self.live()), label="memory")
+        path = f"/v1/memories/{memory_id}/"
+        self.views.check(memory_of(self.mem0, memory_id), self.model[memory_id].expected, where=f"GET {path}",
+                         source=operation_source("GET /v1/memories/{memory_id}/"))
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def check_history(self, data):
+        self.check_history_of(data.draw(st.sampled_from(self.live()), label="memory"))
+
+    def check_history_of(self, memory_id: str) -> None:
+        entries = history_of(self.mem0, memory_id)
+        record, label = self.model[memory_id], HISTORY.replace("{memory_id}", memory_id)
+        source = fact("History", HISTORY)
+        received = [(entry.get("event"), _blank(entry.get("old_memory")), _blank(entry.get("new_memory")))
+                    for entry in entries]
+        expected = [(entry["event"], _blank(entry["old_memory"]), _blank(entry["new_memory"])) for entry in record.history]
+        require(received == expected, f"{label} holds {len(received)} entries "
+                f"({', '.join(str(event) for event, *_ in received)}) instead of {len(expected)}",
+                received=received, documented=f"(event, old_memory, new_memory) oldest first: {expected}", source=source)
+        for entry, wanted in zip(entries, record.history, strict=True):
+            shown = {"memory_id": entry.get("memory_id"), "user_id": _blank(entry.get("user_id")),
+                     "metadata": entry.get("metadata") or {}}
+            documented = {"memory_id": memory_id, "user_id": record.expected.user_id, "metadata": wanted["metadata"]}
+            require(shown == documented, f"{label}: the {entry.get('event')} entry shows another memory, user or metadata",
+                    received=shown, documented=documented, source=source)
+            if entry.get("event") == "ADD":
+                require(entry.get("input") == record.expected.input, f"{label}: the ADD entry shows another input",
+                        received=entry.get("input"), documented=record.expected.input, source=source)
+        ids = [entry.get("id") for entry in entries]
+        require(len(set(ids)) == len(ids), f"{label} names {len(ids) - len(set(ids))} entries twice", received=ids,
+                documented="one id per entry", source=source)
 
     @precondition(lambda self: self.deleted)
     @rule(data=st.data())
@@ -217,66 +348,73 @@ class MemoryLifecycle(RuleBasedStateMachine):
         expect_deleted(self.mem0, memory_id, what=f"GET /v1/memories/{memory_id}/ of a deleted memory",
                        source=operation_source("DELETE /v1/memories/{memory_id}/"))
 
-    @rule(user=st.integers(0, 2), version=st.sampled_from(("v1", "v2")))
-    def list_one_user(self, user, version):
-        users = [self.users[user]]
-        self.compare(self.listing(users, version), users, LISTINGS[version], f"user {user}")
+    @rule(key=st.sampled_from(("user_id", "user_id", "agent_id", "app_id", "run_id")), index=st.integers(0, 2),
+          version=st.sampled_from(("v1", "v2", "v3")), paged=st.booleans(),
+          fields=st.none() | st.sampled_from((["memory"], ["user_id", "metadata"], ["hash", "categories"])))
+    def list_one(self, key, index, version, paged, fields):
+        names = self.users if key == "user_id" else self.entities[key]
+        name = names[index % len(names)]
+        version = self.via(version)
+        size = 2 if paged else None
+        found = self.listing(key, [name], version, page_size=size, fields=fields)
+        self.compare(found, key, [name], LISTINGS[version], f"{key} {name}" + (f", fields {fields}" if fields else ""),
+                     fields=fields)
 
     @rule(pair=st.sampled_from(((0, 1), (0, 2), (1, 2))), version=st.sampled_from(("v2", "v3")))
     def list_two_users(self, pair, version):
         users = [self.users[index] for index in pair]
         version = self.via(version)
-        if version == "v2":
-            found = self.listing(users, "v2")
-        else:
-            found = {m["id"]: m for page in pages(self.mem0, "v3", _any_of(users), 100) for m in page}
-        self.compare(found, users, LISTINGS[version], f"an OR of users {pair}")
+        self.compare(self.listing("user_id", users, version), "user_id", users, LISTINGS[version], f"an OR of users {pair}")
 
-    @precondition(lambda self: any(len(self.shown([user])) >= 2 for user in self.users))
-    @rule(data=st.data(), version=st.sampled_from(("v2", "v3")))
-    def paginate(self, data, version):
-        version = self.via(version)
-        user = data.draw(st.sampled_from([u for u in self.users if len(self.shown([u])) >= 2]), label="user")
-        size = data.draw(st.integers(1, len(self.shown([user])) - 1), label="page_size")
-        seen: dict[str, dict[str, Any]] = {}
-        for number, page in enumerate(pages(self.mem0, version, {"user_id": user}, size), start=1):
-            again = sorted(seen.keys() & {m["id"] for m in page})
-            require(not again, f"{LISTINGS[version]} page {number} (page_size {size}) repeats {len(again)} memories "
-                    "of earlier pages", received=again, documented="each memory on exactly one page",
-                    source=fact("Pagination", LISTINGS[version]))
-            seen.update((m["id"], m) for m in page)
-        self.compare(seen, [user], LISTINGS[version], f"pages of size {size}")
+    @rule(key=st.sampled_from(("user_id", "agent_id", "run_id")), index=st.integers(0, 1))
+    def entity_memories(self, key, index):
+        """``GET /v1/memories/{entity_type}/{entity_id}/`` lists exactly that entity's listed memories."""
+        name = self.users[index] if key == "user_id" else self.entities[key][index]
+        operation = "GET /v1/memories/{entity_type}/{entity_id}/"
+        path = f"/v1/memories/{KINDS[key]}/{name}/"
+        answer = expect(self.mem0.get(path), 200, source=operation_source(operation))
+        items = results_of(answer, what=f"GET {path}", source=operation_source(operation))
+        self.compare({m["id"]: m for m in items}, key, [name], operation, f"{KINDS[key]} {name}")
 
-    @precondition(lambda self: self.model)
-    @rule(data=st.data(), scope=st.sampled_from(("own", "pair")), version=st.sampled_from(("v2", "v3")))
-    def search(self, data, scope, version):
-        memory_id = data.draw(st.sampled_from(sorted(self.model)), label="memory whose text is the query")
+    @precondition(lambda self: any(not r.expired for r in self.model.values()))
+    @rule(data=st.data(), scope=st.sampled_from(("own", "pair")), version=st.sampled_from(("v1", "v2", "v3")),
+          top_k=st.none() | st.integers(1, 3))
+    def search(self, data, scope, version, top_k):
+        memory_id = data.draw(st.sampled_from(sorted(m for m, r in self.model.items() if not r.expired)),
+                              label="memory whose text is the query")
         record = self.model[memory_id]
-        users = [record.user] if scope == "own" else [record.user, next(u for u in self.users if u != record.user)]
+        users = [record.expected.user_id]
+        if scope == "pair" and version != "v1":
+            users.append(next(u for u in self.users if u != record.expected.user_id))
         version = self.via(version)
         search = SEARCHES[version]
-        answer = expect(self.mem0.post(search.partition(" ")[2], json={
-            "query": record.text[:500], "filters": _any_of(users), "top_k": 100}), 200)
-        expected = self.shown(users)
-        label, source = f"{search} ({scope} scope)", fact(FILTERS, search)
-        for found in results_of(answer, what=search, source=source, envelope=version == "v3"):
-            require(found["id"] not in self.deleted, f"{label} finds the deleted memory {found['id']}",
-                    received=found, documented="deleted memories are never found", source=source,
-                    severity=Severity.CRITICAL)
-            require(not (found["id"] in self.model and self.model[found["id"]].expired),
-                    f"{label} finds the memory {found['id']} past its expiration_date", received=found,
-                    documented="expired memories are hidden from list and search",
-                    source=fact("expiration_date", search))
-            require(found["id"] in expected, f"{label} finds a memory outside its filters", received=_view(found),
+        body: dict[str, Any] = {"query": record.expected.memory[:500], "top_k": top_k or 100}
+        if version == "v1":
+            body["user_id"] = users[0]
+        else:
+            body["filters"] = _any_of("user_id", users)
+        answer = expect(self.mem0.post(search.partition(" ")[2], json=body), 200)
+        expected = self.shown("user_id", users)
+        label, source = f"{search} ({scope} scope, top_k {body['top_k']})", fact(FILTERS, search)
+        found = results_of(answer, what=search, source=source, envelope=True if version == "v3" else None)
+        require(len(found) <= body["top_k"], f"{label} finds {len(found)} memories, more than top_k",
+                received=[m.get("id") for m in found], documented=f"at most {body['top_k']}", source=source)
+        scores = [m.get("score") for m in found]
+        require(all(isinstance(s, int | float) and 0 <= s <= 1 for s in scores) and scores == sorted(scores, reverse=True),
+                f"{label} scores {scores}", received=scores, documented="scores in [0, 1], best first", source=source)
+        ids = [m.get("id") for m in found]
+        require(memory_id in ids, f"{label} does not find the memory whose text is its query", received=ids,
+                documented=f"{memory_id} among the results", source=source)
+        for item in found:
+            require(item["id"] in expected, f"{label} finds a memory outside its filters", received=item,
                     documented=f"only memories of the users {users}", source=source, severity=Severity.CRITICAL)
-            require(_view(found) == expected[found["id"]], f"{label} shows another (user, text, metadata) "
-                    f"for {found['id']}", received=_view(found), documented=expected[found["id"]], source=source,
-                    severity=Severity.CRITICAL)
+            self.views.check(item, expected[item["id"]].expected, where=label, source=source)
 
     # --- invariant --------------------------------------------------------------------------
 
     @invariant()
     def listing_equals_model(self):
         """The v2 list of all three users equals the model (within the consistency wait)."""
-        self.patience.wait(lambda: self.compare(self.listing(self.users, "v2"), self.users, LISTINGS["v2"], "all users"),
+        self.patience.wait(lambda: self.compare(self.listing("user_id", self.users, "v2"), "user_id", self.users,
+                                                LISTINGS["v2"], "all users"),
                            what="the target's listing equals the model")

@@ -1,0 +1,1 @@
+"""Plain schemathesis, the yardstick of the mutation run (``mutants run --engine schemathesis``)."""

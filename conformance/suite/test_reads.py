@@ -1,0 +1,464 @@
+"""Every way of reading memories shows exactly the memories it asks for, each whole and as the client made it.
+
+One population of memories (two users; an agent, an app and a run; metadata, an immutable one, one
+dated in the past by ``timestamp``, one with a future and one with a past expiration date, one
+updated) is read through every read operation and every documented parameter: GET by id, v1 lists
+(query parameters, with and without pages), v2 and v3 lists (the filter language, projections,
+side filters), v1/v2/v3 searches (``top_k``, ``threshold``, ``fields``, output formats), an
+entity's memories, histories, and the answers and events of adds in every output format. Each
+answer is compared whole: exactly the expected memories, every field as the model has it, the
+server's own fields the same in every answer (:mod:`machines.views`).
+
+(FACTS.md: Add, List/search filters, Pagination, History, expiration_date; the parameters'
+descriptions in the effective document.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from conformance.suite.machines.mem0_calls import history_of, memory_of, pages, results_of, settle
+from conformance.suite.machines.views import ENTITY_KEYS, Expected, Views
+from conformance.suite.sources import FILTERS
+from conformance.suite.support import expect, track_entity
+from conformance.verdicts import Severity, fact, operation_source, require
+
+pytestmark = [pytest.mark.requires("mem0"), pytest.mark.contract("Reading memories")]
+
+REQUIRED = ("id", "memory", "created_at", "updated_at")
+DATED = datetime(2024, 1, 15, 12, 0, tzinfo=UTC)  # the `timestamp` of the dated memory
+V3 = pytest.mark.requires("v3")
+
+
+@dataclass
+class Population:
+    """The memories of this module's tests, as the model has them (by short name), and their views."""
+
+    ids: dict[str, str] = field(default_factory=dict)  # short name -> memory id
+    model: dict[str, Expected] = field(default_factory=dict)  # memory id -> Expected
+    expired: set[str] = field(default_factory=set)
+    history: dict[str, list[tuple[str, str | None, str | None]]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)  # "user", "user2", "agent", "app", "run" -> entity id
+    views: Views = field(default_factory=Views)
+
+    def where(self, test: Callable[[Expected], bool], *, expired: bool = False) -> set[str]:
+        """The ids of the memories ``test`` holds for, listed ones only unless ``expired``."""
+        return {mid for mid, e in self.model.items() if test(e) and (expired or mid not in self.expired)}
+
+    def of(self, key: str, name: str) -> set[str]:
+        return self.where(lambda e: getattr(e, key) == self.names[name])
+
+    def check(self, items: list[dict[str, Any]], wanted: set[str], where: str, source,
+              fields: list[str] | None = None, *, within: bool = False) -> None:
+        """``items`` are exactly the memories ``wanted`` (``within``: some of them), each as the model has it."""
+        got = [item.get("id") for item in items]
+        require(len(got) == len(set(got)), f"{where} names {len(got) - len(set(got))} memories twice", received=got,
+                documented="each memory once", source=source)
+        strangers, missing = sorted(set(got) - wanted), sorted(wanted - set(got))
+        require(not strangers, f"{where} holds {len(strangers)} memories it does not ask for", received=strangers,
+                documented=sorted(wanted), source=source, severity=Severity.CRITICAL)
+        require(within or not missing, f"{where} misses {len(missing)} of the {len(wanted)} memories it asks for",
+                received=sorted(got), documented=sorted(wanted), source=source)
+        for item in items:
+            self.views.check(item, self.model[item["id"]], where=where, source=source, fields=fields)
+            if fields:
+                extra = sorted(set(item) - set(fields) - set(REQUIRED) - {"score"})
+                require(not extra, f"{where} answers fields it was not asked for: {extra}", received=sorted(item),
+                        documented=f"only {fields} and the required {list(REQUIRED)} ('a list of field names to include "
+                        "in the response')", source=source)
+
+
+def _add(mem0, population: Population, short: str, text: str, **fields: Any) -> str:
+    body = {"messages": [{"role": "user", "content": text}], "infer": False, "async_mode": False,
+            "output_format": "v1.1", **fields}
+    source = fact("Add", "POST /v1/memories/")
+    answer = expect(mem0.post("/v1/memories/", json=body), 200, source=source)
+    (result,) = results_of(answer, what="POST /v1/memories/ (v1.1)", source=source, envelope=True)
+    memory_id = result["id"]
+    population.ids[short] = memory_id
+    population.model[memory_id] = Expected(memory_id, text, **{k: fields.get(k) for k in ENTITY_KEYS},
+                                           metadata=fields.get("metadata"), immutable=bool(fields.get("immutable")),
+                                           expiration_date=fields.get("expiration_date"),
+                                           input=body["messages"])
+    population.history[memory_id] = [("ADD", None, text)]
+    return memory_id
+
+
+@pytest.fixture(scope="module")
+def population(mem0, ids, cleanup) -> Population:
+    people = Population()
+    for name, kind in (("user", "user"), ("user2", "user"), ("agent", "agent"), ("app", "app"), ("run", "run")):
+        people.names[name] = ids.new(kind)
+        track_entity(cleanup, mem0, kind, people.names[name])
+    user, user2 = people.names["user"], people.names["user2"]
+    today = datetime.now(UTC).date()
+    _add(mem0, people, "tea", "Drinks green tea every morning", user_id=user, metadata={"topic": "food", "rank": 1},
+         custom_categories=[{"tea": "what they drink"}], timestamp=int(DATED.timestamp()))
+    _add(mem0, people, "nurse", "Works as a night nurse in Lyon", user_id=user, agent_id=people.names["agent"],
+         metadata={"topic": "work", "rank": 2}, expiration_date=(today + timedelta(days=30)).isoformat())
+    _add(mem0, people, "peanuts", "Allergic to peanuts and walnuts", user_id=user, run_id=people.names["run"],
+         immutable=True, metadata={})
+    _add(mem0, people, "chess", "Plays chess every Sunday", user_id=user2, app_id=people.names["app"],
+         metadata={"topic": "hobby", "rank": 3})
+    old = _add(mem0, people, "old", "Lived in Paris before moving", user_id=user2,
+               expiration_date=(today - timedelta(days=5)).isoformat())
+    people.expired.add(old)
+    tea = people.ids["tea"]
+    source = operation_source("PUT /v1/memories/{memory_id}/")
+    expect(mem0.put(f"/v1/memories/{tea}/", json={"text": "Drinks green tea every morning and evening"}), 200, source=source)
+    people.model[tea].memory = "Drinks green tea every morning and evening"
+    people.history[tea].append(("UPDATE", "Drinks green tea every morning", people.model[tea].memory))
+    people.views.changed(tea)
+    return people
+
+
+def _categories(mem0, population: Population, short: str) -> list[str]:
+    memory = memory_of(mem0, population.ids[short])
+    return [c for c in memory.get("categories") or [] if isinstance(c, str)]
+
+
+# --- by id, history, an entity's memories ------------------------------------------------------------
+
+def test_get_shows_each_memory_as_it_was_made(mem0, population):
+    """GET by id shows every memory of the population whole, an expired one included."""
+    for memory_id, expected in population.model.items():
+        path = f"/v1/memories/{memory_id}/"
+        population.views.check(memory_of(mem0, memory_id), expected, where=f"GET {path}",
+                               source=operation_source("GET /v1/memories/{memory_id}/"))
+
+
+def test_history_records_every_change(mem0, population):
+    """Each memory's history holds its ADD (and UPDATE) in order, with its id, user, text before and after, and the add's input."""
+    source = fact("History", "GET /v1/memories/{memory_id}/history/")
+    for memory_id, wanted in population.history.items():
+        entries = history_of(mem0, memory_id)
+        expected = population.model[memory_id]
+        label = f"GET /v1/memories/{memory_id}/history/"
+        got = [(e.get("event"), e.get("old_memory") or None, e.get("new_memory") or None) for e in entries]
+        require(got == wanted, f"{label} holds {got}", received=got, documented=wanted, source=source)
+        for entry in entries:
+            shown = {"memory_id": entry.get("memory_id"), "user_id": entry.get("user_id") or None,
+                     "input": entry.get("input") if entry.get("event") == "ADD" else expected.input}
+            documented = {"memory_id": memory_id, "user_id": expected.user_id, "input": expected.input}
+            require(shown == documented, f"{label}: the {entry.get('event')} entry shows another memory, user or input",
+                    received=shown, documented=documented, source=source)
+        moments = [entry.get("created_at") for entry in entries]
+        require(all(isinstance(m, str) for m in moments) and moments == sorted(moments), f"{label}: created_at {moments}",
+                received=moments, documented="every entry's created_at, oldest first", source=source)
+
+
+@pytest.mark.parametrize("name,key", [("user", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id")])
+def test_an_entity_s_memories(mem0, population, name, key):
+    """GET /v1/memories/{entity_type}/{entity_id}/ lists exactly that entity's listed memories."""
+    operation = "GET /v1/memories/{entity_type}/{entity_id}/"
+    path = f"/v1/memories/{key[:-3]}/{population.names[name]}/"
+    answer = expect(mem0.get(path), 200, source=operation_source(operation))
+    population.check(results_of(answer, what=f"GET {path}", source=operation_source(operation)),
+                     population.of(key, name), f"GET {path}", operation_source(operation))
+
+
+# --- lists ---------------------------------------------------------------------------------------------
+
+ENTITIES = [("user", "user_id"), ("user2", "user_id"), ("agent", "agent_id"), ("app", "app_id"), ("run", "run_id")]
+
+
+@pytest.mark.parametrize("name,key", ENTITIES)
+@pytest.mark.parametrize("version", ["v1", "v2", pytest.param("v3", marks=V3)])
+@pytest.mark.parametrize("paged", [False, True], ids=["one answer", "pages of 1"])
+def test_a_list_by_entity(mem0, population, version, name, key, paged):
+    """A list by one entity id shows exactly its listed memories (v1/v2 a bare array, with pages the envelope)."""
+    operation = "GET /v1/memories/" if version == "v1" else f"POST /{version}/memories/"
+    source, entity = fact("Pagination", operation), {key: population.names[name]}
+    if paged or version == "v3":
+        items = [m for page in pages(mem0, version, entity, 1 if paged else 100) for m in page]
+    elif version == "v1":
+        items = results_of(expect(mem0.get("/v1/memories/", params=entity), 200, source=source), what=operation,
+                           source=source, envelope=False)
+    else:
+        items = results_of(expect(mem0.post("/v2/memories/", json={"filters": entity}), 200, source=source),
+                           what=operation, source=source, envelope=False)
+    population.check(items, population.of(key, name), f"{operation} by {key}", source)
+
+
+def _filter_cases(people: Population) -> dict[str, tuple[dict[str, Any], Callable[[Expected], bool]]]:
+    """Filters of the filter language and the memories each selects."""
+    n = people.names
+    return {
+        "AND": ({"user_id": n["user"], "AND": [{"agent_id": n["agent"]}]},
+                lambda e: e.user_id == n["user"] and e.agent_id == n["agent"]),
+        "OR": ({"OR": [{"user_id": n["user"]}, {"user_id": n["user2"]}]}, lambda e: e.user_id in (n["user"], n["user2"])),
+        "NOT": ({"user_id": n["user"], "NOT": [{"agent_id": n["agent"]}]},
+                lambda e: e.user_id == n["user"] and e.agent_id != n["agent"]),
+        "metadata": ({"user_id": n["user"], "metadata": {"topic": "work"}},
+                     lambda e: e.user_id == n["user"] and (e.metadata or {}).get("topic") == "work"),
+        "in": ({"user_id": {"in": [n["user"], n["user2"]]}}, lambda e: e.user_id in (n["user"], n["user2"])),
+        "ne": ({"user_id": n["user"], "agent_id": {"ne": n["agent"]}},
+               lambda e: e.user_id == n["user"] and e.agent_id != n["agent"]),
+        "any": ({"user_id": n["user"], "run_id": "*"}, lambda e: e.user_id == n["user"] and e.run_id is not None),
+        "created_at": ({"user_id": n["user"], "created_at": {"lt": "2025-01-01"}},
+                       lambda e: e.user_id == n["user"] and e.id == people.ids["tea"]),
+        "keywords": ({"user_id": n["user"], "keywords": "PEANUTS"},
+                     lambda e: e.user_id == n["user"] and "peanuts" in e.memory.lower()),
+    }
+
+
+@pytest.mark.parametrize("case", ["AND", "OR", "NOT", "metadata", "in", "ne", "any", "created_at", "keywords"])
+@pytest.mark.parametrize("version", ["v2", pytest.param("v3", marks=V3)])
+def test_the_filter_language(mem0, population, version, case):
+    """A list with one construct of the filter language shows exactly the memories it selects."""
+    filters, test = _filter_cases(population)[case]
+    operation = f"POST /{version}/memories/"
+    source = fact(FILTERS, operation)
+    items = [m for page in pages(mem0, version, filters, 100) for m in page]
+    population.check(items, population.where(lambda e: test(e) and e.user_id in (population.names["user"],
+                                                                                  population.names["user2"])),
+                     f"{operation} with {case} ({filters})", source)
+
+
+def test_categories_select_what_the_memories_show(mem0, population):
+    """A category filter (v1 query, v2/v3 filter language, v3 side filter) selects exactly the memories whose
+    categories (as their own answers show them) hold it."""
+    categories = {short: _categories(mem0, population, short) for short in ("tea", "nurse", "peanuts")}
+    user = population.names["user"]
+    for chosen in sorted({c for found in categories.values() for c in found}):
+        wanted = {population.ids[s] for s, found in categories.items() if chosen in found}
+        v1 = results_of(expect(mem0.get("/v1/memories/", params={"user_id": user, "categories": chosen}), 200),
+                        what="GET /v1/memories/", source=fact(FILTERS, "GET /v1/memories/"), envelope=False)
+        population.check(v1, wanted, f"GET /v1/memories/ with categories {chosen!r}", fact(FILTERS, "GET /v1/memories/"))
+        v2 = [m for page in pages(mem0, "v2", {"user_id": user, "categories": {"in": [chosen]}}, 100) for m in page]
+        population.check(v2, wanted, f"POST /v2/memories/ with categories in [{chosen!r}]",
+                         fact(FILTERS, "POST /v2/memories/"))
+        v3 = [m for page in pages(mem0, "v3", {"user_id": user}, 100, categories=[chosen]) for m in page]
+        population.check(v3, wanted, f"POST /v3/memories/ with categories [{chosen!r}]", fact(FILTERS, "POST /v3/memories/"))
+
+
+@pytest.mark.parametrize(("version", "case"), [
+    *(("v1", case) for case in ("keywords", "start_date", "end_date")),
+    *(pytest.param("v3", case, marks=V3) for case in ("keywords", "start_date", "end_date", "show_expired")),
+])
+def test_side_filters(mem0, population, version, case):
+    """keywords (the text holds it), start_date / end_date (created on or after / before), show_expired
+    (expired memories too) narrow or widen a list as their descriptions say."""
+    user2 = population.names["user2"]
+    users = [population.names["user"], user2]
+    values = {"keywords": "chess", "start_date": "2025-01-01", "end_date": "2024-12-31", "show_expired": True}
+    tests: dict[str, Callable[[Expected], bool]] = {
+        "keywords": lambda e: "chess" in e.memory.lower(),
+        "start_date": lambda e: e.id != population.ids["tea"],
+        "end_date": lambda e: e.id == population.ids["tea"],
+        "show_expired": lambda e: True,
+    }
+    wanted = population.where(lambda e: tests[case](e) and e.user_id in users, expired=case == "show_expired")
+    operation = "GET /v1/memories/" if version == "v1" else "POST /v3/memories/"
+    source = operation_source(operation)
+    items: list[dict[str, Any]] = []
+    for user in users:
+        if version == "v1":
+            items += results_of(expect(mem0.get("/v1/memories/", params={"user_id": user, case: values[case]}), 200),
+                                what=operation, source=source, envelope=False)
+        else:
+            items += [m for page in pages(mem0, "v3", {"user_id": user}, 100, **{case: values[case]}) for m in page]
+    population.check(items, wanted, f"{operation} with {case} {values[case]!r}", source)
+
+
+@pytest.mark.parametrize("version", ["v1", "v2", pytest.param("v3", marks=V3)])
+@pytest.mark.parametrize("fields", [["memory"], ["user_id", "metadata", "hash"], ["categories", "expiration_date"]],
+                         ids=["memory", "user_id,metadata,hash", "categories,expiration_date"])
+def test_a_projection_answers_only_its_fields(mem0, population, version, fields):
+    """``fields`` keeps the named fields (and the required ones), each with the memory's value."""
+    user = population.names["user"]
+    operation = "GET /v1/memories/" if version == "v1" else f"POST /{version}/memories/"
+    source = operation_source(operation)
+    if version == "v1":
+        answer = expect(mem0.get("/v1/memories/", params={"user_id": user, "fields": fields}), 200, source=source)
+        items = results_of(answer, what=operation, source=source, envelope=False)
+    elif version == "v2":
+        answer = expect(mem0.post("/v2/memories/", params={"fields": fields}, json={"filters": {"user_id": user}}), 200,
+                        source=source)
+        items = results_of(answer, what=operation, source=source, envelope=False)
+    else:
+        items = [m for page in pages(mem0, "v3", {"user_id": user}, 100, fields=fields) for m in page]
+    population.check(items, population.of("user_id", "user"), f"{operation} with fields {fields}", source, fields=fields)
+
+
+# --- searches --------------------------------------------------------------------------------------------
+
+SEARCHES = {"v1.0": ("/v1/memories/search/", None), "v1.1": ("/v1/memories/search/", "v1.1"),
+            "v2": ("/v2/memories/search/", None), "v3": ("/v3/memories/search/", None)}
+
+
+def _search(mem0, population: Population, how: str, query: str, scope: dict[str, Any], **extra: Any):
+    path, output = SEARCHES[how]
+    body = {"query": query, **extra}
+    if how.startswith("v1"):
+        body.update(scope)
+        if output:
+            body["output_format"] = output
+    else:
+        body["filters"] = scope
+    operation = f"POST {path}"
+    answer = expect(mem0.post(path, json=body), 200, source=operation_source(operation))
+    envelope = {"v1.0": False, "v1.1": True, "v2": False, "v3": True}[how]
+    items = results_of(answer, what=f"{operation} ({how})", source=fact(FILTERS, operation), envelope=envelope)
+    scores = [item.get("score") for item in items if "fields" not in extra or "score" in item]
+    require(all(isinstance(s, int | float) and not isinstance(s, bool) and 0 <= s <= 1 for s in scores)
+            and scores == sorted(scores, reverse=True), f"{operation} ({how}) scores {scores}", received=scores,
+            documented="a score in [0, 1] for every result, best first", source=operation_source(operation))
+    return items, f"{operation} ({how}, {body})", operation
+
+
+HOWS = ["v1.0", "v1.1", "v2", pytest.param("v3", marks=V3)]
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_a_search_finds_within_its_scope(mem0, population, how):
+    """A search whose query is a memory's text finds it first, and only memories of its scope, each whole."""
+    user = population.names["user"]
+    target = population.ids["nurse"]
+    items, label, operation = _search(mem0, population, how, population.model[target].memory, {"user_id": user},
+                                      top_k=100)
+    require(items and items[0]["id"] == target, f"{label} does not find first the memory whose text is its query",
+            received=[i.get("id") for i in items], documented=f"{target} first", source=operation_source(operation))
+    population.check(items, population.of("user_id", "user"), label, fact(FILTERS, operation), within=True)
+
+
+@pytest.mark.parametrize("how", HOWS)
+def test_top_k_and_fields_bound_a_search(mem0, population, how):
+    """``top_k`` bounds the number of results (the best ones); ``fields`` projects each."""
+    user = population.names["user"]
+    target = population.ids["peanuts"]
+    query = population.model[target].memory + " every morning night"  # shares words with the other memories
+    everything, _, operation = _search(mem0, population, how, query, {"user_id": user}, top_k=100)
+    require(len(everything) >= 2, f"POST {SEARCHES[how][0]} of a query sharing words with 3 memories finds "
+            f"{len(everything)}", received=[i.get("id") for i in everything], documented="at least 2 of them",
+            source=operation_source(operation))
+    one, label, _ = _search(mem0, population, how, query, {"user_id": user}, top_k=1)
+    require([i.get("id") for i in one] == [everything[0]["id"]], f"{label} answers {len(one)} results",
+            received=[i.get("id") for i in one], documented=f"top_k 1: the best one, {everything[0]['id']}",
+            source=operation_source(operation))
+    projected, label, _ = _search(mem0, population, how, query, {"user_id": user}, top_k=100, fields=["memory"])
+    population.check(projected, {i["id"] for i in everything}, label, operation_source(operation), fields=["memory"])
+
+
+@pytest.mark.parametrize("version", ["v2", pytest.param("v3", marks=V3)])
+def test_a_threshold_keeps_only_results_that_score_at_least_it(mem0, population, version):
+    """``threshold``: every result scores at least it, and the exact match stays."""
+    target = population.ids["tea"]
+    query = population.model[target].memory + " nurse Lyon chess"
+    items, label, operation = _search(mem0, population, version, query, {"user_id": population.names["user"]},
+                                      top_k=100, threshold=0.7)
+    scores = {i["id"]: i.get("score") for i in items}
+    require(target in scores and all(s >= 0.7 for s in scores.values()), f"{label} answers scores {scores}",
+            received=scores, documented=f"only scores of at least 0.7, {target} among them",
+            source=operation_source(operation))
+
+
+@pytest.mark.requires("v3")
+@pytest.mark.parametrize("case", ["categories", "metadata", "show_expired"])
+def test_v3_search_side_filters(mem0, population, case):
+    """v3 search's categories, metadata and show_expired narrow (or widen) what it finds."""
+    user2 = population.names["user2"]
+    if case == "categories":
+        chosen = (_categories(mem0, population, "tea") or ["(none)"])[0]
+        extra, scope = {"categories": [chosen]}, population.names["user"]
+        wanted = {population.ids["tea"]} if chosen != "(none)" else set()
+        query = "green tea nurse peanuts"
+    elif case == "metadata":
+        extra, scope, wanted, query = {"metadata": {"topic": "hobby"}}, user2, {population.ids["chess"]}, "chess Paris"
+    else:
+        extra, scope = {"show_expired": True}, user2
+        wanted, query = {population.ids["chess"], population.ids["old"]}, "Plays chess Lived in Paris"
+    items, label, operation = _search(mem0, population, "v3", query, {"user_id": scope}, top_k=100, **extra)
+    population.check(items, wanted, label, fact(FILTERS, operation))
+
+
+# --- adds: every answer shape, and the events of queued ones -------------------------------------------------
+
+ADD_SHAPES = {
+    "v1 sync v1.0": ("/v1/memories/", {"async_mode": False, "output_format": "v1.0"}),
+    "v1 sync v1.1": ("/v1/memories/", {"async_mode": False, "output_format": "v1.1"}),
+    "v1 queued v1.0": ("/v1/memories/", {"async_mode": True, "output_format": "v1.0"}),
+    "v1 queued v1.1": ("/v1/memories/", {"async_mode": True, "output_format": "v1.1"}),
+    "v3 sync": ("/v3/memories/add/", {"async_mode": False}),
+    "v3 queued": ("/v3/memories/add/", {"async_mode": True}),
+}
+
+
+@pytest.mark.parametrize("shape", list(ADD_SHAPES))
+def test_an_add_answers_in_its_output_format(mem0, new_user, target, shape):
+    """An add answers in its output format: v1.0 a list (``data.memory``), v1.1 and v3 ``{results}`` (``memory``);
+    a queued add its event, which settles with the memories, each then readable as added."""
+    path, options = ADD_SHAPES[shape]
+    if "queued" in shape and "events" not in target.mem0.capabilities:
+        pytest.skip("the target does not offer the events capability")
+    if path.startswith("/v3") and "v3" not in target.mem0.capabilities:
+        pytest.skip("the target does not offer the v3 capability")
+    user = new_user()
+    texts = ["Runs five kilometres before work", "Reads poetry in Portuguese"]
+    messages = [{"role": "user", "content": text} for text in texts]
+    operation = f"POST {path}"
+    source = fact("Add", operation)
+    answer = expect(mem0.post(path, json={"messages": messages, "user_id": user, "infer": False,
+                                          "metadata": {"shape": shape}, **options}), 200, source=source)
+    envelope = options.get("output_format") != "v1.0"
+    if options["async_mode"]:
+        events = [answer] if path.startswith("/v3") else results_of_events(answer, envelope, operation, source)
+        (event,) = events
+        require(event.get("status") in ("PENDING", "RUNNING", "SUCCEEDED") and isinstance(event.get("event_id"), str),
+                f"{operation} ({shape}) answers {event}", received=answer,
+                documented='a queued event {message, status: "PENDING", event_id}', source=source)
+        results = settle(mem0, event["event_id"])
+        check_event(mem0, event["event_id"], texts)
+    else:
+        results = results_of(answer, what=f"{operation} ({shape})", source=source, envelope=envelope)
+        if not envelope:
+            texts_shown = [(r.get("data") or {}).get("memory") for r in results]
+        else:
+            texts_shown = [r.get("memory") for r in results]
+        require(sorted(texts_shown) == sorted(texts) and all(r.get("event") == "ADD" for r in results),
+                f"{operation} ({shape}) answers {results}", received=results,
+                documented=f"one ADD per message, its text {'in data.memory' if not envelope else 'in memory'}: {texts}",
+                source=source)
+    views, by_text = Views(), {}
+    for result in results:
+        memory = memory_of(mem0, result["id"])
+        by_text[memory.get("memory")] = result["id"]
+        views.check(memory, Expected(result["id"], memory.get("memory"), user_id=user, metadata={"shape": shape}),
+                    where=f"GET /v1/memories/{result['id']}/ after {operation} ({shape})", source=source)
+    require(sorted(by_text) == sorted(texts), f"{operation} ({shape}) stores {sorted(by_text)}", received=sorted(by_text),
+            documented=sorted(texts), source=source, severity=Severity.CRITICAL)
+
+
+def results_of_events(answer: Any, envelope: bool, operation: str, source) -> list[dict[str, Any]]:
+    """The queued event(s) of a v1 add: ``[event]`` (v1.0) or ``{results: [event]}`` (v1.1)."""
+    items = answer.get("results") if envelope and isinstance(answer, dict) else answer if not envelope else None
+    require(isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict), f"{operation} answers {answer}",
+            received=answer, documented=("{results: [event]}" if envelope else "[event]") + " (FACTS.md Add)",
+            source=source)
+    return items
+
+
+def check_event(mem0, event_id: str, texts: list[str]) -> None:
+    """The settled event: its id, kind ADD, SUCCEEDED, the memories it made (one ADD per text), its times in order."""
+    source = fact("Add", "GET /v1/event/{event_id}/")
+    event = expect(mem0.get(f"/v1/event/{event_id}/"), 200, source=source)
+    shown = {key: event.get(key) for key in ("id", "event_type", "status")} if isinstance(event, dict) else event
+    require(shown == {"id": event_id, "event_type": "ADD", "status": "SUCCEEDED"}, f"GET /v1/event/{event_id}/ shows {shown}",
+            received=event, documented={"id": event_id, "event_type": "ADD", "status": "SUCCEEDED"}, source=source)
+    created, updated = event.get("created_at"), event.get("updated_at")
+    require(isinstance(created, str) and isinstance(updated, str) and updated >= created,
+            f"GET /v1/event/{event_id}/ times {created!r} .. {updated!r}", received={"created_at": created, "updated_at": updated},
+            documented="created_at, then updated_at no earlier", source=source)
+    made = event.get("results") if isinstance(event.get("results"), list) else []
+    shown = sorted(str(item.get("memory") or (item.get("data") or {}).get("memory")) for item in made
+                   if isinstance(item, dict) and item.get("event") == "ADD")
+    require(shown == sorted(texts), f"GET /v1/event/{event_id}/ results show {shown}", received=made,
+            documented=f"one ADD per message: {sorted(texts)}", source=source)
+    again = expect(mem0.get(f"/v1/event/{event_id}/"), 200, source=source)
+    require(again == event, f"GET /v1/event/{event_id}/ of a settled event answers differently the second time",
+            received=again, documented=event, source=source)
