@@ -312,15 +312,18 @@ def _run(args: argparse.Namespace) -> int:
     from conformance.plugin import RunSettings
     from conformance.targets import TargetError, embedded, resolve
 
+    def embedded_only(names_a_target: bool) -> None:
+        for option in ("fault", "mutant"):
+            if names_a_target and getattr(args, option):
+                raise CliError(f"--{option} applies only to the embedded reference server, not to a target")
+
+    embedded_only(bool(args.target or args.mem0_url or args.klavis_url))  # before any key is looked up
     try:
         target = resolve(target_file=args.target, mem0_url=args.mem0_url, klavis_url=args.klavis_url,
                          allow_destructive=args.allow_destructive)
     except TargetError as exc:
         raise CliError(str(exc)) from None
-    if target is not None and args.fault:
-        raise CliError("--fault applies only to the embedded reference server, not to a target")
-    if target is not None and args.mutant:
-        raise CliError("--mutant applies only to the embedded reference server, not to a target")
+    embedded_only(target is not None)
     if args.fault:
         from conformance.server.faults import UnknownFault, validate
 
