@@ -7,7 +7,8 @@ handler already has, and only for its own operation:
   (a parameter taken out, an integer read one higher), or the schema the request is validated against
   (a bound moved or dropped; the batch limit, which its handler checks itself, is read from that schema);
 - state mutants compare the store before and after the handler (:mod:`conformance.server.records`)
-  and undo every change, undo the last one, or repeat the last one on one more record of its kind;
+  and undo every change, undo the last one (of the kind of record it changed most; its only change,
+  if it made one), or repeat the last one on one more record of its kind;
   queued work the handler schedules gets the same treatment when it settles;
 - answer mutants change the :class:`~conformance.server.registry.Reply` (a copy): a property dropped,
   or given the value another record had, or the record's value from before the request; an array's
@@ -210,14 +211,13 @@ class Planted:
         if operator == "no-op":
             restore(store, before)
             self.activations += 1
-        elif operator == "partial":
+        elif operator == "partial":  # the last change of the kind it changed most (its only one, if one)
             by_kind: dict[str, list] = defaultdict(list)
             for change in found:
                 by_kind[change.kind].append(change)
             most = max(by_kind.values(), key=len)
-            if len(most) >= 2:
-                revert(store, before, max(most, key=lambda change: change.order))
-                self.activations += 1
+            revert(store, before, max(most, key=lambda change: change.order))
+            self.activations += 1
         elif operator == "extra":
             touched = {change.key for change in found}
             last: dict[str, Any] = {}
@@ -267,7 +267,7 @@ class Planted:
         if str(reply.status) != mutant.site[0]:
             return reply
         root = [copy.deepcopy(reply.body)]
-        found = locate(root, mutant.site[1:])
+        found = [place for site in mutant.sites for place in locate(root, site[1:])]
         changed = getattr(self, "_" + mutant.operator.replace("-", "_"))(found, request_key)
         if mutant.operator == "before":
             self._learn(reply.body, request_key)

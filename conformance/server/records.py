@@ -125,7 +125,8 @@ def restore(store: Store, snapshot: Snapshot) -> list[Change]:
 
 def repeat(store: Store, change: Change, changed: set[str]) -> bool:
     """Apply ``change`` to one more record of its kind, the newest one it would change that is not in
-    ``changed``; False when there is none (or the change is of a kind that cannot be repeated)."""
+    ``changed``: delete it too, change the same fields, or (for a created record) give it what the new one
+    was given (a memory: the same memory under its entities); False when there is none."""
     with store.lock:
         rows = _rows(store, change.kind)
         for key in reversed(list(rows)):
@@ -169,4 +170,17 @@ def _repeat_on(store: Store, change: Change, key: str, rows: dict[str, Any]) -> 
         fields = {name: copy.deepcopy(getattr(made, name)) for name in MEMORY_FIELDS if name != "memory"}
         store.add_memories([(made.memory, {**fields, **scope})], made.input)
         return True
-    return False
+    made = rows.get(change.key)  # created row: what it was given, written onto the other row too
+    if not isinstance(made, dict) or not isinstance(other, dict):
+        return False
+    fields = {name: copy.deepcopy(value) for name, value in made.items()
+              if not _identity(name) and other.get(name) != value}
+    if not fields:
+        return False
+    other.update(fields)
+    return True
+
+
+def _identity(name: str) -> bool:
+    """A field that says which record this is, or when it began: never copied onto another record."""
+    return name in ("id", "type", "created_at", "generation") or name.endswith("_id")

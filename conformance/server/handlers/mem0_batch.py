@@ -12,7 +12,8 @@ Decisions where FACTS.md says nothing:
 - Delete-all deletes the memories matching every given entity id, ``*`` meaning any non-null
   value; ``*`` for all four ids deletes every memory (FACTS.md "Delete-all"). It answers 200
   ``{"message": "Memories deleted successfully!"}`` and records a DELETE in each history.
-  The ``metadata`` filter (a deepObject the server cannot read) is not applied.
+  The ``metadata`` filter (a deepObject the server cannot read) is not applied; an ``org_id`` or
+  ``project_id`` other than the key's own deletes nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from conformance.server.handlers.mem0_common import (
     apply_update,
     bad_request,
     find_memory,
+    own_scope,
     update_changes,
 )
 from conformance.server.registry import Call, Reply, handles
@@ -136,6 +138,8 @@ def delete_all(call: Call) -> Reply:
         raise bad_request(DELETE_ALL_REQUIRED)
     wipe = all(given.get(key) == "*" for key in ENTITY_KEYS)
     predicate = compile_filters(given)
+    if not own_scope(call, call.query):  # another organization's or project's memories are none of the key's
+        return Reply(200, {"message": "Memories deleted successfully!"})
     with call.store.lock:
         tombstones = call.store.table(TOMBSTONES)
         doomed = call.store.select(lambda m: wipe or predicate(m))

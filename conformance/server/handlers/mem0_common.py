@@ -40,6 +40,15 @@ UNICODE_MANGLED = faults.declare(
 )
 
 
+def own_scope(call: Call, values: Any) -> bool:
+    """Whether the ``org_id`` / ``project_id`` a request names (in ``values``: its query or body) are the key's own,
+    or absent. The memories (and entities, exports) a key reaches are its own project's: a request that names
+    another organization or project selects nothing."""
+    values = values if isinstance(values, dict) else {}
+    return (values.get("org_id") in (None, call.settings.org_id)
+            and values.get("project_id") in (None, call.settings.project_id))
+
+
 def find_memory(call: Call, memory_id: str) -> Memory:
     """The live memory with this id, or 404 {"error": "Memory not found!"}."""
     with call.store.lock:

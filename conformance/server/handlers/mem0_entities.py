@@ -24,6 +24,7 @@ from typing import Any
 
 from conformance.server import faults
 from conformance.server.errors import mem0_error
+from conformance.server.handlers.mem0_common import own_scope
 from conformance.server.registry import Call, Reply, handles
 from conformance.server.store import Store, iso, now
 
@@ -117,15 +118,10 @@ def create_run(call: Call) -> Reply:
     return _create(call, "run")
 
 
-def _own_scope(call: Call) -> bool:
-    org, project = call.query.get("org_id"), call.query.get("project_id")
-    return org in (None, call.settings.org_id) and project in (None, call.settings.project_id)
-
-
 @handles("entities_list")
 def list_entities(call: Call) -> Reply:
     """``{count, next, previous, results}`` with every entity of the key's project."""
-    found = collect(call.store) if _own_scope(call) else {}
+    found = collect(call.store) if own_scope(call, call.query) else {}
     ordered = sorted(found.items(), key=lambda item: (TYPES.index(item[0][0]), item[0][1]))
     results = [view(call, kind, name, info) for (kind, name), info in ordered]
     return Reply(200, {"count": len(results), "next": None, "previous": None, "results": results})

@@ -36,6 +36,7 @@ from typing import Any
 from conformance.server import faults
 from conformance.server.errors import ApiError
 from conformance.server.filters import Predicate, compile_filters
+from conformance.server.handlers.mem0_common import own_scope
 from conformance.server.registry import Call, Reply, handles
 from conformance.server.store import ENTITY_KEYS, Memory, iso, new_id, now
 
@@ -96,10 +97,7 @@ def entity_values(filters: dict[str, Any], depth: int = 0) -> dict[str, Any]:
 
 
 def _selected(call: Call, predicate: Predicate, *, everything: bool = False) -> list[Memory]:
-    body = call.body or {}
-    if body.get("org_id", call.settings.org_id) != call.settings.org_id:
-        return []
-    if body.get("project_id", call.settings.project_id) != call.settings.project_id:
+    if not own_scope(call, call.body):
         return []
     return call.store.select(lambda m: not m.is_expired() and (everything or predicate(m)))
 

@@ -18,8 +18,10 @@ Decisions where FACTS.md says nothing:
 - ``fields`` keeps the named fields and the four the Memory schema requires.
 - ``show_expired: true`` (declared in v3 bodies, honoured in any list or search body) lists
   expired memories too.
-- ``org_id``, ``project_id``, ``rerank``, ``keyword_search``, ``latest_only``,
-  ``filter_memories`` and ``reference_date`` change nothing here.
+- ``org_id`` / ``project_id``: the key's own select what the key selects anyway; another organization or
+  project selects nothing (``mem0_common.own_scope``).
+- ``rerank``, ``keyword_search``, ``latest_only``, ``filter_memories`` and ``reference_date`` change
+  nothing here.
 - GET /v1/memories/{entity_type}/{entity_id}/ lists that entity's memories (a bare array,
   possibly empty); an entity type other than user, agent, app or run gets 400.
 """
@@ -44,6 +46,7 @@ from conformance.server.handlers.mem0_common import (
     bad_request,
     is_listed,
     newest_first,
+    own_scope,
     project,
 )
 from conformance.server.registry import Call, Reply, handles
@@ -103,7 +106,9 @@ def _extras(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _matching(call: Call, predicates: list[Predicate], *, show_expired: bool = False) -> list[Memory]:
-    """Listed memories matching every predicate, newest first."""
+    """Listed memories matching every predicate, newest first (none for another organization or project)."""
+    if not (own_scope(call, call.query) and own_scope(call, call.body)):
+        return []
     show = show_expired or call.fault(EXPIRED_MEMORIES_LISTED)
     required = [item for p in predicates for item in getattr(p, "required", {}).items()]
     with call.store.lock:

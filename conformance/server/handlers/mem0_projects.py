@@ -55,7 +55,7 @@ def create_project(call: Call) -> tuple[int, Any]:
     with call.store.lock:
         found = account.organization(call.store, call.settings, call.path["org_id"])
         name, description = call.body["name"], call.body.get("description", "")
-        if not name.strip():
+        if name and not name.strip():  # an empty name is the schema's minLength
             raise ApiError(400, {"message": "Project could not be created: the name may not be blank."})
         if not isinstance(description, str):
             raise ApiError(400, {"message": "Project could not be created: the description must be a string."})
@@ -74,7 +74,7 @@ def _project_changes(body: dict[str, Any]) -> dict[str, Any]:
     """The fields a PATCH changes, checked (400 on a blank name or a mistyped SDK setting)."""
     changes = {key: body[key] for key in ("name", "description", "custom_instructions", "custom_categories")
                if key in body}
-    if "name" in changes and not changes["name"].strip():
+    if changes.get("name") and not changes["name"].strip():  # an empty name is the schema's minLength
         raise _bad("name: This field may not be blank.")
     for key, kind in OPTIONAL_SETTINGS.items():
         if key in body and body[key] is not None:
