@@ -66,12 +66,21 @@ class Mutant:
     pointer: str | None = None  # bounds: the JSON pointer (effective document) of the schema carrying the keyword
     keyword: str | None = None
     limit: float | None = None
+    # answers: the same documented property in the answer's other shapes (a bare list and its paginated envelope)
+    alternatives: tuple[tuple[str, ...], ...] = ()
 
     @property
-    def reach(self) -> str:
-        """What a test must make the operation do for the mutant to be able to act: send this parameter,
-        get this property (or a refusal) back, change something (``<operation>:<site>``)."""
-        return self.id.rsplit(":", 1)[0]
+    def sites(self) -> tuple[tuple[str, ...], ...]:
+        return (self.site, *self.alternatives)
+
+    @property
+    def reaches(self) -> tuple[str, ...]:
+        """What a test must make the operation do for the mutant to be able to act: send this parameter, get this
+        property (or a refusal) back, in any shape of the answer, change something (``<operation>:<site>``)."""
+        name = self.id.split(":", 1)[0]
+        if self.family != "answer" or not self.alternatives:
+            return (self.id.rsplit(":", 1)[0],)
+        return tuple(f"{name}:response.{render_site(site)}" for site in self.sites)
 
     @property
     def where(self) -> str:
@@ -84,9 +93,9 @@ class Mutant:
                 "check": self.check}
 
 
-def reaches(operation: str, method: str, path: str, query: list[tuple[str, str]], body: Any, status: int,
+def reached(operation: str, method: str, path: str, query: list[tuple[str, str]], body: Any, status: int,
             answer: Any) -> set[str]:
-    """The reach keys (:attr:`Mutant.reach`) one exchange of an operation touches: the parameters it sent,
+    """The reach keys (:attr:`Mutant.reaches`) one exchange of an operation touches: the parameters it sent,
     the properties its answer held, a success of a state-changing operation, a refusal with a body."""
     name = short_name(operation, method, path)
     found = {f"{name}:request.query.{key}" for key, _ in query}
@@ -337,11 +346,15 @@ FREE_TEXT = frozenset({"message"})
 # and its ``hash``, FACTS.md "History" and the Memory schema).
 MOVED_BY_ANY_CHANGE = frozenset({"updated_at", "status"})
 MOVED_BY = {"text": frozenset({"text", "memory", "hash"})}
+# Operations whose answer is always a record the request made (an add's memories or queued event, a new
+# webhook): nothing it shows existed before the request, so no ``before`` mutant applies to them.
+MAKES_NEW = frozenset({"memories_create", "memories_add_v3", "create_webhook"})
 
 
 def changeable(document: dict[str, Any], path: str, method: str) -> frozenset[str]:
     """The properties of a record that this operation can change: those its request names (and what they move)."""
     names = {site.site[-1] for site in request_sites(document, path, method) if len(site.site) == 2}
+    names = {name for name in names if not (name == "id" or name.endswith("_id"))}  # an id names the record: it stays
     return frozenset(MOVED_BY_ANY_CHANGE | names | {moved for name in names for moved in MOVED_BY.get(name, ())})
 
 
@@ -352,32 +365,45 @@ def _single_valued(document: dict[str, Any], schema: Any, pointer: str) -> bool:
 
 def _answer_mutants(api: str, operation: str, label: str, document: dict[str, Any], path: str,
                     method: str) -> Iterator[Mutant]:
+    """One mutant per operator and documented property (or array) of a success answer, acting on every shape of
+    the answer that holds it (a bare list and its paginated envelope hold the same items); one ``emptied`` per
+    operation that can refuse."""
     moved = changeable(document, path, method) if changes_state(method, path) else frozenset()
     refusals = False
+    shapes: dict[tuple[str, bool, str], list[tuple[tuple[str, ...], Any, str]]] = {}
     for status, site, is_array, schema, pointer in answer_sites(document, path, method):
-        field = render_site(site[1:])
-        where = f"{field} of its {status} answer" if field else f"its {status} answer"
         if not status.startswith("2"):
             refusals = refusals or status.startswith("4")
             continue
+        identity = pointer if not is_array else (items_of(document, schema, pointer) or (None, pointer))[1]
+        identity = _follow(document, {"$ref": "#" + identity} if identity.startswith("/") else schema, identity)[1]
+        shapes.setdefault((status, is_array, identity + "|" + (site[-1] if not is_array else "")), []).append(
+            (site, schema, pointer))
+    for (status, is_array, _), found in shapes.items():
+        found.sort(key=lambda entry: (len(entry[0]), entry[0]))  # the bare shape first: the id names it
+        site, schema, pointer = found[0]
+        alternatives = tuple(other for other, *_ in found[1:])
+        field = render_site(site[1:])
+        where = f"{field} of its {status} answer" if field else f"its {status} answer"
+        extra = {"alternatives": alternatives}
         if is_array:
             yield _mutant(api, operation, label, "answer", "lose-last", site, f"{label} drops the last item of {where}.",
-                          f"compare every item of {where} with the model, and their number")
+                          f"compare every item of {where} with the model, and their number", **extra)
             yield _mutant(api, operation, label, "answer", "gain-foreign", site,
                           f"{label} adds to {where} an item that an answer of another scope held.",
-                          f"check that {where} holds nothing outside the request's scope")
+                          f"check that {where} holds nothing outside the request's scope", **extra)
             continue
         yield _mutant(api, operation, label, "answer", "dropped", site, f"{label} leaves {field} out of its {status} answer.",
-                      f"require {field} in the {status} answer where the documents say it is sent")
+                      f"require {field} in the {status} answer where the documents say it is sent", **extra)
         if site[-1] in FREE_TEXT or _single_valued(document, schema, pointer):
             continue
         yield _mutant(api, operation, label, "answer", "other", site,
                       f"{label} answers {where} with the value another record had.",
-                      f"compare {field} with the model's value for this very record")
-        if site[-1] in moved:
+                      f"compare {field} with the model's value for this very record", **extra)
+        if site[-1] in moved and operation not in MAKES_NEW:
             yield _mutant(api, operation, label, "answer", "before", site,
                           f"{label} answers {where} with the record's value from before the request.",
-                          f"compare {field} with the model's value after the change")
+                          f"compare {field} with the model's value after the change", **extra)
     if refusals:
         yield _mutant(api, operation, label, "answer", "emptied", ("4xx",),
                       f"{label} refuses with an empty body (no error, message or detail).",

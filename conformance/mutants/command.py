@@ -52,7 +52,7 @@ def chosen(*, only: Sequence[str] = (), sample: int | None = None, seed: int = 0
 def shard(mutants: list[Mutant], coverage: index.Coverage, group: int, groups: int) -> list[Mutant]:
     """Shard ``group`` of ``groups``: each mutant, costliest first, to the shard with the least cost so far
     (pytest-split's least-duration rule; a mutant's cost is the time of all its tests, what a survivor takes)."""
-    cost = {m.id: sum(coverage.seconds(test) for test in coverage.covering(m.reach)) for m in mutants}
+    cost = {m.id: sum(coverage.seconds(test) for test in coverage.covering(m.reaches)) for m in mutants}
     loads = [0.0] * groups
     mine = set()
     for mutant in sorted(mutants, key=lambda m: (-cost[m.id], m.id)):

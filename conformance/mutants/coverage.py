@@ -2,7 +2,7 @@
 
 Built from the traffic of a green run against the embedded reference server (``mutants index``):
 for each test (its setup and teardown included), how long it took and what it made the server do,
-as the mutants' reach keys (:attr:`~conformance.mutants.catalogue.Mutant.reach`): each parameter it
+as the mutants' reach keys (:attr:`~conformance.mutants.catalogue.Mutant.reaches`): each parameter it
 sent to an operation, each property the operation's answers held, a change the operation made, a
 refusal with a body. It is kept in the repository (``conformance/mutants/coverage.json``), like the
 shard durations, and refreshed by the same command when the suite changes. A mutant runs against
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from conformance import plugin
-from conformance.mutants.catalogue import catalogue, reaches
+from conformance.mutants.catalogue import catalogue, reached
 
 INDEX = Path(__file__).with_name("coverage.json")
 ENGINES = ("suite", "schemathesis")
@@ -39,14 +39,14 @@ class CoverageError(ValueError):
 
 @dataclass
 class Coverage:
-    """One engine's index: test id -> (seconds, the reach keys it touched: :attr:`Mutant.reach`)."""
+    """One engine's index: test id -> (seconds, the reach keys it touched: :attr:`Mutant.reaches`)."""
 
     tests: dict[str, tuple[float, frozenset[str]]]
 
-    def covering(self, reach: str) -> list[str]:
-        """The tests that touched ``reach`` (a mutant's site), quickest first (ties in test order)."""
+    def covering(self, reaches: tuple[str, ...]) -> list[str]:
+        """The tests that touched any of ``reaches`` (a mutant's sites), quickest first (ties in test order)."""
         found = [(seconds, position, test) for position, (test, (seconds, reached)) in enumerate(self.tests.items())
-                 if reach in reached]
+                 if any(reach in reached for reach in reaches)]
         return [test for _, _, test in sorted(found)]
 
     def seconds(self, test: str) -> float:
@@ -88,7 +88,7 @@ def write(engine: str, coverage: Coverage, path: Path = INDEX) -> None:
 @functools.cache
 def known_reaches() -> frozenset[str]:
     """Every mutant's reach key: all the index keeps of a test's traffic."""
-    return frozenset(mutant.reach for mutant in catalogue().values())
+    return frozenset(reach for mutant in catalogue().values() for reach in mutant.reaches)
 
 
 @dataclass(eq=False)  # a pytest plugin object: hashable by identity
@@ -126,7 +126,7 @@ class Recorder:
             body = json.loads(raw) if raw.strip() else None
         except (ValueError, UnicodeDecodeError, RecursionError):
             body = None
-        found = reaches(operation.operation_id, operation.method, operation.path, query, body, reply.status, reply.body)
+        found = reached(operation.operation_id, operation.method, operation.path, query, body, reply.status, reply.body)
         self.tests[self.current][1].update(found & known_reaches())
 
     def coverage(self) -> Coverage:

@@ -5,7 +5,8 @@ of every mutant it ran and how each run was made (machine, versions, wall time, 
 mutants declared equivalent with their reasons. Shards and engines merge by id (``mutants report``).
 
 The score of a set of mutants is (killed + timed out) / (every mutant run), Stryker's detected over
-valid: declared equivalents are listed apart and count in no score; a survivor, a mutant no test
+valid: declared equivalents are listed apart and count in no score (run with ``--include-equivalent``,
+one that is detected is reported: its declaration is wrong); a survivor, a mutant no test
 exercised and a mutant that made the suite crash (``error``) all count against it.
 """
 
@@ -102,9 +103,16 @@ def score(statuses: Iterable[str]) -> tuple[int, int, float | None]:
 
 
 def _known(data: dict[str, Any], engine: str) -> list[tuple[Mutant, dict[str, Any]]]:
+    """The scored outcomes of ``engine``: mutants of the catalogue not declared equivalent."""
     everything = catalogue()
     return [(everything[mutant], outcome) for mutant, outcome in data["engines"].get(engine, {}).get("outcomes", {}).items()
-            if mutant in everything]
+            if mutant in everything and mutant not in data.get("equivalent", {})]
+
+
+def equivalents_detected(data: dict[str, Any], engine: str = "suite") -> list[str]:
+    """Mutants declared equivalent that a run (``--include-equivalent``) detected: their declaration is wrong."""
+    outcomes = data["engines"].get(engine, {}).get("outcomes", {})
+    return sorted(m for m in data.get("equivalent", {}) if outcomes.get(m, {}).get("status") in DETECTED)
 
 
 def scores_by(data: dict[str, Any], engine: str, key) -> dict[str, tuple[int, int, float | None]]:
@@ -156,8 +164,11 @@ def render_text(data: dict[str, Any]) -> str:
         lines.append(f"{ENGINE_TITLES.get(engine, engine)}: score {_ratio(overall(data, engine))}; "
                      + ", ".join(f"{found[s]} {s}" for s in (KILLED, TIMED_OUT, SURVIVED, ERRORED) if found[s]))
     if data["equivalent"]:
-        lines.append(f"{len(data['equivalent'])} mutants declared equivalent (not run, in no score): "
+        lines.append(f"{len(data['equivalent'])} mutants declared equivalent (in no score): "
                      "conformance/mutants/equivalent.toml")
+        wrong = equivalents_detected(data)
+        if wrong:
+            lines.append(f"declared equivalent, yet detected (remove the declaration): {', '.join(wrong[:10])}")
     left = survivors(data) if "suite" in data["engines"] else []
     if left:
         lines.append(f"not detected by the suite ({len(left)}):")
@@ -207,8 +218,10 @@ def render_markdown(data: dict[str, Any]) -> str:
         lines += _table(["operation", *(ENGINE_TITLES[e] for e in engines)],
                         [[name, *(_ratio(per[e].get(name)) for e in engines)] for name in names])
     if data["equivalent"]:
-        lines += ["", "## Declared equivalent (not run)", ""]
-        lines += _table(["mutant", "reason"], [[mutant, reason] for mutant, reason in data["equivalent"].items()])
+        lines += ["", "## Declared equivalent (in no score)", ""]
+        shown = [[mutant, reason, *(data["engines"][e]["outcomes"].get(mutant, {}).get("status", "not run") for e in engines)]
+                 for mutant, reason in data["equivalent"].items()]
+        lines += _table(["mutant", "reason", *(ENGINE_TITLES[e] for e in engines)], shown)
     return "\n".join(lines) + "\n"
 
 
@@ -246,7 +259,9 @@ def render_html(data: dict[str, Any]) -> str:
                      *(f"{c.get('status', '-')}" + (f" by {c['killed_by']}" if c.get("killed_by") else "") for c in cells)])
     parts += ["<h2>Every mutant run</h2>", table(["mutant", "what it does", *(ENGINE_TITLES[e] for e in engines)], rows)]
     if data["equivalent"]:
-        parts += ["<h2>Declared equivalent (not run)</h2>",
-                  table(["mutant", "reason"], [[m, r] for m, r in data["equivalent"].items()])]
+        parts += ["<h2>Declared equivalent (in no score)</h2>",
+                  table(["mutant", "reason", *(ENGINE_TITLES[e] for e in engines)],
+                        [[m, r, *(data["engines"][e]["outcomes"].get(m, {}).get("status", "not run") for e in engines)]
+                         for m, r in data["equivalent"].items()])]
     parts.append("</body></html>\n")
     return "".join(parts)

@@ -72,14 +72,14 @@ class MutationRun:
 
     def tests_of(self, mutant: Mutant) -> list[str]:
         """The tests a mutant runs against: those that exercised its operation, then any the index does not know."""
-        return [test for test in self.coverage.covering(mutant.reach) if test in self.items] + self.unindexed
+        return [test for test in self.coverage.covering(mutant.reaches) if test in self.items] + self.unindexed
 
     # --- collection ------------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)  # after the suite's own selection (the SDK guard stays out)
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         known = {plugin.identity(item.nodeid): item for item in items}
         self.unindexed = [test for test in known if test not in self.coverage.tests]
-        wanted = {test for mutant in self.mutants for test in self.coverage.covering(mutant.reach)}
+        wanted = {test for mutant in self.mutants for test in self.coverage.covering(mutant.reaches)}
         wanted |= set(self.unindexed)
         dropped = [item for test, item in known.items() if test not in wanted]
         if dropped:
