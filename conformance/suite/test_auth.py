@@ -3,10 +3,14 @@
 Mem0 wants ``Authorization: Token <key>`` and answers a bad key with 401 ``{"detail": ...}``
 (FACTS.md "GET /v1/ping/"); Klavis wants ``Authorization: Bearer <key>`` (401 is undocumented
 there; FACTS.md names the FastAPI-style ``{"detail": ...}`` body). Only read-only calls are
-made, so a server that wrongly lets a request through changes nothing.
+made, so a server that wrongly lets a request through changes nothing; the one exception, every operation
+sent once without a key, names ids that cannot exist and sends no body (and leaves the operations that
+cannot be scoped to the run to the reference server).
 """
 
 from __future__ import annotations
+
+import re
 
 import httpx
 import pytest
@@ -84,3 +88,28 @@ def test_a_request_without_the_key_in_the_api_s_scheme_is_refused_with_401(reque
         "scheme alone": SCHEMES[api],
     }[variant]
     refused_401(send(client, path, header), api, f"GET {path} with {variant}")
+
+
+def _every_operation() -> list:
+    from conformance.specs import APIS, effective, operations
+    from conformance.suite.schema_safety import UNSCOPED
+
+    params = []
+    for api in APIS:
+        document = effective(api)
+        for method, path in operations(document):
+            operation = document["paths"][path][method.lower()]
+            needs = [api, *(["destructive"] if operation.get("operationId") in UNSCOPED else [])]
+            params.append(pytest.param(api, method, path, marks=pytest.mark.requires(*needs), id=f"{method} {path}"))
+    return params
+
+
+@pytest.mark.parametrize(("api", "method", "path"), _every_operation())
+def test_every_operation_refuses_a_request_without_a_key(request, api, method, path):
+    """Every operation of both documents answers a request without an Authorization header with 401 and a body
+    saying why, before it reads anything else (path ids that cannot exist, no body)."""
+    client = request.getfixturevalue(api)
+    concrete = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)
+    built = client.http.build_request(method, concrete)
+    del built.headers["Authorization"]
+    refused_401(client.http.send(built), api, f"{method} {path} without an Authorization header")

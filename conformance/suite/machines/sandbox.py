@@ -135,7 +135,8 @@ class SandboxMachine(RuleBasedStateMachine):
 
     def _reset(self, sandbox: Held) -> None:
         answer = expect(self.klavis.post(f"{BASE}/{sandbox.sandbox_id}/reset"), 200)
-        _require_status(answer, "occupied", f"POST {BASE}/{{sandbox_id}}/reset", sandbox.sandbox_id)
+        _require_status(answer, "occupied", f"POST {BASE}/{{sandbox_id}}/reset", sandbox.sandbox_id,
+                        sandbox_id=sandbox.sandbox_id)
         sandbox.items, sandbox.pending, sandbox.body = [], False, None
 
     def _initialize(self, sandbox: Held, body: dict[str, Any] | None, *, default: bool = False) -> None:
@@ -207,7 +208,7 @@ class SandboxMachine(RuleBasedStateMachine):
         sandbox = self.held.pop(which % len(self.held))
         self.released = True
         answer = expect(self.klavis.delete(f"{BASE}/{sandbox.sandbox_id}"), 200)
-        _require_status(answer, "idle", f"DELETE {BASE}/{{sandbox_id}}", sandbox.sandbox_id)
+        _require_status(answer, "idle", f"DELETE {BASE}/{{sandbox_id}}", sandbox.sandbox_id, sandbox_id=sandbox.sandbox_id)
         details = expect(self.klavis.get(f"{BASE}/{sandbox.sandbox_id}"), 200)
         _require_status(details, "idle", f"GET {BASE}/{{sandbox_id}}", sandbox.sandbox_id, after="after the release")
         self.cleanup.forget("sandbox", sandbox.sandbox_id)

@@ -7,7 +7,8 @@ v2 or v3 list or search, the answer of an update. Every view is held to two thin
   expiration date, whether it is immutable). A documented property that is present must carry the
   model's value; one that is absent is a loss when the model holds a value for it (an answer that
   leaves out the memory's ``user_id`` or ``metadata`` loses what the client stored; ``immutable``
-  may be left out: newer published documents no longer show it, FACTS.md "Upstream drift");
+  may be left out, as newer published documents do (FACTS.md "Upstream drift"), but then by every
+  answer, not by some);
 - itself: the server's own fields (``created_at``, ``updated_at``, ``hash``, ``categories``) are
   the same in every view until the memory changes (``created_at`` always), a text always has the
   same ``hash``, and a field one answer shows for a memory no other answer leaves out.
@@ -78,6 +79,7 @@ class Views:
         self.moved: set[str] = set()  # memories changed since their server fields were last seen
         self.hashes: dict[str, str] = {}  # text -> the hash views showed for it
         self.texts: dict[str, str] = {}  # hash -> the text it was shown for
+        self.shown_immutable: set[str] = set()  # memories some answer showed ``immutable`` for
 
     def changed(self, memory_id: str) -> None:
         """The memory was changed: its ``updated_at``, ``hash`` and ``categories`` may move once."""
@@ -108,6 +110,10 @@ class Views:
             require(view["immutable"] is expected.immutable, f"{label} shows immutable {view['immutable']!r}",
                     received=view["immutable"], documented=expected.immutable, source=source,
                     severity=Severity.CRITICAL)
+            self.shown_immutable.add(expected.id)
+        elif wanted is None or "immutable" in wanted:  # left out everywhere (newer documents) or nowhere
+            require(expected.id not in self.shown_immutable, f"{label} leaves out immutable, which other answers show",
+                    received=sorted(view), documented=f"immutable: {expected.immutable!r}", source=source)
         self._server_fields(view, expected, label, source, wanted)
 
     def _server_fields(self, view: dict[str, Any], expected: Expected, label: str, source: Source,
