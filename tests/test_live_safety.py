@@ -24,6 +24,8 @@ USERS = ("customer-alice", "customer-bob")
 AGENT = "support-agent"
 READER = "customer-carol"  # the entity of the foreign sandbox's memories
 PROFILE = {"MEM0_CONFORMANCE_PROFILE": "ci"}
+# One run of the whole suite serves every test here: with xdist's loadgroup these go to one worker.
+pytestmark = pytest.mark.xdist_group("foreign-run")
 
 
 def clients(url: str) -> tuple[httpx.Client, httpx.Client]:
