@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections import defaultdict
@@ -129,7 +130,8 @@ def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
         planted = server.planted
         reply = await _answer(server, operation, request, planted)
         if planted is not None:
-            reply = planted.answer(operation, f"{request.method} {request.url.path}?{request.url.query}", reply)
+            body = hashlib.sha1(getattr(request.state, "raw_body", b"")).hexdigest()[:16]  # noqa: S324 (a key, not a secret)
+            reply = planted.answer(operation, f"{request.method} {request.url.path}?{request.url.query} {body}", reply)
         for observe in server.observers:
             observe(operation, list(request.query_params.multi_items()), getattr(request.state, "raw_body", b""), reply)
         return _render(reply)

@@ -32,7 +32,7 @@ from typing import Any
 from conformance.mutants.catalogue import UPPER, Mutant
 from conformance.server.errors import ApiError
 from conformance.server.operations import Operation, build_operation
-from conformance.server.records import Snapshot, changes, repeat, restore, revert
+from conformance.server.records import BOOKKEEPING, Snapshot, changes, repeat, restore, revert
 from conformance.server.registry import Call, Reply
 from conformance.server.store import Store
 from conformance.specs import at_pointer
@@ -94,6 +94,7 @@ class Planted:
         self.activations = 0
         self.seen: dict[str, OrderedDict[str, Any]] = defaultdict(OrderedDict)  # other, gain-foreign
         self.known: dict[tuple[str, str], Any] = {}  # before: (record, property) -> its last value
+        self._owners: dict[int, str] = {}  # id() of each object of the answer being mutated -> its record
         self._operation: Operation | None = None
 
     def mine(self, operation: Operation) -> bool:
@@ -114,6 +115,8 @@ class Planted:
                 node.pop(mutant.keyword, None)
             else:
                 node[mutant.keyword] = moved
+            if mutant.keyword == "minLength" and (moved is None or moved < 1):
+                node.pop("pattern", None)  # a "not blank" pattern is minLength 1 said again: it goes with the bound
             self._operation = build_operation(operation.api, document, operation.path, operation.method.lower())
         return self._operation
 
@@ -213,7 +216,7 @@ class Planted:
             self.activations += 1
         elif operator == "partial":  # the last change of the kind it changed most (its only one, if one)
             by_kind: dict[str, list] = defaultdict(list)
-            for change in found:
+            for change in [change for change in found if change.kind not in BOOKKEEPING] or found:
                 by_kind[change.kind].append(change)
             most = max(by_kind.values(), key=len)
             revert(store, before, max(most, key=lambda change: change.order))
@@ -222,6 +225,8 @@ class Planted:
             touched = {change.key for change in found}
             last: dict[str, Any] = {}
             for change in found:
+                if change.kind in BOOKKEEPING:
+                    continue
                 if change.kind not in last or change.order >= last[change.kind].order:
                     last[change.kind] = change
             if any([repeat(store, change, touched) for change in last.values()]):
@@ -267,6 +272,7 @@ class Planted:
         if str(reply.status) != mutant.site[0]:
             return reply
         root = [copy.deepcopy(reply.body)]
+        self._owners = _owners(root[0])
         found = [place for site in mutant.sites for place in locate(root, site[1:])]
         changed = getattr(self, "_" + mutant.operator.replace("-", "_"))(found, request_key)
         if mutant.operator == "before":
@@ -298,7 +304,7 @@ class Planted:
         by_value = self.seen[self.mutant.id]  # fingerprint -> (record, value), the latest last
         placed = []
         for container, key in found:
-            ident = identity(container, request_key) if isinstance(container, dict) else request_key
+            ident = identity(container, "") or self._owners.get(id(container), request_key)
             value = container[key]
             print_ = _fingerprint(value)
             by_value.pop(print_, None)
@@ -343,6 +349,26 @@ class Planted:
                     array.append(copy.deepcopy(item))
                     return True
         return False
+
+
+def _owners(body: Any) -> dict[int, str]:
+    """For each object and array of an answer, the record it belongs to: its own id, else its nearest
+    ancestor's (an add result's ``data`` is that memory's), by ``id()`` of the object."""
+    owners: dict[int, str] = {}
+    todo: deque[tuple[Any, str]] = deque([(body, "")])
+    while todo:
+        node, owner = todo.popleft()
+        if isinstance(node, dict):
+            owner = identity(node, owner)
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if owner:
+            owners[id(node)] = owner
+        todo.extend((child, owner) for child in children)
+    return owners
 
 
 def _kept(value: Any) -> Any:

@@ -77,6 +77,11 @@ def _fields(before: Any, after: Any) -> dict[str, Any]:
     return {} if before == after else {"value": after}
 
 
+# Tables that hold bookkeeping, not records an answer shows as such: the account's counters and seeding, and
+# the numbers of platform users. ``partial`` and ``extra`` act on records; they leave these alone.
+BOOKKEEPING = frozenset({"table:account", "table:platform_users"})
+
+
 def changes(store: Store, snapshot: Snapshot) -> list[Change]:
     """What changed since ``snapshot``, memories in the order they changed, other records in table order."""
     found: list[Change] = []

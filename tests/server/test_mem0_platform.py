@@ -241,6 +241,20 @@ def test_reading_an_export_without_id_finds_the_latest_matching_one(mem0, server
     assert (missing.status_code, missing.json()) == (404, {"error": "No memory export request found"})
 
 
+@pytest.mark.parametrize("key", ["org_id", "project_id"])
+def test_another_organization_or_project_holds_none_of_the_key_s_records(mem0, server, key):
+    """Naming the key's own organization (project) changes nothing; naming another selects nothing: no memory in a
+    list or an export, no entity, no export to read."""
+    remember(server, "a", user_id="alice")
+    export = mem0.post("/v1/exports/", json={"schema": {}, "filters": {"user_id": "alice"}}).json()["id"]
+    own = {"org_id": SETTINGS.org_id, "project_id": SETTINGS.project_id}[key]
+    for scope, found in ((own, True), (str(uuid.uuid4()), False)):
+        listed = mem0.post("/v2/memories/", params={key: scope}, json={"filters": {"user_id": "alice"}}).json()
+        entities = mem0.get("/v1/entities/", params={key: scope}).json()["results"]
+        read = mem0.post("/v1/exports/get/", json={"memory_export_id": export, key: scope})
+        assert (len(listed), len(entities), read.status_code) == ((1, 1, 200) if found else (0, 0, 404)), scope
+
+
 def test_an_unknown_export_is_404(mem0):
     """Reading an export id that was never created, or any export before the first, is 404."""
     assert mem0.post("/v1/exports/get/", json={"memory_export_id": str(uuid.uuid4())}).status_code == 404

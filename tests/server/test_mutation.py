@@ -105,6 +105,15 @@ def test_a_moved_bound_of_the_validated_schema(mem0, server):
     assert both(server, "memories_search_v3:request.top_k:minimum-unchecked", scenario) == (400, 200)
 
 
+def test_a_loosened_minimum_length_takes_the_not_blank_pattern_with_it(mem0, server):
+    """request.name:minLength-unchecked: an empty organization name is accepted (the overlay's "not blank" pattern
+    is the same rule, and goes with the bound); without the mutant, 400."""
+    def scenario():
+        return mem0.post("/api/v1/orgs/organizations/", json={"name": ""}).status_code
+
+    assert both(server, "create_organization:request.name:minLength-unchecked", scenario) == (400, 201)
+
+
 # --- state ----------------------------------------------------------------------------------------
 
 def test_no_op_answers_as_usual_and_changes_nothing(mem0, server):
@@ -181,6 +190,18 @@ def test_other_takes_another_record_s_value(mem0, server):
 
     assert both(server, "memories_read:response.200.memory:other", scenario) == (["first", "second"],
                                                                                  ["first", "first"])
+
+
+def test_other_of_a_nested_property_takes_another_record_s_value(mem0, server):
+    """response.200[].data.memory:other: ``data`` belongs to the result that holds it, so the second add (of the
+    same user, one request after another) answers the first memory's text."""
+    def scenario():
+        return [mem0.post("/v1/memories/", json={"messages": [{"role": "user", "content": text}], "user_id": "u",
+                                                 "infer": False, "async_mode": False, "output_format": "v1.0"}
+                          ).json()[0]["data"]["memory"] for text in ("alpha", "beta")]
+
+    assert both(server, "memories_create:response.200[].data.memory:other", scenario) == (["alpha", "beta"],
+                                                                                        ["alpha", "alpha"])
 
 
 def test_before_answers_the_value_from_before_the_request(mem0, server):

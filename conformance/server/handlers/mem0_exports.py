@@ -16,7 +16,8 @@ each property takes the memory's field of that name (``id``, ``memory``, ``user_
 ``{id, status: "COMPLETED", schema, filters, created_at, count, memories: [items]}``:
 the export named by ``memory_export_id`` (404 if unknown), else the latest export whose
 entity filters include the entity ids the request's filters name, else (no id, no entity
-filters) the latest export; 404 ``{"error": "No memory export request found"}`` when none.
+filters) the latest export; 404 ``{"error": "No memory export request found"}`` when none, or when
+the request names another organization or project.
 Reading only *identifies* an export: its filters are not checked (other keys, such as the
 documented ``created_at``, do not narrow the lookup).
 
@@ -139,6 +140,8 @@ def create_export(call: Call) -> Reply:
 
 def _find_export(call: Call) -> dict[str, Any]:
     body = call.body or {}
+    if not own_scope(call, body):  # another organization or project holds none of the key's exports
+        raise NO_EXPORT
     exports = call.store.table("exports")
     export_id = body.get("memory_export_id")
     if export_id is not None:
