@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conformance.suite.machines.mem0_calls import add_memories, memory_of
+from conformance.suite.machines.mem0_calls import add_memories, history_of, memory_of
 from conformance.suite.machines.population import Population, add, check_all, populate
 from conformance.suite.machines.views import Expected
 from conformance.suite.sources import refused_update
@@ -183,6 +183,10 @@ def test_an_add_stores_its_memories_for_its_entities(mem0, population, scope):
                 f"{created!r}", received=created, documented=moment.isoformat(), source=source)
         refused_update(mem0.put(f"/v1/memories/{memory_id}/", json={"text": "changed"}),
                        what=f"PUT /v1/memories/{memory_id}/ of a memory added immutable ({scope})", source=source)
+        inputs = [[{k: m.get(k) for k in ("role", "content")} for m in entry.get("input") or []]
+                  for entry in history_of(mem0, memory_id)]
+        require(inputs == [messages], f"GET /v1/memories/{memory_id}/history/ shows the add's input as {inputs}",
+                received=inputs, documented=[messages], source=fact("History", "GET /v1/memories/{memory_id}/history/"))
     check_all(mem0, population, after=f"POST {path} ({scope})")
 
 

@@ -20,6 +20,7 @@ from conformance.verdicts import Severity, operation_source, require
 pytestmark = [pytest.mark.requires("mem0")]
 
 SCHEMA = {"type": "object", "properties": {"id": {"type": "string"}, "memory": {"type": "string"}}}
+NOBODY = "00000000-0000-4000-8000-0000000000aa"  # an organization or project id that cannot exist
 PENDING = ("PENDING", "RUNNING", "QUEUED", "PROCESSING", "IN_PROGRESS")
 
 
@@ -83,10 +84,18 @@ def test_an_export_is_found_by_its_id_and_by_its_filters(mem0, population, path)
 @pytest.mark.requires("ping")
 @pytest.mark.parametrize("key", ["org_id", "project_id"])
 def test_an_export_of_another_organization_holds_none_of_the_key_s_memories(mem0, population, key):
-    """An export naming another organization (project) holds none of the key's memories, or is refused."""
-    source = operation_source("POST /v1/exports/")
-    response = mem0.post("/v1/exports/", json={"schema": SCHEMA, "filters": {"user_id": population.names["user"]},
-                                               key: "00000000-0000-4000-8000-0000000000aa"})
+    """An export naming another organization (project) holds none of the key's memories, or is refused; reading
+    the user's export naming another organization (project) finds none of it."""
+    source, user = operation_source("POST /v1/exports/"), population.names["user"]
+    _export(mem0, {"filters": {"user_id": user}})  # the user's export, in the key's own project
+    for path in ("/v1/exports/get", "/v1/exports/get/"):
+        read = mem0.post(path, json={"filters": {"user_id": user}, key: NOBODY})
+        found = read.json() if read.status_code == 200 else {}
+        require(400 <= read.status_code < 500 or not _held(found),
+                f"POST {path} naming another {key} finds an export holding {_held(found)}", received=found,
+                documented="no export of the key's project: a 4xx, or one holding none of its memories",
+                source=operation_source(f"POST {path}"), severity=Severity.CRITICAL)
+    response = mem0.post("/v1/exports/", json={"schema": SCHEMA, "filters": {"user_id": user}, key: NOBODY})
     if 400 <= response.status_code < 500:
         return
     created = expect(response, 201, source=source)
@@ -94,13 +103,6 @@ def test_an_export_of_another_organization_holds_none_of_the_key_s_memories(mem0
     require(not _held(answer), f"an export naming another {key} holds {len(_held(answer))} of the key's memories",
             received=_held(answer), documented="none: the key's memories are its own project's", source=source,
             severity=Severity.CRITICAL)
-    read = mem0.post("/v1/exports/get/", json={"filters": {"user_id": population.names["user"]},
-                                               key: "00000000-0000-4000-8000-0000000000aa"})
-    found = read.json() if read.status_code == 200 else {}
-    require(read.status_code == 404 or (400 <= read.status_code < 500) or not _held(found),
-            f"POST /v1/exports/get/ naming another {key} finds an export holding {_held(found)}", received=found,
-            documented="no export of the key's project: 404, or one holding none of its memories",
-            source=operation_source("POST /v1/exports/get/"), severity=Severity.CRITICAL)
 
 
 @pytest.mark.contract("Feedback")

@@ -439,6 +439,8 @@ class PlatformMachine(RuleBasedStateMachine):
             members = expect(self.mem0.get(f"{ORGS}{self.org_id}/projects/{project_id}/members/"), 200)
             self.check_members(members.get("members") if isinstance(members, dict) else None, thing,
                                f"GET {ORGS}{{org_id}}/projects/{{project_id}}/members/", "username")
+        self.listed_as_read(listed, "project_id", self.project_id, f"{ORGS}{self.org_id}/projects/{self.project_id}/",
+                            f"GET {ORGS}{{org_id}}/projects/", "the key's project")
 
     def check_organizations(self) -> None:
         label = "GET /api/v1/orgs/organizations/"
@@ -460,6 +462,17 @@ class PlatformMachine(RuleBasedStateMachine):
             members = expect(self.mem0.get(f"{ORGS}{org_id}/members/"), 200)
             self.check_members(members.get("members") if isinstance(members, dict) else None, thing,
                                f"GET {ORGS}{{org_id}}/members/", "user_id")
+        self.listed_as_read(listed, "org_id", self.org_id, f"{ORGS}{self.org_id}/", label, "the key's organization")
+
+    def listed_as_read(self, listed: Any, key: str, ident: str, path: str, label: str, what: str) -> None:
+        """The list shows the key's own organization (project) as reading it shows it, field for field."""
+        found = [item for item in listed if isinstance(item, dict) and item.get(key) == ident] \
+            if isinstance(listed, list) else []
+        require(len(found) == 1, f"{label} lists {what} {ident} {len(found)} times", received=len(found), documented=1,
+                source=operation_source(label))
+        view = expect(self.mem0.get(path), 200)
+        self.shows(found[0], {name: view.get(name) for name in set(view) | set(found[0])}, label, what)
+        self.own_fields(f"{key}:{ident}", view, label, ("id", "created_at", "updated_at"))
 
     def made(self, view: dict[str, Any]) -> bool:
         """Made by this machine (its name carries the prefix), whether the model still holds it or not."""
