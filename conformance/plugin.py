@@ -22,6 +22,7 @@ project's own tests load the plugin too.
 
 from __future__ import annotations
 
+import difflib
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -224,7 +225,9 @@ class Conformance:
         session.config.stash[FINDINGS] = findings
         self.verdicts.surveyed(self.settings)
 
+    @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: an entry is checked against every collected test
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        unmatched_deviation(self.settings.target, [identity(item.nodeid) for item in items if in_suite(item)])
         # The SDK guard runs with --sdk (beside the suite) or --sdk-only (alone).
         if config.getoption("sdk_only", default=False):
             dropped = [item for item in items if in_suite(item) and item.get_closest_marker("sdk") is None]
@@ -300,6 +303,23 @@ def identity(nodeid: str) -> str:
     """``<file>::<test>[params]`` of a node id, whatever the rootdir."""
     path, sep, rest = nodeid.partition("::")
     return path.rsplit("/", 1)[-1] + sep + rest
+
+
+def unmatched_deviation(target: Target, collected: list[str]) -> None:
+    """A ``[[deviations]]`` entry that names no test of the suite is an error of the target file (a usage error:
+    exit 2), naming the entry and the closest test ids. An entry whose module this selection did not collect is
+    checked only for that module's existence."""
+    modules = {test.partition("::")[0] for test in collected}
+    for deviation in target.deviations:
+        module = deviation.test.partition("::")[0]
+        if module in modules:
+            if any(deviation_for(replace(target, deviations=(deviation,)), test) for test in collected):
+                continue
+        elif (SUITE / module).is_file():
+            continue
+        closest = difflib.get_close_matches(deviation.test, sorted({t.partition("[")[0] for t in collected}), n=3, cutoff=0)
+        raise pytest.UsageError(f"the deviation for {deviation.test!r} in the target file {target.name!r} matches no test "
+                                f"of the suite (closest: {', '.join(closest) or 'none'})")
 
 
 def deviation_for(target: Target, nodeid: str):

@@ -60,6 +60,16 @@ def test_with_no_target_the_embedded_server_is_tested_and_a_pass_exits_0(tmp_pat
     assert "2 passed" in result.stdout
 
 
+def test_a_selection_of_no_test_says_so_exits_5_and_keeps_the_last_summary(tmp_path: Path):
+    """`run -- -k nosuchthing` runs nothing: one sentence, exit 5, and the previous run's summary stays."""
+    assert run("--", PING, "-q", cwd=tmp_path).returncode == 0
+    before = (tmp_path / "reports" / "summary.json").read_text(encoding="utf-8")
+    result = run("--", "-k", "nosuchthing", "-q", cwd=tmp_path)
+    assert result.returncode == 5, result.stdout + result.stderr
+    assert "no test of the suite matches this selection, so nothing ran; the previous summary is kept" in result.stdout
+    assert (tmp_path / "reports" / "summary.json").read_text(encoding="utf-8") == before
+
+
 def test_a_planted_fault_makes_the_run_fail_with_exit_1(tmp_path: Path):
     result = run("--fault", "ping-missing-project-id", "--", PING, "-q", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
@@ -133,6 +143,17 @@ def test_a_deviation_the_target_no_longer_has_fails_the_run(live, tmp_path: Path
     result = run("--target", str(path), "--", PING, "-q", env=KEYS, cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "XPASS(strict)" in result.stdout
+    assert "ping omits project_id (ticket 7)" in result.stdout  # the reason it was listed for
+
+
+def test_a_deviation_that_names_no_test_is_an_error_of_the_target_file(live, tmp_path: Path):
+    """An entry naming a test the suite does not have stops the run (exit 2) and names the closest tests."""
+    path = target_file(tmp_path, live.url, deviation=PING.replace("names", "nams"))
+    result = run("--target", str(path), "--", PING, "-q", env=KEYS, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"the deviation for {PING.replace('names', 'nams')!r} in the target file 'stand-in' matches no test of " \
+           f"the suite (closest: {PING}" in result.stdout + result.stderr
+    assert "no tests ran" in result.stdout and not (tmp_path / "reports" / "summary.json").exists()
 
 
 def test_plain_pytest_with_the_plugin_checks_the_target_first(tmp_path: Path):

@@ -85,3 +85,14 @@ def test_the_drift_recipe_gates_on_a_baseline():
     assert [argv[:2] for argv in commands] == [["specs", "drift"]] and "--baseline" in commands[0]
     for argv in commands:
         parses(argv)
+
+
+def test_every_deviation_example_names_a_test_of_the_suite():
+    """The deviations the README and the bundled target files show as examples name tests that exist."""
+    texts = [README, *(path.read_text(encoding="utf-8") for path in (ROOT / "targets").glob("*.toml"))]
+    named = {name for text in texts for name in re.findall(r'^#?\s*test = "([^"]+)"', text, flags=re.MULTILINE)}
+    assert named
+    for name in named:
+        module, _, test = name.partition("::")
+        source = (ROOT / "conformance" / "suite" / module).read_text(encoding="utf-8")
+        assert f"def {test.partition('[')[0]}(" in source, name

@@ -73,6 +73,7 @@ class Verdicts:
         # Keys never reach a report: schemathesis's reproducers and Hypothesis's notes may hold them.
         self.secrets = tuple(api.key for api in (settings.target.mem0, settings.target.klavis) if api is not None and api.key)
         self.summary = None
+        self.nothing_selected = False  # the selection held no test: no summary is written
         self.broken: list[pytest.TestReport] = []  # pytest shows failures and errors, not these
         self._drift: list[dict[str, Any]] | None = None  # the drift reports of run --drift, read on first use
 
@@ -240,6 +241,10 @@ class Verdicts:
         found = set(self.verdicts.values())
         if session.exitstatus == EXIT_FAILED and FAILED not in found:
             session.exitstatus = EXIT_INCOMPLETE if ERROR in found else EXIT_BROKEN if BROKEN in found else EXIT_FAILED
+        if session.exitstatus in (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR):
+            # nothing ran: an empty summary would replace the last run's, so that one stays
+            self.nothing_selected = session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
+            return
         if self.settings.reports is not None:
             from conformance.reporting.summary import write_summary
 
@@ -254,6 +259,9 @@ class Verdicts:
                 for title, text in report.sections:
                     terminalreporter.write_sep("-", title)
                     terminalreporter.line(text)
+        if self.nothing_selected:
+            terminalreporter.line("mem0-conformance: no test of the suite matches this selection, so nothing ran; the "
+                                  "previous summary is kept")
         if self.summary is None:
             return
         from conformance.reporting.summary import render_text
