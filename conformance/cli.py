@@ -306,6 +306,21 @@ def _port(text: str) -> int:
     return int(text)
 
 
+def missing_sdks() -> list[str]:
+    """The SDK distributions the guard drives that this environment cannot import."""
+    import importlib.util
+
+    missing = []
+    for distribution, module in (("mem0ai", "mem0"), ("klavis", "klavis")):
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(distribution)
+    return missing
+
+
 def _run(args: argparse.Namespace) -> int:
     from conformance import preflight, suite_runner
     from conformance.cleanup import new_run_id
@@ -318,6 +333,11 @@ def _run(args: argparse.Namespace) -> int:
                 raise CliError(f"--{option} applies only to the embedded reference server, not to a target")
 
     embedded_only(bool(args.target or args.mem0_url or args.klavis_url))  # before any key is looked up
+    if args.sdk or args.sdk_only:
+        missing = missing_sdks()
+        if missing:
+            raise CliError(f"the SDK guard needs {' and '.join(missing)}, not installed in this environment: "
+                           "pip install 'mem0-conformance[sdk]' (a guard that ran no scenario would pass)")
     try:
         target = resolve(target_file=args.target, mem0_url=args.mem0_url, klavis_url=args.klavis_url,
                          allow_destructive=args.allow_destructive)

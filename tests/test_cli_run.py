@@ -70,6 +70,34 @@ def test_a_selection_of_no_test_says_so_exits_5_and_keeps_the_last_summary(tmp_p
     assert (tmp_path / "reports" / "summary.json").read_text(encoding="utf-8") == before
 
 
+BLOCKER = """
+import sys
+
+
+class _Hidden:  # this interpreter cannot import the SDKs, as in an environment without the sdk extra
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("mem0", "klavis"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+
+sys.meta_path.insert(0, _Hidden())
+"""
+
+
+@pytest.mark.parametrize("option", ["--sdk", "--sdk-only"])
+def test_the_sdk_guard_without_the_sdks_refuses_instead_of_passing(tmp_path: Path, option: str):
+    """Where mem0ai and klavis are not installed, `run --sdk` / `--sdk-only` says so and exits 2: a guard that
+    ran no scenario is never green."""
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER, encoding="utf-8")
+    result = run(option, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == ("mem0-conformance: the SDK guard needs mem0ai and klavis, not installed in this "
+                                     "environment: pip install 'mem0-conformance[sdk]' (a guard that ran no scenario "
+                                     "would pass).")
+    assert not (tmp_path / "reports").exists()
+
+
 def test_a_planted_fault_makes_the_run_fail_with_exit_1(tmp_path: Path):
     result = run("--fault", "ping-missing-project-id", "--", PING, "-q", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
