@@ -98,6 +98,20 @@ def test_the_sdk_guard_without_the_sdks_refuses_instead_of_passing(tmp_path: Pat
     assert not (tmp_path / "reports").exists()
 
 
+def test_a_body_over_the_target_s_size_limit_is_a_valid_rejection(tmp_path: Path):
+    """A target that reads bodies of at most 2 KiB refuses most of schemathesis's batch bodies with 413: the schema
+    tests of both batch operations pass (the overlays declare 413, the checks count it as a rejection)."""
+    from tests.test_server_under_load import Statuses
+
+    settings = ServerSettings(mem0_key=KEYS["MEM0_API_KEY"], klavis_key=KEYS["KLAVIS_API_KEY"], max_body_bytes=2048)
+    statuses = Statuses(create_app(settings))
+    with ServerThread(statuses) as small:
+        result = run("--mem0-url", small.url, "--", "-q", "test_schema.py::test_mem0_operation[PUT /v1/batch/]",
+                     "test_schema.py::test_mem0_operation[DELETE /v1/batch/]", env=KEYS, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert "2 passed" in result.stdout and statuses.counts[413] > 10, statuses.counts
+
+
 def test_a_planted_fault_makes_the_run_fail_with_exit_1(tmp_path: Path):
     result = run("--fault", "ping-missing-project-id", "--", PING, "-q", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
