@@ -667,7 +667,52 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("current", type=Path, metavar="CURRENT", help="summary.json (or a reports folder) of the current run")
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="output format (default: text)")
     diff.set_defaults(handler=_diff)
+
+    cache = commands.add_parser(
+        "cache", help="where the project's cache lives and what it holds; --clear empties it",
+        description="The project's cache holds what commands install on first use: the SDK environments of "
+        "`sdk compare`, the Node tools (Allure, Optic) and specs fetched by URL. It lives in $MEM0_CONFORMANCE_CACHE, "
+        "else $XDG_CACHE_HOME/mem0-conformance, else ~/.cache/mem0-conformance, and is rebuilt on first use.")
+    cache.add_argument("--clear", action="store_true", help="remove everything in it")
+    cache.set_defaults(handler=_cache)
     return parser
+
+
+def _size(path: Path) -> int:
+    if path.is_symlink() or not path.is_dir():
+        return path.lstat().st_size
+    return sum(item.lstat().st_size for item in path.rglob("*") if item.is_symlink() or item.is_file())
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def _cache(args: argparse.Namespace) -> int:
+    import shutil
+
+    from conformance.tools import cache_dir
+
+    folder = cache_dir()
+    entries = sorted(folder.iterdir()) if folder.is_dir() else []
+    sizes = {entry: _size(entry) for entry in entries}
+    total = sum(sizes.values())
+    if args.clear:
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        print(f"mem0-conformance: removed {len(entries)} entries ({_human(total)}) from {folder}")
+        return EXIT_OK
+    print(f"{folder}  {_human(total)}")
+    for entry, size in sizes.items():
+        print(f"  {_human(size):>10}  {entry.name}")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

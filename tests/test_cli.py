@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -83,5 +84,21 @@ def test_help_lists_every_command():
     """--help names every command of the contract."""
     result = run("--help")
     assert result.returncode == 0
-    for command in ("specs", "serve", "run", "faults", "report", "diff"):
+    for command in ("specs", "serve", "run", "faults", "report", "diff", "mutants", "cache"):
         assert command in result.stdout
+
+
+def test_cache_says_where_it_lives_and_what_it_holds_and_clear_empties_it(tmp_path: Path):
+    """`cache` names the folder, its size and each entry's; `cache --clear` removes them (the folder stays)."""
+    cache = tmp_path / "cache"
+    (cache / "sdk-mem0ai-2.2.1").mkdir(parents=True)
+    (cache / "sdk-mem0ai-2.2.1" / "blob").write_bytes(b"x" * 3000)
+    (cache / "node-tools.json").write_text("{}", encoding="utf-8")
+    environ = {**os.environ, "MEM0_CONFORMANCE_CACHE": str(cache)}
+    shown = subprocess.run([EXE, "cache"], capture_output=True, text=True, timeout=60, env=environ)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines() == [f"{cache}  2.9 KiB", "         2 B  node-tools.json", "     2.9 KiB  sdk-mem0ai-2.2.1"]
+    cleared = subprocess.run([EXE, "cache", "--clear"], capture_output=True, text=True, timeout=60, env=environ)
+    assert cleared.returncode == 0, cleared.stderr
+    assert cleared.stdout.strip() == f"mem0-conformance: removed 2 entries (2.9 KiB) from {cache}"
+    assert cache.is_dir() and not any(cache.iterdir())
