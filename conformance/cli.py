@@ -373,7 +373,7 @@ def _run(args: argparse.Namespace) -> int:
     reports = args.reports.resolve()
     drift = _drift_files(args.drift, reports) if args.drift else ()
     settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings, drift=drift,
-                           mutant=args.mutant)
+                           mutant=args.mutant, html=args.html)
     code = suite_runner.run_suite(settings, pytest_args)
     if args.shard and code == 5:  # pytest found no test in this shard (more shards than the selection fills): fine
         print(f"mem0-conformance: shard {args.shard[0]}/{args.shard[1]} holds no test of this selection")

@@ -74,6 +74,7 @@ class RunSettings:
     findings: tuple[Finding, ...] = ()  # the target's capabilities, as the preflight found them
     drift: tuple[str, ...] = ()  # `specs drift` JSON files: failures they explain are marked (run --drift)
     mutant: str | None = None  # a mutant planted in the embedded reference server (run --mutant)
+    html: bool = False  # the run builds the HTML report itself (run --html)
 
     def __post_init__(self) -> None:
         if self.target.embedded and not self.findings:
@@ -83,14 +84,14 @@ class RunSettings:
         return {"target": self.target.to_wire(), "faults": sorted(self.faults), "run_id": self.run_id,
                 "reports": str(self.reports) if self.reports else None, "profile": self.profile,
                 "findings": [finding.to_wire() for finding in self.findings], "drift": list(self.drift),
-                "mutant": self.mutant}
+                "mutant": self.mutant, "html": self.html}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> RunSettings:
         return cls(Target.from_wire(data["target"]), frozenset(data["faults"]),
                    Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"],
                    findings=tuple(Finding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())),
-                   mutant=data.get("mutant"))
+                   mutant=data.get("mutant"), html=data.get("html", False))
 
 
 def settings_from_options(config: pytest.Config) -> RunSettings:

@@ -112,6 +112,21 @@ def test_a_body_over_the_target_s_size_limit_is_a_valid_rejection(tmp_path: Path
     assert "2 passed" in result.stdout and statuses.counts[413] > 10, statuses.counts
 
 
+def test_a_run_that_builds_its_html_report_does_not_tell_to_build_it(tmp_path: Path):
+    """`run --html` announces the report it built (and no longer says that `mem0-conformance report` builds it);
+    the report loads nothing from another host: the template's analytics are taken out."""
+    result = run("--html", "--", PING, "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "`mem0-conformance report` builds the HTML report" not in result.stdout
+    assert "the HTML report follows" in result.stdout
+    index = tmp_path / "reports" / "html" / "index.html"
+    assert f"mem0-conformance: HTML report {index}" in result.stdout
+    from conformance.reporting.html import external_resources
+
+    html = index.read_text(encoding="utf-8")
+    assert external_resources(html) == [] and "googletagmanager" not in html  # opening it contacts nobody
+
+
 def test_a_planted_fault_makes_the_run_fail_with_exit_1(tmp_path: Path):
     result = run("--fault", "ping-missing-project-id", "--", PING, "-q", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -272,3 +272,18 @@ def test_the_executor_is_written_only_when_ci_variables_say_where_the_run_ran():
                        "GITHUB_REPOSITORY": "acme/api", "GITHUB_SERVER_URL": "https://github.com", "GITHUB_WORKFLOW": "conformance"})
     assert github == {"name": "GitHub Actions", "type": "github", "buildName": "conformance #7", "buildOrder": 7,
                       "buildUrl": "https://github.com/acme/api/actions/runs/42", "url": "https://github.com/acme/api"}
+
+
+def test_the_report_template_s_analytics_are_taken_out_and_nothing_else():
+    """The tag manager's loader and its inline configuration go; the report's own scripts stay."""
+    from conformance.reporting.html import external_resources, without_analytics
+
+    html = ('<head><script src="data:text/javascript;base64,AAAA"></script>\n'
+            '    <script async src="https://www.googletagmanager.com/gtag/js?id=G-X"></script>\n'
+            "    <script>\n        window.dataLayer = window.dataLayer || [];\n        function gtag(){}\n"
+            "        gtag('config', 'G-X');\n    </script>\n    <script async>window.allureReportData = {};</script></head>")
+    assert external_resources(html) == ["https://www.googletagmanager.com/gtag/js?id=G-X"]
+    cleaned = without_analytics(html)
+    assert external_resources(cleaned) == [] and "gtag" not in cleaned and "dataLayer" not in cleaned
+    assert cleaned == ('<head><script src="data:text/javascript;base64,AAAA"></script>\n'
+                       "    <script async>window.allureReportData = {};</script></head>")

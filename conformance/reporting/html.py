@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -69,4 +70,26 @@ def generate(folders: Sequence[Path], output: Path, *, name: str = "mem0-conform
     if result.returncode != 0 or not index.is_file():
         reason = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
         raise ReportError(f"Allure could not build the report ({reason})")
+    index.write_text(without_analytics(index.read_text(encoding="utf-8")), encoding="utf-8")
     return index
+
+
+# Allure 3's report template loads Google's tag manager and reports each opening of the report to it
+# (allure3 issue 476 asks for a switch; 3.18.0 has none). A conformance report may hold a live target's
+# data and must contact nobody when opened: the loader and its inline configuration go.
+_ANALYTICS = (
+    re.compile(r'\s*<script[^>]*\bsrc="https?://www\.googletagmanager\.com/[^"]*"[^>]*>\s*</script>'),
+    re.compile(r"\s*<script>\s*window\.dataLayer\s*=.*?</script>", re.DOTALL),
+)
+
+
+def without_analytics(html: str) -> str:
+    """``html`` without the report template's analytics (its loader and its inline configuration)."""
+    for pattern in _ANALYTICS:
+        html = pattern.sub("", html, count=1)
+    return html
+
+
+def external_resources(html: str) -> list[str]:
+    """The URLs on other hosts that a browser opening ``html`` would load (scripts, styles, images, frames)."""
+    return re.findall(r'<(?:script|img|iframe|link|source|audio|video)\b[^>]*\b(?:src|href)="((?:https?:)?//[^"]+)"', html)

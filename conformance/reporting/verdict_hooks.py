@@ -269,8 +269,9 @@ class Verdicts:
         terminalreporter.section("mem0-conformance: conformance summary")
         for line in render_text(self.summary).splitlines():
             terminalreporter.line(line)
+        built = "the HTML report follows" if self.settings.html else "`mem0-conformance report` builds the HTML report"
         terminalreporter.line(f"reports: {self.settings.reports} (summary.md, summary.json, junit.xml, allure-results/; "
-                              "`mem0-conformance report` builds the HTML report)")
+                              f"{built})")
 
 
 def _as_violation(exc: BaseException, item: pytest.Item) -> ContractViolation:
