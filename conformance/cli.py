@@ -396,11 +396,15 @@ def _summary(path: Path) -> dict:
 
 
 def _gate(baseline: dict, current: dict) -> int:
-    from conformance.reporting.diff import compare, render_text
+    from conformance.reporting.diff import compare, render_text, unfinished
 
+    refusal = unfinished(current, "current") or unfinished(baseline, "baseline")
+    if refusal:
+        print(f"mem0-conformance: {refusal}.", file=sys.stderr)
+        return EXIT_INCOMPLETE
     diff = compare(baseline, current)
     print("\nmem0-conformance: against the baseline\n" + render_text(diff, current))
-    return EXIT_FAILED if diff.regressed else EXIT_OK
+    return EXIT_OK if diff.passes else EXIT_FAILED
 
 
 def _build_html(folders: list[Path], output: Path) -> Path:
@@ -437,14 +441,19 @@ def _diff(args: argparse.Namespace) -> int:
         render_json,
         render_markdown,
         render_text,
+        unfinished,
     )
 
     baseline, current = _summary(args.baseline), _summary(args.current)
+    refusal = unfinished(current, "current") or unfinished(baseline, "baseline")
+    if refusal:
+        print(f"mem0-conformance: {refusal}.", file=sys.stderr)
+        return EXIT_INCOMPLETE
     diff = compare(baseline, current)
     render = {"text": lambda: render_text(diff, current), "markdown": lambda: render_markdown(diff, current),
               "json": lambda: render_json(diff)}[args.format]
     print(render())
-    return EXIT_FAILED if diff.regressed else EXIT_OK
+    return EXIT_OK if diff.passes else EXIT_FAILED
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ targets are stood in for by reference servers this test starts on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -125,6 +126,32 @@ def test_a_run_that_builds_its_html_report_does_not_tell_to_build_it(tmp_path: P
 
     html = index.read_text(encoding="utf-8")
     assert external_resources(html) == [] and "googletagmanager" not in html  # opening it contacts nobody
+
+
+def test_an_interrupted_run_is_marked_incomplete_and_no_gate_passes_it(tmp_path: Path):
+    """Ctrl-C during a run: exit 5, the summary says the run is incomplete, and `diff` refuses it (exit 5) instead of
+    passing it against a baseline; a run that left checks of the baseline out does not pass the gate either."""
+    import signal
+    import time
+
+    assert run("--reports", "baseline", "--", "test_smoke.py", "-q", cwd=tmp_path).returncode == 0
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
+    process = subprocess.Popen([EXE, "run", "--", "test_reads.py", "-p", "no:randomly"], cwd=tmp_path, env=environ,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(12)  # the embedded server is up and the tests are running
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 5, output[-3000:]
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["incomplete"].startswith("interrupted after "), summary.get("incomplete")
+    assert "INCOMPLETE RUN: interrupted after " in output
+    gate = subprocess.run([EXE, "diff", "baseline", "reports"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert gate.returncode == 5 and gate.stderr.startswith("mem0-conformance: the current summary is of an incomplete "
+                                                           "run (interrupted after "), gate.stderr
+    partial = run("--reports", "partial", "--", PING, "-q", cwd=tmp_path)
+    assert partial.returncode == 0
+    removed = subprocess.run([EXE, "diff", "baseline", "partial"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert removed.returncode == 1 and "removed checks:" in removed.stdout, removed.stdout
 
 
 def test_a_planted_fault_makes_the_run_fail_with_exit_1(tmp_path: Path):

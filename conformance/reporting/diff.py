@@ -32,6 +32,18 @@ class Diff:
     def regressed(self) -> bool:
         return bool(self.regressions)
 
+    @property
+    def passes(self) -> bool:
+        """The gate passes: nothing regressed and every check of the baseline ran again (a removed check is a change
+        the gate reports, not a silent pass)."""
+        return not self.regressions and not self.removed
+
+
+def unfinished(summary: Mapping[str, Any], name: str) -> str | None:
+    """One sentence when ``summary`` is of a run that did not finish (it proves nothing of what it did not run)."""
+    reason = summary.get("incomplete")
+    return f"the {name} summary is of an incomplete run ({reason}): it cannot pass or set a gate" if reason else None
+
 
 def compare(baseline: Mapping[str, Any], current: Mapping[str, Any]) -> Diff:
     diff = Diff()

@@ -158,10 +158,14 @@ def load(path: Path) -> dict[str, Any]:
     return data
 
 
-def write_summary(reports: Path, folders: Iterable[Path] | None = None) -> dict[str, Any]:
+def write_summary(reports: Path, folders: Iterable[Path] | None = None, *, incomplete: str | None = None) -> dict[str, Any]:
     """Build the summary of ``folders`` (default: this reports folder's results) and write it as
-    ``summary.json`` and ``summary.md`` into ``reports``; the Markdown also goes to GitHub's step summary."""
+    ``summary.json`` and ``summary.md`` into ``reports``; the Markdown also goes to GitHub's step summary.
+    ``incomplete`` says why the run did not finish (an interrupted run proves nothing of what it did not run):
+    the summary carries it, shows it first, and ``diff`` and ``--baseline`` refuse to pass it."""
     summary = build(folders or [reports / RESULTS_DIR])
+    if incomplete:
+        summary["incomplete"] = incomplete
     reports.mkdir(parents=True, exist_ok=True)
     (reports / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     markdown = render_markdown(summary)
@@ -195,7 +199,9 @@ def render_text(summary: Mapping[str, Any]) -> str:
     rows = _rows(summary)
     width = max([len(name) for name, _, _ in rows] + [12])
     head = f"{'API / feature':<{width}}  {'score':>6}  " + "  ".join(f"{c:>9}" for c in _COLUMNS)
-    lines = [head, "-" * len(head)]
+    lines = [f"INCOMPLETE RUN: {summary['incomplete']}; the tests it did not run are in no count", ""] \
+        if summary.get("incomplete") else []
+    lines += [head, "-" * len(head)]
     lines += [f"{name:<{width}}  {value:>6}  " + "  ".join(f"{count[c]:>9}" for c in _COLUMNS)
               for name, value, count in rows]
     lines += ["", SCORE_FORMULA]
@@ -227,6 +233,8 @@ def render_text(summary: Mapping[str, Any]) -> str:
 def render_markdown(summary: Mapping[str, Any]) -> str:
     """The summary for people: scores per API, features, operations with non-passing tests, failures, skips."""
     lines = ["# Conformance summary", ""]
+    if summary.get("incomplete"):
+        lines += [f"**Incomplete run: {summary['incomplete']}**; the tests it did not run are in no count.", ""]
     runs = [run for run in summary["runs"] if run]
     for run in runs:
         targets = ", ".join(f"{key.split('.')[1]} {value}" for key, value in run.items()

@@ -248,7 +248,9 @@ class Verdicts:
         if self.settings.reports is not None:
             from conformance.reporting.summary import write_summary
 
-            self.summary = write_summary(self.settings.reports)
+            interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
+            self.summary = write_summary(self.settings.reports, incomplete=(
+                f"interrupted after {len(self.verdicts)} of {session.testscollected} tests" if interrupted else None))
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
         if self.broken and config.option.tbstyle != "no":
