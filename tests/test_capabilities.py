@@ -132,7 +132,11 @@ def test_pinned_missing_and_discovered_capabilities_are_applied():
 
 # --- whole runs through `mem0-conformance run`, the seed-only target as a live one -------------------------
 
-def seed_only_run(tmp_path, faults: frozenset[str], *pinned: str):
+SELECTION = (LIFECYCLE, "test_capabilities.py", "test_schema.py::test_mem0_operation[POST /v3/memories/]",
+             "test_memories.py::test_pages_partition_the_listing")
+
+
+def seed_only_run(tmp_path, faults: frozenset[str], *pinned: str, tests: tuple[str, ...] = SELECTION):
     settings = ServerSettings(mem0_key=KEYS["MEM0_API_KEY"], faults=faults)
     with ServerThread(create_app(settings)) as upstream, \
             ChaosProxy(upstream.url, trouble=None, missing=SEED_ONLY) as proxy:
@@ -140,9 +144,8 @@ def seed_only_run(tmp_path, faults: frozenset[str], *pinned: str):
         path = tmp_path / "seed-only.toml"
         path.write_text(f'name = "seed-only"\n[mem0]\nurl = "{proxy.url}"\ncapabilities = {list(pinned)!r}\n'
                         "consistency_wait = 2\n".replace("'", '"'), encoding="utf-8")
-        return run(tmp_path, "--target", str(path), "--", "-p", "no:cacheprovider", LIFECYCLE,
-                   "test_capabilities.py", "test_schema.py::test_mem0_operation[POST /v3/memories/]",
-                   "test_memories.py::test_pages_partition_the_listing", env={**KEYS, "MEM0_CONFORMANCE_PROFILE": "ci"})
+        return run(tmp_path, "--target", str(path), "--", "-p", "no:cacheprovider", *tests,
+                   env={**KEYS, "MEM0_CONFORMANCE_PROFILE": "ci"})
 
 
 def test_the_lifecycle_machine_runs_through_the_seed_operations_where_v3_is_missing(tmp_path):
@@ -160,7 +163,7 @@ def test_the_lifecycle_machine_runs_through_the_seed_operations_where_v3_is_miss
     assert run_info["capability.v3"].startswith("not offered - POST /v3/memories/add/ 404")
     assert "mem0-conformance: capability v3: not offered" in conforming.stdout
 
-    faulty = seed_only_run(tmp_path / "faulty", frozenset({"history-missing-update"}))
+    faulty = seed_only_run(tmp_path / "faulty", frozenset({"history-missing-update"}), tests=(LIFECYCLE,))
     assert faulty.code == 1, faulty.stdout[-4000:]
     assert verdicts(faulty)[LIFECYCLE] == "failed"
     assert "/history/ holds" in faulty.stdout

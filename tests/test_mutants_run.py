@@ -78,3 +78,13 @@ def test_a_run_records_kills_and_survivors_and_merges(tmp_path: Path):
     markdown = (tmp_path / "c" / "mutants.md").read_text(encoding="utf-8")
     assert SURVIVES in markdown and "what a test would have to check" in markdown
     assert (tmp_path / "c" / "mutants.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+@pytest.mark.slow
+def test_a_fixed_sample_reaches_the_score(tmp_path: Path):
+    """`mutants run --sample 40 --seed 7` against the embedded server: green baseline, score at least 0.9, exit 0."""
+    result = mutants("mutants", "run", "--sample", "40", "--seed", "7", "--reports", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    data = json.loads((tmp_path / "mutants.json").read_text(encoding="utf-8"))
+    outcomes = data["engines"]["suite"]["outcomes"]
+    assert len(outcomes) == 40
+    detected = sum(1 for outcome in outcomes.values() if outcome["status"] in ("killed", "timed out"))
+    assert detected / len(outcomes) >= 0.9, result.stdout
