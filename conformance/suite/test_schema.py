@@ -32,6 +32,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.filters import FilterSet
 from schemathesis.pytest.lazy import get_all_tests
+from schemathesis.transport import requests as schemathesis_requests
 
 import conformance
 from conformance import retries
@@ -100,6 +101,21 @@ class Calls:
         return kwargs if self.http is None else {**kwargs, "session": self.http}
 
 
+class _RetryingProbeSession(schemathesis_requests.SameHostRedirectsSession):
+    """The session schemathesis opens for a request sent without one, with the suite's retry policy."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        retries.mount(self)
+
+
+# Every request of a test goes through the suite's session (Calls.kwargs), but schemathesis sends its checks'
+# extra requests (ignored_auth's probes without and with a wrong key) on a session of its own, opened per
+# request: that session class gets the same retry policy, so a 429 or 503 with Retry-After on a probe is
+# waited out like on any other request (schemathesis 4 offers no setting for the probes' session).
+schemathesis_requests.SameHostRedirectsSession = _RetryingProbeSession
+
+
 def schema_of(api: str, calls: Calls, *, exclude: frozenset[str] = frozenset()) -> Any:
     """A schemathesis schema of the effective document bound to the target, with the shared settings
     file, both generation modes and every phase.
@@ -164,7 +180,7 @@ def violation_of(group: FailureGroup, source: Source) -> ContractViolation:
     (received vs documented, with a curl reproducer) and its notes (the falsifying example)."""
     failures = [failure for failure in group.exceptions if isinstance(failure, Failure)] or list(group.exceptions)
     judged = [failure for failure in failures if not _UNSERVED_PROBE.search(str(getattr(failure, "message", "")))]
-    if not judged:  # only schemathesis's own probes (sent without the suite's session and retries) got a 429/50x
+    if not judged:  # only schemathesis's own probes got a 429/50x, and kept it after the retries: the target is unserved
         raise TargetBroken(f"{source.operation}: {getattr(failures[0], 'message', failures[0])}")
     failures = judged
     titles = list(dict.fromkeys(getattr(failure, "title", type(failure).__name__) for failure in failures))
