@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
-from conformance import retries
+from conformance import liveness, retries
 from conformance.targets import ApiTarget
 from conformance.verdicts import UNSERVED, TargetBroken
 
@@ -233,14 +233,20 @@ class RecordingTransport(httpx.BaseTransport):
         self.inner = inner or httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            liveness.WATCH.check()
+        except liveness.TargetSilent as exc:  # the target went silent: this request is not even sent
+            raise httpx.ConnectError(str(exc), request=request) from exc
         self.limiter.wait()
         started = time.monotonic()
         try:
             response = self.inner.handle_request(request)
             response.read()
         except httpx.TransportError as exc:
+            liveness.WATCH.unanswered(started)
             record_exchange(self.recorder, request, None, started, self.secrets, exc)
             raise
+        liveness.WATCH.answered()
         record_exchange(self.recorder, request, response, started, self.secrets)
         return response
 

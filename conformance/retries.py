@@ -18,10 +18,14 @@ urllib3's ``Retry``, the same policy in each library's terms.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import requests
 import urllib3
 from httpx_retries import Retry, RetryTransport
+
+from conformance import liveness
 
 ATTEMPTS = 3
 BACKOFF = 0.5  # seconds, doubled per attempt
@@ -89,12 +93,30 @@ class _UrllibPolicy(urllib3.Retry):
         return None if wait is None else min(wait, MAX_WAIT)
 
 
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, reporting each request's answer (or its absence) to :mod:`conformance.liveness`."""
+
+    def send(self, request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - requests' own signature
+        try:
+            liveness.WATCH.check()
+        except liveness.TargetSilent as exc:
+            raise requests.ConnectionError(str(exc), request=request) from exc
+        started = time.monotonic()
+        try:
+            response = super().send(request, *args, **kwargs)
+        except (requests.ConnectionError, requests.Timeout):
+            liveness.WATCH.unanswered(started)
+            raise
+        liveness.WATCH.answered()
+        return response
+
+
 def mount(session: requests.Session) -> requests.Session:
     """``session`` (schemathesis's) with the policy on http and https."""
     policy = _UrllibPolicy(total=ATTEMPTS, connect=ATTEMPTS, read=ATTEMPTS, status=ATTEMPTS, other=0,
                            allowed_methods=IDEMPOTENT, status_forcelist=RETRYABLE, backoff_factor=BACKOFF,
                            backoff_max=MAX_WAIT, respect_retry_after_header=True, raise_on_status=False)
-    adapter = requests.adapters.HTTPAdapter(max_retries=policy)
+    adapter = _WatchedAdapter(max_retries=policy)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from conformance import liveness
 from conformance.client import Exchange, Recorder, redact
 from conformance.drift.explain import MARK
 from conformance.plugin import SUITE, identity, in_suite
@@ -74,6 +75,7 @@ class Verdicts:
         self.secrets = tuple(api.key for api in (settings.target.mem0, settings.target.klavis) if api is not None and api.key)
         self.summary = None
         self.nothing_selected = False  # the selection held no test: no summary is written
+        self.silent: str | None = None  # why the run stopped early: the target stopped answering
         self.broken: list[pytest.TestReport] = []  # pytest shows failures and errors, not these
         self._drift: list[dict[str, Any]] | None = None  # the drift reports of run --drift, read on first use
 
@@ -220,6 +222,12 @@ class Verdicts:
         return None
 
     # --- the controller: exit status, summary ---------------------------------------------------------
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.session = session
+        apis = [api for api in (self.settings.target.mem0, self.settings.target.klavis) if api is not None]
+        if apis:  # two requests in a row unanswered for their whole timeout: the target is gone
+            liveness.WATCH.silence = liveness.SILENCE_TIMEOUTS * max(api.timeout for api in apis)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         verdict = getattr(report, "verdict", None)
         key = identity(report.nodeid)
@@ -227,6 +235,18 @@ class Verdicts:
             self.verdicts[key] = verdict
         if verdict == BROKEN and report.failed:
             self.broken.append(report)
+            if self.silent is None and liveness.STOPPED in (report.longreprtext or ""):
+                self._stop(f"{liveness.STOPPED} (no answer for {liveness.WATCH.silence:.0f} s)")
+
+    def _stop(self, reason: str) -> None:
+        """End the run after the tests in progress: the target is gone (see :mod:`conformance.liveness`)."""
+        self.silent = reason
+        session = getattr(self, "session", None)
+        dsession = session.config.pluginmanager.getplugin("dsession") if session is not None else None
+        if dsession is not None:  # xdist's controller stops its workers
+            dsession.shouldstop = reason
+        elif session is not None:
+            session.shouldstop = reason
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self.settings.reports is not None:
@@ -239,7 +259,9 @@ class Verdicts:
         if hasattr(session.config, "workerinput"):
             return
         found = set(self.verdicts.values())
-        if session.exitstatus == EXIT_FAILED and FAILED not in found:
+        if self.silent is not None:  # stopped because the target went silent: broken, whatever else happened
+            session.exitstatus = EXIT_FAILED if FAILED in found else EXIT_BROKEN
+        elif session.exitstatus == EXIT_FAILED and FAILED not in found:
             session.exitstatus = EXIT_INCOMPLETE if ERROR in found else EXIT_BROKEN if BROKEN in found else EXIT_FAILED
         if session.exitstatus in (pytest.ExitCode.NO_TESTS_COLLECTED, pytest.ExitCode.USAGE_ERROR):
             # nothing ran: an empty summary would replace the last run's, so that one stays
@@ -249,8 +271,10 @@ class Verdicts:
             from conformance.reporting.summary import write_summary
 
             interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
-            self.summary = write_summary(self.settings.reports, incomplete=(
-                f"interrupted after {len(self.verdicts)} of {session.testscollected} tests" if interrupted else None))
+            left = f"{max(session.testscollected - len(self.verdicts), 0)} of {session.testscollected} tests not run"
+            incomplete = (f"{self.silent}: {left}" if self.silent is not None
+                          else f"interrupted: {left}" if interrupted else None)
+            self.summary = write_summary(self.settings.reports, incomplete=incomplete)
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
         if self.broken and config.option.tbstyle != "no":
