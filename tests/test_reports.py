@@ -287,3 +287,21 @@ def test_the_report_template_s_analytics_are_taken_out_and_nothing_else():
     assert external_resources(cleaned) == [] and "gtag" not in cleaned and "dataLayer" not in cleaned
     assert cleaned == ('<head><script src="data:text/javascript;base64,AAAA"></script>\n'
                        "    <script async>window.allureReportData = {};</script></head>")
+
+
+def test_pytest_s_own_finalizers_leave_the_report_and_the_fixtures_teardowns_stay(tmp_path):
+    """A container's ``<fixture>::<lambda>`` steps without a status (pytest's bookkeeping) go; the rest stays."""
+    import json
+
+    from conformance.reporting.results import drop_bookkeeping_teardowns
+
+    container = {"uuid": "c", "children": ["t"], "befores": [{"name": "mem0", "status": "passed"}],
+                 "afters": [{"name": "_exchanges_of_this_test::<lambda>", "start": 1},
+                            {"name": "cleanup::0", "status": "passed", "start": 1, "stop": 2},
+                            {"name": "version::<lambda>", "start": 1},
+                            {"name": "pool::<lambda>", "status": "broken", "start": 1, "stop": 2}]}
+    (tmp_path / "c-container.json").write_text(json.dumps(container), encoding="utf-8")
+    assert drop_bookkeeping_teardowns(tmp_path) == 2
+    kept = json.loads((tmp_path / "c-container.json").read_text(encoding="utf-8"))
+    assert [step["name"] for step in kept["afters"]] == ["cleanup::0", "pool::<lambda>"]
+    assert kept["befores"] == container["befores"] and drop_bookkeeping_teardowns(tmp_path) == 0

@@ -96,6 +96,26 @@ def executor(environ: Mapping[str, str] = os.environ) -> dict[str, Any] | None:
     return None
 
 
+def drop_bookkeeping_teardowns(results: Path) -> int:
+    """Leave out of the fixture containers the teardown steps that are pytest's bookkeeping, not a fixture's
+    code: allure-pytest records each finalizer pytest registers (``<fixture>::<lambda>``, the parameters'
+    pseudo-fixtures included) as a step it never gives a status, so the report showed hundreds of steps of
+    unknown status on a green run. The fixtures' own teardowns (``<fixture>::<n>``) stay. Returns how many went."""
+    dropped = 0
+    for path in results.glob("*-container.json"):
+        try:
+            container = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        afters = container.get("afters") or []
+        kept = [step for step in afters if not (str(step.get("name", "")).endswith("::<lambda>") and "status" not in step)]
+        if len(kept) != len(afters):
+            dropped += len(afters) - len(kept)
+            container["afters"] = kept
+            path.write_text(json.dumps(container), encoding="utf-8")
+    return dropped
+
+
 def prepare(results: Path, settings: Any) -> None:
     """Empty ``results`` of earlier runs' files and write this run's environment, categories and executor."""
     results.mkdir(parents=True, exist_ok=True)

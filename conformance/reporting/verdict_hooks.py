@@ -268,7 +268,11 @@ class Verdicts:
             self.nothing_selected = session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED
             return
         if self.settings.reports is not None:
+            from conformance.reporting import RESULTS_DIR
+            from conformance.reporting.results import drop_bookkeeping_teardowns
             from conformance.reporting.summary import write_summary
+
+            drop_bookkeeping_teardowns(self.settings.reports / RESULTS_DIR)
 
             interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
             left = f"{max(session.testscollected - len(self.verdicts), 0)} of {session.testscollected} tests not run"
