@@ -305,3 +305,18 @@ def test_pytest_s_own_finalizers_leave_the_report_and_the_fixtures_teardowns_sta
     kept = json.loads((tmp_path / "c-container.json").read_text(encoding="utf-8"))
     assert [step["name"] for step in kept["afters"]] == ["cleanup::0", "pool::<lambda>"]
     assert kept["befores"] == container["befores"] and drop_bookkeeping_teardowns(tmp_path) == 0
+
+
+def test_a_schemathesis_failure_block_says_a_repeated_message_once_with_its_count():
+    """Fifty identical failures of one test read as one line and how many times it came, not fifty lines."""
+    from schemathesis.core.failures import Failure, FailureGroup
+
+    from conformance.suite.test_schema import violation_of
+    from conformance.verdicts import operation_source
+
+    same = [Failure(operation="DELETE /v1/batch/", title="Undocumented HTTP status code",
+                    message="Received: 418\nDocumented: 200, 400") for _ in range(50)]
+    other = Failure(operation="DELETE /v1/batch/", title="Server error", message="Received: 500")
+    violation = violation_of(FailureGroup([*same, other]), operation_source("DELETE /v1/batch/"))
+    assert violation.received == ("[Undocumented HTTP status code] Received: 418\nDocumented: 200, 400\n  (50 times)\n"
+                                  "[Server error] Received: 500")

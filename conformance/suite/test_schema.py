@@ -186,7 +186,8 @@ def violation_of(group: FailureGroup, source: Source) -> ContractViolation:
     titles = list(dict.fromkeys(getattr(failure, "title", type(failure).__name__) for failure in failures))
     severity = min((SEVERITIES.get(str(getattr(failure, "severity", "medium")).lower(), Severity.NORMAL)
                     for failure in failures), key=list(Severity).index)
-    received = "\n".join(f"[{getattr(f, 'title', '')}] {getattr(f, 'message', f)}".strip() for f in failures)
+    lines = Counter(f"[{getattr(f, 'title', '')}] {getattr(f, 'message', f)}".strip() for f in failures)
+    received = "\n".join(line if count == 1 else f"{line}\n  ({count} times)" for line, count in lines.items())
     violation = ContractViolation(f"{source.operation}: {'; '.join(titles)}", received=received,
                                   documented=f"every default schemathesis check passes ({source.pointer})",
                                   source=source, severity=severity)
