@@ -179,3 +179,11 @@ def test_shards_and_engines_merge_and_render():
     assert "memories_read:response.200.memory:other" in markdown and "one record" in markdown
     page = render_html(merged)
     assert "<script" not in page and "http" not in page.replace("http-equiv", "")
+
+
+def test_a_property_the_documents_fix_to_one_value_has_no_other_mutant():
+    """A ``const`` beside a ``$ref`` (OpenAPI 3.1) makes a property single-valued: no record can show another value."""
+    ids = set(catalogue())
+    assert "acquire_mem0_sandbox:response.201.status:other" not in ids  # const occupied beside $ref SandboxStatus
+    assert "acquire_mem0_sandbox:response.201.status:dropped" in ids  # its presence still counts
+    assert "release_mem0_sandbox:response.200.status:other" in ids  # idle or occupied: two values

@@ -359,8 +359,11 @@ def changeable(document: dict[str, Any], path: str, method: str) -> frozenset[st
 
 
 def _single_valued(document: dict[str, Any], schema: Any, pointer: str) -> bool:
-    return any(len(branch.get("enum") or [None, None]) == 1 or "const" in branch
-               for branch, _ in _branches(document, schema, pointer))
+    """The documents allow one value only: a ``const`` or one-value ``enum`` on the property itself (beside a
+    ``$ref``, as OpenAPI 3.1 allows) or on what it refers to."""
+    nodes = [schema] if isinstance(schema, dict) else []
+    nodes += [branch for branch, _ in _branches(document, schema, pointer)]
+    return any(len(node.get("enum") or [None, None]) == 1 or "const" in node for node in nodes)
 
 
 def _answer_mutants(api: str, operation: str, label: str, document: dict[str, Any], path: str,
