@@ -43,14 +43,14 @@ def test_platform_resources_match_a_plain_model(new_machine):
 def test_every_platform_change_in_a_fixed_program(new_machine):
     """Every rule of the machine at least once, two of each resource, everything read back after every step."""
     machine = new_machine("pf")
-    steps: list = [
+    steps: list = [  # the user after the others, so that a change that also reaches the newest other entity hits one of these
+        lambda: machine.create_entity(kind="agent", metadata={}, label=True, again=False),
+        lambda: machine.create_entity(kind="app", metadata={"k": "ß"}, label=True, again=False),
+        lambda: machine.create_entity(kind="run", metadata={}, label=True, again=False),
         lambda: machine.create_entity(kind="user", metadata={"tier": "gold"}, label=False, again=False),
         lambda: machine.create_entity(kind="user", metadata={"tier": "silver"}, label=False, again=True),
-        lambda: machine.create_entity(kind="agent", metadata={}, label=True, again=False),
         lambda: machine.create_entity(kind="agent", metadata={"v": 2}, label=True, again=True),
-        lambda: machine.create_entity(kind="app", metadata={"k": "ß"}, label=True, again=False),
         lambda: machine.create_entity(kind="app", metadata={"k": "ss"}, label=True, again=True),
-        lambda: machine.create_entity(kind="run", metadata={}, label=True, again=False),
         lambda: machine.create_entity(kind="run", metadata={"n": 1}, label=True, again=True),
     ]
     if machine.webhooks_on:
