@@ -233,7 +233,7 @@ def _mutants_report(args: argparse.Namespace) -> int:
     from conformance.mutants.command import MutantsError, report
 
     try:
-        return report([Path(folder) for folder in args.folders], args.reports)
+        return report([Path(folder) for folder in args.folders], args.reports, rerun=args.rerun)
     except MutantsError as exc:
         raise CliError(str(exc)) from None
 
@@ -647,6 +647,9 @@ def build_parser() -> argparse.ArgumentParser:
     mutants_report.add_argument("folders", nargs="+", metavar="DIR", help="folders (or mutants.json files) of runs")
     mutants_report.add_argument("--reports", type=Path, default=DEFAULT_REPORTS / "mutants", metavar="DIR",
                                 help="where the merged report goes (default: reports/mutants/)")
+    mutants_report.add_argument("--rerun", action="store_true",
+                                help="the runs are in time order and a later run's outcome of a mutant replaces an "
+                                     "earlier one's (the survivors run again after the suite changed)")
     mutants_report.set_defaults(handler=_mutants_report)
 
     faults = commands.add_parser("faults", help="list the reference server's planted faults")

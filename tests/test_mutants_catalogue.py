@@ -187,3 +187,15 @@ def test_a_property_the_documents_fix_to_one_value_has_no_other_mutant():
     assert "acquire_mem0_sandbox:response.201.status:other" not in ids  # const occupied beside $ref SandboxStatus
     assert "acquire_mem0_sandbox:response.201.status:dropped" in ids  # its presence still counts
     assert "release_mem0_sandbox:response.200.status:other" in ids  # idle or occupied: two values
+
+
+def test_a_rerun_replaces_an_earlier_outcome_and_shards_must_agree():
+    """Shards of one run that disagree on a mutant are refused; with ``rerun`` the later run's outcome counts."""
+    from conformance.mutants.results import ResultsError, merge
+
+    first = {"engines": {"suite": {"outcomes": {"m": {"status": "survived"}}, "runs": [{"commit": "a"}]}}}
+    later = {"engines": {"suite": {"outcomes": {"m": {"status": "killed"}}, "runs": [{"commit": "b"}]}}}
+    with pytest.raises(ResultsError, match="two runs of the suite engine disagree on m: survived and killed"):
+        merge([first, later])
+    merged = merge([first, later], rerun=True)["engines"]["suite"]
+    assert merged["outcomes"] == {"m": {"status": "killed"}} and merged["runs"] == [{"commit": "a"}, {"commit": "b"}]

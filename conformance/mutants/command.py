@@ -176,7 +176,8 @@ def run(*, engine: str, only: Sequence[str], sample: int | None, seed: int, shar
         done = {outcome.id for outcome in runner.outcomes}
         run_info = {"engine": engine, "mutants": len(runner.outcomes), "of chosen": len(mutants),
                     "wall seconds": round(wall, 1), "baseline seconds": round(runner.baseline_seconds, 1),
-                    "profile": os.environ.get(PROFILE_VARIABLE), "selection": selection,
+                    "profile": os.environ.get(PROFILE_VARIABLE), "selection": selection, "commit": _commit(),
+                    "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "complete": len(done) == len(mutants) and code == EXIT_OK}
         data = document(engine, runner.outcomes, run_info, equivalent)
         paths = write(data, reports)
@@ -212,9 +213,19 @@ def _in_parallel(jobs: int, *, engine: str, only: Sequence[str], sample: int | N
     return report(folders, reports, min_score=min_score)
 
 
-def report(folders: Sequence[Path], output: Path, *, min_score: float | None = None) -> int:
+def _commit() -> str | None:
+    """The checkout's commit (the suite and the server a run judged), when the project runs from one."""
     try:
-        data = merge([read(folder) for folder in folders])
+        found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                               cwd=Path(__file__).resolve().parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None if found.returncode == 0 else None
+
+
+def report(folders: Sequence[Path], output: Path, *, min_score: float | None = None, rerun: bool = False) -> int:
+    try:
+        data = merge([read(folder) for folder in folders], rerun=rerun)
     except ResultsError as exc:
         raise MutantsError(str(exc)) from None
     paths = write(data, output)

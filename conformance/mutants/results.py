@@ -68,15 +68,19 @@ def read(path: Path) -> dict[str, Any]:
     return data
 
 
-def merge(documents: list[dict[str, Any]]) -> dict[str, Any]:
-    """One document of several runs' (shards, engines): outcomes by id, runs listed."""
+def merge(documents: list[dict[str, Any]], *, rerun: bool = False) -> dict[str, Any]:
+    """One document of several runs' (shards, engines): outcomes by id, runs listed. Runs of one engine must
+    agree on a mutant they share, unless ``rerun``: the documents are then in time order and a later run's
+    outcome replaces an earlier one's (the survivors run again after the suite changed; both runs are listed)."""
     merged: dict[str, Any] = {"format": FORMAT, "catalogue": len(catalogue()), "equivalent": {}, "engines": {}}
     for data in documents:
         merged["equivalent"].update(data.get("equivalent", {}))
         for engine, found in data["engines"].items():
             into = merged["engines"].setdefault(engine, {"outcomes": {}, "runs": []})
             for mutant, outcome in found.get("outcomes", {}).items():
-                if mutant in into["outcomes"] and into["outcomes"][mutant]["status"] != outcome["status"]:
+                if rerun:
+                    pass
+                elif mutant in into["outcomes"] and into["outcomes"][mutant]["status"] != outcome["status"]:
                     raise ResultsError(f"two runs of the {engine} engine disagree on {mutant}: "
                                        f"{into['outcomes'][mutant]['status']} and {outcome['status']}")
                 into["outcomes"][mutant] = outcome
