@@ -79,6 +79,18 @@ def _show(value: Any, limit: int = 600) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
 
 
+def _difference(received: Any, documented: Any, limit: int = 200) -> str:
+    """Where two objects differ, key by key with both values: what a shortened ``received`` can cut off."""
+    if not isinstance(received, dict) or not isinstance(documented, dict) or received == documented:
+        return ""
+    keys = [key for key in dict.fromkeys([*documented, *received]) if received.get(key, _MISSING) != documented.get(key, _MISSING)]
+    return "\n".join(f"{key}: {_show(received.get(key, '(absent)'), limit)} instead of "
+                     f"{_show(documented.get(key, '(absent)'), limit)}" for key in keys[:20])
+
+
+_MISSING = object()
+
+
 class ContractViolation(AssertionError):
     """The target's answer contradicts the contract: a failed expectation, in one shape."""
 
@@ -93,8 +105,9 @@ class ContractViolation(AssertionError):
         super().__init__(self.render())
 
     def render(self) -> str:
-        fields = (("received", _show(self.received)), ("documented", _show(self.documented)),
-                  ("source", str(self.source)), ("severity", str(self.severity)))
+        fields = (("difference", _difference(self.received, self.documented)), ("received", _show(self.received)),
+                  ("documented", _show(self.documented)), ("source", str(self.source)), ("severity", str(self.severity)))
+        fields = tuple((name, value) for name, value in fields if value)
         return "\n".join([self.title, *(f"  {name + ':':<12}" + value.replace("\n", "\n" + " " * 14)
                                          for name, value in fields)])
 

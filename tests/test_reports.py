@@ -320,3 +320,17 @@ def test_a_schemathesis_failure_block_says_a_repeated_message_once_with_its_coun
     violation = violation_of(FailureGroup([*same, other]), operation_source("DELETE /v1/batch/"))
     assert violation.received == ("[Undocumented HTTP status code] Received: 418\nDocumented: 200, 400\n  (50 times)\n"
                                   "[Server error] Received: 500")
+
+
+def test_a_failure_block_names_the_difference_of_two_objects_before_their_values():
+    """Two objects that differ in one key of many: the block says which key and both of its values first, so that
+    shortening a long ``received`` never hides the value that changed."""
+    from conformance.verdicts import ContractViolation
+
+    documented = {f"k{i}": "x" * 40 for i in range(30)}
+    received = {**documented, "k29": "changed"}
+    text = ContractViolation("a view differs", received=received, documented=documented).render()
+    assert text.splitlines()[1] == "  difference: k29: changed instead of " + "x" * 40
+    assert "more characters" in text  # the whole objects are still shown, shortened
+    plain = ContractViolation("a count", received=3, documented=4).render()
+    assert "difference" not in plain and "  received:   3" in plain
