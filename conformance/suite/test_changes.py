@@ -205,15 +205,16 @@ def test_a_queued_add_settles_into_its_memories(mem0, population, path, target):
     check_all(mem0, population, after=f"a queued POST {path}")
 
 
-def test_custom_categories_categorise_from_their_names(mem0, population):
+@pytest.mark.parametrize("path", ["/v1/memories/", pytest.param("/v3/memories/add/", marks=V3)])
+def test_custom_categories_categorise_from_their_names(mem0, population, path):
     """An add with custom categories gives its memory categories from them only, the one its text names included."""
     user = population.names["user2"]
-    memory_id = add(mem0, population, "garden", "Grows tomatoes in the garden", user_id=user,
+    memory_id = add(mem0, population, f"garden {path}", "Grows tomatoes in the garden", user_id=user, path=path,
                     custom_categories=[{"garden": "gardening"}, {"finance": "money matters"}])
     categories = memory_of(mem0, memory_id).get("categories")
     require(isinstance(categories, list) and "garden" in categories and set(categories) <= {"garden", "finance"},
             f"GET /v1/memories/{memory_id}/ of a memory added with custom categories garden and finance shows "
             f"categories {categories!r}", received=categories,
             documented="categories from the custom ones only, garden (which the text names) among them",
-            source=fact("Add", "POST /v1/memories/"))
-    check_all(mem0, population, after="an add with custom categories")
+            source=fact("Add", f"POST {path}"))
+    check_all(mem0, population, after=f"an add with custom categories ({path})")

@@ -77,12 +77,13 @@ class Population:
                         "in the response')", source=source)
 
 
-def add(mem0, population: Population, short: str, text: str, **fields: Any) -> str:
-    body = {"messages": [{"role": "user", "content": text}], "infer": False, "async_mode": False,
-            "output_format": "v1.1", **fields}
-    source = fact("Add", "POST /v1/memories/")
-    answer = expect(mem0.post("/v1/memories/", json=body), 200, source=source)
-    (result,) = results_of(answer, what="POST /v1/memories/ (v1.1)", source=source, envelope=True)
+def add(mem0, population: Population, short: str, text: str, *, path: str = "/v1/memories/", **fields: Any) -> str:
+    """One memory added (v1 in output format v1.1, or v3) and put into the model."""
+    body = {"messages": [{"role": "user", "content": text}], "infer": False, "async_mode": False, **fields}
+    body.update({"output_format": "v1.1"} if path == "/v1/memories/" else {})
+    source = fact("Add", f"POST {path}")
+    answer = expect(mem0.post(path, json=body), 200, source=source)
+    (result,) = results_of(answer, what=f"POST {path}", source=source, envelope=True)
     memory_id = result["id"]
     population.ids[short] = memory_id
     population.model[memory_id] = Expected(memory_id, text, **{k: fields.get(k) for k in ENTITY_KEYS},
@@ -92,8 +93,6 @@ def add(mem0, population: Population, short: str, text: str, **fields: Any) -> s
     population.history[memory_id] = [("ADD", None, text)]
     population.step(memory_id)
     return memory_id
-
-
 
 
 def populate(mem0, ids, cleanup) -> Population:
