@@ -72,9 +72,11 @@ def merge(documents: list[dict[str, Any]], *, rerun: bool = False) -> dict[str, 
     """One document of several runs' (shards, engines): outcomes by id, runs listed. Runs of one engine must
     agree on a mutant they share, unless ``rerun``: the documents are then in time order and a later run's
     outcome replaces an earlier one's (the survivors run again after the suite changed; both runs are listed)."""
-    merged: dict[str, Any] = {"format": FORMAT, "catalogue": len(catalogue()), "equivalent": {}, "engines": {}}
+    from conformance.mutants.equivalent import load
+
+    # the catalogue and the declarations of today: a run's outcomes are read against what is declared now
+    merged: dict[str, Any] = {"format": FORMAT, "catalogue": len(catalogue()), "equivalent": load(), "engines": {}}
     for data in documents:
-        merged["equivalent"].update(data.get("equivalent", {}))
         for engine, found in data["engines"].items():
             into = merged["engines"].setdefault(engine, {"outcomes": {}, "runs": []})
             for mutant, outcome in found.get("outcomes", {}).items():
