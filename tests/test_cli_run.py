@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -93,9 +94,9 @@ def test_the_sdk_guard_without_the_sdks_refuses_instead_of_passing(tmp_path: Pat
     (tmp_path / "sitecustomize.py").write_text(BLOCKER, encoding="utf-8")
     result = run(option, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stderr.strip() == ("mem0-conformance: the SDK guard needs mem0ai and klavis, not installed in this "
-                                     "environment: pip install 'mem0-conformance[sdk]' (a guard that ran no scenario "
-                                     "would pass).")
+    assert result.stderr.strip() == ("mem0-conformance: the SDK guard drives mem0ai and klavis, and neither is "
+                                     "installed in this environment: pip install 'mem0-conformance[sdk]' (a guard that "
+                                     "ran no scenario would pass).")
     assert not (tmp_path / "reports").exists()
 
 
@@ -136,18 +137,24 @@ def test_an_interrupted_run_is_marked_incomplete_and_no_gate_passes_it(tmp_path:
 
     assert run("--reports", "baseline", "--", "test_smoke.py", "-q", cwd=tmp_path).returncode == 0
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
-    process = subprocess.Popen([EXE, "run", "--", "test_reads.py", "-p", "no:randomly"], cwd=tmp_path, env=environ,
+    process = subprocess.Popen([EXE, "run", "--", "-p", "no:randomly"], cwd=tmp_path, env=environ,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(12)  # the embedded server is up and the tests are running
+    seen = []
+    for line in process.stdout:  # the whole suite, interrupted once its first tests have run
+        seen.append(line)
+        if line.startswith("test_") or "/test_" in line:
+            break
+    time.sleep(1)
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=120)
+    output = "".join(seen) + process.communicate(timeout=120)[0]
     assert process.returncode == 5, output[-3000:]
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["incomplete"].startswith("interrupted after "), summary.get("incomplete")
-    assert "INCOMPLETE RUN: interrupted after " in output
+    assert re.fullmatch(r"interrupted: \d+ of \d+ tests not run", summary["incomplete"]), summary.get("incomplete")
+    assert int(summary["incomplete"].split()[1]) > 0
+    assert "INCOMPLETE RUN: interrupted: " in output
     gate = subprocess.run([EXE, "diff", "baseline", "reports"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert gate.returncode == 5 and gate.stderr.startswith("mem0-conformance: the current summary is of an incomplete "
-                                                           "run (interrupted after "), gate.stderr
+                                                           "run (interrupted: "), gate.stderr
     partial = run("--reports", "partial", "--", PING, "-q", cwd=tmp_path)
     assert partial.returncode == 0
     removed = subprocess.run([EXE, "diff", "baseline", "partial"], capture_output=True, text=True, cwd=tmp_path, timeout=60)

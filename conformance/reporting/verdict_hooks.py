@@ -275,7 +275,8 @@ class Verdicts:
             drop_bookkeeping_teardowns(self.settings.reports / RESULTS_DIR)
 
             interrupted = session.exitstatus == pytest.ExitCode.INTERRUPTED
-            left = f"{max(session.testscollected - len(self.verdicts), 0)} of {session.testscollected} tests not run"
+            selected = len(getattr(session, "items", None) or ()) or session.testscollected
+            left = f"{max(selected - len(self.verdicts), 0)} of {selected} tests not run"
             incomplete = (f"{self.silent}: {left}" if self.silent is not None
                           else f"interrupted: {left}" if interrupted else None)
             self.summary = write_summary(self.settings.reports, incomplete=incomplete)

@@ -68,7 +68,8 @@ def environment(pin: Pin, *, log=print) -> Path:
     home = cache_dir() / "sdk" / f"{pin.sdk}-{pin.version}"
     ready = home / ".ready"
     scripts = home / ("Scripts" if os.name == "nt" else "bin")
-    if ready.is_file():
+    stamp = f"{pin}\n{checkout()}\n"  # the environment runs this checkout (editable): another one's is rebuilt
+    if ready.is_file() and ready.read_text(encoding="utf-8") == stamp:
         return scripts
     log(f"mem0-conformance: installing {pin} into {home} (once)")
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(home)], check=True, capture_output=True)
@@ -77,7 +78,7 @@ def environment(pin: Pin, *, log=print) -> Path:
     if install.returncode != 0:
         last = (install.stderr.strip().splitlines() or ["pip failed"])[-1]
         raise CompareError(f"{pin} could not be installed: {last}")
-    ready.write_text(str(pin) + "\n", encoding="utf-8")
+    ready.write_text(stamp, encoding="utf-8")
     return scripts
 
 
