@@ -24,8 +24,6 @@ USERS = ("customer-alice", "customer-bob")
 AGENT = "support-agent"
 READER = "customer-carol"  # the entity of the foreign sandbox's memories
 PROFILE = {"MEM0_CONFORMANCE_PROFILE": "ci"}
-# One run of the whole suite serves every test here: with xdist's loadgroup these go to one worker.
-pytestmark = pytest.mark.xdist_group("foreign-run")
 
 
 def clients(url: str) -> tuple[httpx.Client, httpx.Client]:
@@ -88,18 +86,28 @@ def foreign_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run,
         yield outcome, server, before, foreign_view(server.url, sandbox), sandbox
 
 
-def test_the_whole_suite_passes_against_a_conforming_target_holding_foreign_data(foreign_run):
+def test_the_whole_suite_against_a_target_holding_foreign_data(foreign_run):
+    """One run of the whole suite (it takes minutes) judged four ways: it passes, the foreign data is byte-identical
+    afterwards, nothing of the run is left but what the leak report lists, and no request named an empty or a
+    foreign entity."""
+    passes(foreign_run)
+    foreign_data_is_byte_identical_afterwards(foreign_run)
+    nothing_of_the_run_is_left_but_what_the_leak_report_lists(foreign_run)
+    no_request_of_the_run_named_an_empty_or_foreign_entity(foreign_run)
+
+
+def passes(foreign_run):
     outcome = foreign_run[0]
     assert outcome.code == 0, outcome.stdout[-6000:]
     assert outcome.summary()["totals"]["passed"] >= 110
 
 
-def test_foreign_data_is_byte_identical_afterwards(foreign_run):
+def foreign_data_is_byte_identical_afterwards(foreign_run):
     _, _, before, after, _ = foreign_run
     assert after == before
 
 
-def test_nothing_of_the_run_is_left_but_what_the_leak_report_lists(foreign_run):
+def nothing_of_the_run_is_left_but_what_the_leak_report_lists(foreign_run):
     outcome, server, _, _, sandbox = foreign_run
     store = server.app.state.server.store
     assert "resources this run could not delete" not in outcome.stdout
@@ -115,7 +123,7 @@ def test_nothing_of_the_run_is_left_but_what_the_leak_report_lists(foreign_run):
                     "feedback": len(store.table("feedback"))}, line
 
 
-def test_no_request_of_the_run_named_an_empty_or_foreign_entity(foreign_run):
+def no_request_of_the_run_named_an_empty_or_foreign_entity(foreign_run):
     """The run's own tests and schemathesis's requests (exchanges in the report) only name run-prefixed entities."""
     outcome = foreign_run[0]
     texts = " ".join(path.read_text(encoding="utf-8", errors="replace")
