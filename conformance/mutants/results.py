@@ -80,9 +80,7 @@ def merge(documents: list[dict[str, Any]], *, rerun: bool = False) -> dict[str, 
         for engine, found in data["engines"].items():
             into = merged["engines"].setdefault(engine, {"outcomes": {}, "runs": []})
             for mutant, outcome in found.get("outcomes", {}).items():
-                if rerun:
-                    pass
-                elif mutant in into["outcomes"] and into["outcomes"][mutant]["status"] != outcome["status"]:
+                if not rerun and mutant in into["outcomes"] and into["outcomes"][mutant]["status"] != outcome["status"]:
                     raise ResultsError(f"two runs of the {engine} engine disagree on {mutant}: "
                                        f"{into['outcomes'][mutant]['status']} and {outcome['status']}")
                 into["outcomes"][mutant] = outcome
