@@ -201,3 +201,13 @@ def test_a_rerun_replaces_an_earlier_outcome_and_shards_must_agree():
         merge([first, later])
     merged = merge([first, later], rerun=True)["engines"]["suite"]
     assert merged["outcomes"] == {"m": {"status": "killed"}} and merged["runs"] == [{"commit": "a"}, {"commit": "b"}]
+
+
+def test_a_run_chosen_by_many_patterns_is_listed_by_their_number():
+    """The report's list of runs names a long --only selection by its length and first patterns, not all of them."""
+    from conformance.mutants.results import _run_lines
+
+    data = {"engines": {"suite": {"runs": [{"mutants": 13, "wall seconds": 66, "finished": "t",
+                                            "selection": {"only": [f"m{i}:x:y" for i in range(13)], "shard": "1/2"}}]}}}
+    (line,) = _run_lines(data)
+    assert "only 13 patterns (m0:x:y, m1:x:y, ...)" in line and "m12" not in line and "shard 1/2" in line

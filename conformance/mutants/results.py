@@ -190,11 +190,18 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
             *("| " + " | ".join(cell(c) for c in row) + " |" for row in rows)]
 
 
+def _brief(value: Any) -> str:
+    """A selection as a person reads it: a long list of patterns by its length and first entries."""
+    if isinstance(value, list) and len(value) > 3:
+        return f"{len(value)} patterns ({', '.join(map(str, value[:2]))}, ...)"
+    return str(value)
+
+
 def _run_lines(data: dict[str, Any]) -> list[str]:
     lines = []
     for engine, found in data["engines"].items():
         for run in found.get("runs", []):
-            chosen = ", ".join(f"{k} {v}" for k, v in run.get("selection", {}).items() if v not in (None, [], ""))
+            chosen = ", ".join(f"{k} {_brief(v)}" for k, v in run.get("selection", {}).items() if v not in (None, [], ""))
             wall = run.get("wall seconds")
             lines.append(f"- {ENGINE_TITLES.get(engine, engine)}: {run.get('mutants', '?')} mutants"
                          + (f" in {wall / 60:.1f} min" if isinstance(wall, int | float) else "")
