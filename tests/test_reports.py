@@ -202,6 +202,8 @@ def test_validated_successes_are_summed_over_folders_and_tested_operations_witho
     assert "  - capabilities: v3 not offered, ping offered" in markdown
     assert "success path never validated (no 2xx answer to a generated request passed the checks): 2" in \
         summary.render_text(built)
+    assert "success path validated for 1 of 3 tested operations (Mem0 platform 1/3)" in summary.render_text(built)
+    assert "Success path validated for 1 of 3 tested operations (Mem0 platform 1/3)." in markdown
 
 
 def test_without_success_counts_nothing_is_called_unexercised(tmp_path):

@@ -194,6 +194,21 @@ def _rows(summary: Mapping[str, Any]) -> list[tuple[str, str, Mapping[str, int]]
     return rows
 
 
+def success_figure(summary: Mapping[str, Any]) -> str | None:
+    """"success path validated for N of M tested operations (per API)", or None when successes were not counted."""
+    parts, validated, tested = [], 0, 0
+    for name, api in summary["apis"].items():
+        if "successes" not in api:
+            continue
+        ran = [op for op, count in api["operations"].items() if count[PASSED] + count[FAILED] + count[BROKEN]]
+        seen = len(ran) - len(api.get("unexercised", ()))
+        parts.append(f"{name} {seen}/{len(ran)}")
+        validated, tested = validated + seen, tested + len(ran)
+    if not tested:
+        return None
+    return f"success path validated for {validated} of {tested} tested operations ({', '.join(parts)})"
+
+
 def render_text(summary: Mapping[str, Any]) -> str:
     """A fixed-width table per API and feature, the failing tests and the skip reasons."""
     rows = _rows(summary)
@@ -205,6 +220,9 @@ def render_text(summary: Mapping[str, Any]) -> str:
     lines += [f"{name:<{width}}  {value:>6}  " + "  ".join(f"{count[c]:>9}" for c in _COLUMNS)
               for name, value, count in rows]
     lines += ["", SCORE_FORMULA]
+    figure = success_figure(summary)
+    if figure:
+        lines.append(figure)
     bad = [(ident, t) for ident, t in summary["tests"].items() if t["verdict"] in (FAILED, BROKEN, ERROR)]
     if bad:
         lines += ["", "not passing:"]
@@ -252,6 +270,9 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         shown = f"**{name}**" if not name.startswith(" ") else name.strip()
         lines.append(f"| {shown} | {value} | " + " | ".join(str(count[c]) for c in _COLUMNS) + " |")
     lines += ["", f"_{SCORE_FORMULA}._", ""]
+    figure = success_figure(summary)
+    if figure:
+        lines += [f"{figure[0].upper()}{figure[1:]}.", ""]
     operations = [(api, op, count) for api, data in summary["apis"].items() for op, count in data["operations"].items()
                   if count[PASSED] != sum(count.values())]
     if operations:

@@ -49,6 +49,7 @@ from conformance.suite.schema_safety import (
     Scope,
     active,
 )
+from conformance.suite.success_paths import NO_BODY, RECIPES, KlavisResources, Mem0Resources, Request
 from conformance.suite.support import (
     track_background_initialize,
     track_entity,
@@ -90,6 +91,7 @@ class Calls:
     timeout: float = 30.0
     http: requests.Session | None = field(default=None, repr=False, compare=False)  # keeps connections alive
     successes: Counter[str] | None = field(default=None, repr=False, compare=False)  # validated 2xx per operation
+    hooks: CallHooks | None = field(default=None, repr=False, compare=False)  # the run's safety hooks for these calls
 
     def validated(self, case: Any, response: Any) -> None:
         """The answer to ``case`` passed every check: a 2xx counts as its operation's success path exercised."""
@@ -149,8 +151,9 @@ def operations_of(document: dict[str, Any]) -> list[tuple[str, str, str]]:
 OPERATIONS = {"mem0": _labels("mem0"), "klavis": _labels("klavis")}
 SCHEMAS: dict[str, tuple[Calls, Any]] = {}  # per API, the schema of the latest target: built once per target and process
 
-def run_operation(api: str, label: str, calls: Calls) -> None:
-    """Run schemathesis's test of one operation (examples, coverage, fuzzing) with the profile's budget."""
+def run_operation(api: str, label: str, calls: Calls, resources: Any = None) -> None:
+    """Run schemathesis's test of one operation (examples, coverage, fuzzing) with the profile's budget, then
+    its success path (:mod:`conformance.suite.success_paths`) when ``resources`` are given."""
     __tracebackhide__ = True
     if api not in SCHEMAS or SCHEMAS[api][0] != calls:  # a run against one target builds it once
         SCHEMAS[api] = (calls, schema_of(api, calls))
@@ -161,12 +164,35 @@ def run_operation(api: str, label: str, calls: Calls) -> None:
     tests = list(get_all_tests(schema=schema, test_func=_call_and_validate, settings=None, given_kwargs=None))
     assert len(tests) == 1, f"{label}: schemathesis built {len(tests)} tests"
     operation, test = tests[0].ok()
+    nothing_generated = None
     try:
-        test(calls=calls)
+        try:
+            test(calls=calls)
+        except SkipTest as exc:  # the phases had nothing to generate (an examples-only run, say)
+            nothing_generated = str(exc)
+        if resources is not None:
+            walk_success_path(operation, RECIPES[api][OPERATIONS[api][label]](resources), calls)
     except FailureGroup as exc:
         raise violation_of(exc, operation_source(label)) from None
-    except SkipTest as exc:
-        pytest.skip(str(exc))
+    if nothing_generated is not None and resources is None:
+        pytest.skip(nothing_generated)
+
+
+def walk_success_path(operation: Any, request: Request, calls: Calls) -> None:
+    """Send ``request`` as a schemathesis case of ``operation``, check its answer with every default check, and
+    require a 2xx: the operation's success path, validated on every run."""
+    __tracebackhide__ = True
+    case = operation.Case(path_parameters=request.path or None, query=request.query or None,
+                          **({} if request.body is NO_BODY else {"body": request.body}))
+    assert calls.hooks is not None, "a success path is sent through the run's hooks"
+    with calls.hooks.sending_as_built(request.ids()):
+        response = _send_and_validate(case, calls)
+    if not 200 <= response.status_code < 300:
+        label = f"{case.method} {case.path}"
+        raise ContractViolation(f"{label}: the success path answered {response.status_code}",
+                                received=f"{response.status_code} {(response.content or b'').decode(errors='replace')[:2000]}",
+                                documented=f"a 2xx for a request the document allows, on resources the run made ({label})",
+                                source=operation_source(label))
 
 
 # A check's extra request (the authentication probes) answered as the target being unable to serve it.
@@ -195,7 +221,13 @@ def violation_of(group: FailureGroup, source: Source) -> ContractViolation:
     return violation
 
 
-def _call_and_validate(case, calls: Calls):
+def _call_and_validate(case, calls: Calls) -> None:
+    """schemathesis's test function (under ``@given``, so it returns nothing)."""
+    __tracebackhide__ = True
+    _send_and_validate(case, calls)
+
+
+def _send_and_validate(case, calls: Calls) -> Any:
     """Send the case and check the answer; no answer is the target misbehaving (and so is a 429/502/503/504 after the retries:
     see ``CallHooks.after``)."""
     __tracebackhide__ = True
@@ -206,6 +238,7 @@ def _call_and_validate(case, calls: Calls):
                            operation=f"{case.method} {case.path}") from exc
     case.validate_response(response)
     calls.validated(case, response)
+    return response
 
 
 def _live(target: Target) -> bool:
@@ -255,7 +288,7 @@ def _calls(api: str, client: ApiClient, target: Target, recorder: Recorder, run_
     hooks = CallHooks(recorder, (key,), client.transport.limiter, scope, _register_created(client, cleanup, target.shared_data),
                       filter_user=filter_user if api == "mem0" else None, learned=learned,
                       picks=learned.copy())
-    return Calls(client.url, f"{SCHEMES[api]} {key}", target.api(api).timeout, http, successes), hooks
+    return Calls(client.url, f"{SCHEMES[api]} {key}", target.api(api).timeout, http, successes, hooks), hooks
 
 
 def _skip_unscoped(api: str, request: pytest.FixtureRequest, target: Target) -> None:
@@ -310,16 +343,16 @@ def operation_params(api: str) -> list[Any]:
 
 @pytest.mark.requires("mem0")
 @pytest.mark.parametrize("operation", operation_params("mem0"))
-def test_mem0_operation(operation, mem0_calls):
-    """Every generated request to this Mem0 operation gets an answer that passes all default checks."""
-    run_operation("mem0", operation, mem0_calls)
+def test_mem0_operation(operation, mem0_calls, mem0, ids, cleanup):
+    """Every generated request to this Mem0 operation, and its success path, get answers that pass all default checks."""
+    run_operation("mem0", operation, mem0_calls, Mem0Resources(mem0, ids, cleanup))
 
 
 @pytest.mark.requires("klavis")
 @pytest.mark.parametrize("operation", operation_params("klavis"))
-def test_klavis_operation(operation, klavis_calls):
-    """Every generated request to this Klavis operation gets an answer that passes all default checks."""
-    run_operation("klavis", operation, klavis_calls)
+def test_klavis_operation(operation, klavis_calls, klavis, ids, cleanup):
+    """Every generated request to this Klavis operation, and its success path, get answers that pass all default checks."""
+    run_operation("klavis", operation, klavis_calls, KlavisResources(klavis, ids, cleanup))
 
 
 def _lacking(api: str, target: Target) -> frozenset[str]:
