@@ -43,3 +43,14 @@ def test_stateful_phase_follows_links_out_of_each_creating_operation(api, creato
     """The overlay links give schemathesis's state machine a transition out of each create operation."""
     machine = schemathesis_schema(api, base_url="http://127.0.0.1:9").as_state_machine()
     assert creator in machine.bundles
+
+
+@pytest.mark.parametrize("api", ["mem0", "klavis"])
+def test_every_operation_has_a_success_path_recipe(api):
+    """Each operation of the effective document has exactly one success path (conformance/suite/success_paths.py),
+    so that a new supplement cannot go without one unnoticed."""
+    from conformance.specs import effective
+    from conformance.suite.success_paths import RECIPES
+    from conformance.suite.test_schema import operations_of
+
+    assert set(RECIPES[api]) == {operation_id for _, _, operation_id in operations_of(effective(api))}
