@@ -201,6 +201,8 @@ def success_figure(summary: Mapping[str, Any]) -> str | None:
         if "successes" not in api:
             continue
         ran = [op for op, count in api["operations"].items() if count[PASSED] + count[FAILED] + count[BROKEN]]
+        if not ran:
+            continue
         seen = len(ran) - len(api.get("unexercised", ()))
         parts.append(f"{name} {seen}/{len(ran)}")
         validated, tested = validated + seen, tested + len(ran)
