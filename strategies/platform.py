@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 ENTITY_KINDS = ("user", "agent", "app", "run")
 MEMBER_ROLES = ("READER", "OWNER")
 FEEDBACK_VALUES = ("POSITIVE", "NEGATIVE", "VERY_NEGATIVE", None)
-WEBHOOK_EVENT_TYPES = ("memory_add", "memory_update", "memory_delete")
+WEBHOOK_EVENT_TYPES = ("memory_add", "memory_update", "memory_delete", "memory_categorize")
 # How an export names the users it wants (see filters_for in the suite): one user at the top
 # level of the filters, inside AND, at the top level of the body (as the SDK passes keyword
 # arguments), or one or more users as an OR of conditions. (The "in" operator is not among
@@ -47,7 +47,7 @@ def member_roles() -> st.SearchStrategy[str]:
 
 def event_type_lists() -> st.SearchStrategy[list[str]]:
     """Non-empty lists of distinct webhook event types (a proper subset or all three)."""
-    return st.lists(st.sampled_from(WEBHOOK_EVENT_TYPES), min_size=1, max_size=3, unique=True)
+    return st.lists(st.sampled_from(WEBHOOK_EVENT_TYPES), min_size=1, max_size=4, unique=True)
 
 
 def webhook_update_fields() -> st.SearchStrategy[tuple[str, ...]]:

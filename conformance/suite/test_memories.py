@@ -5,12 +5,15 @@ FACTS.md: Add, List/search filters, Pagination, History, expiration_date.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from conformance.suite.machines.mem0_calls import (
     add_memories,
+    history_of,
     listed,
     memory_of,
     pages,
@@ -115,3 +118,31 @@ def test_a_list_or_search_without_an_entity_filter_is_refused(mem0, method, path
     require(answer, f"{label} is refused with an empty error body", received=answer,
             documented='400 {"message": "One of the filters: app_id, user_id, agent_id, run_id is required!"}',
             source=source)
+
+
+@pytest.mark.requires("mem0")
+@pytest.mark.parametrize("form", ["unix", "iso"])
+def test_an_update_of_the_timestamp_alone_re_dates_the_memory_and_keeps_its_text(mem0, new_user, form):
+    """``PUT /v1/memories/{id}/`` with only ``timestamp`` (Unix seconds or ISO 8601, as the update page and both
+    SDKs allow) is accepted, makes that moment the memory's created_at, keeps its text and records an UPDATE."""
+    [(memory_id, text)] = add_memories(mem0, ["Prefers green tea in the morning"], user_id=new_user())
+    moment = datetime(2024, 5, 17, 8, 30, tzinfo=UTC)
+    value = int(moment.timestamp()) if form == "unix" else moment.isoformat().replace("+00:00", "Z")
+    path, source = f"/v1/memories/{memory_id}/", fact("Add", "PUT /v1/memories/{memory_id}/")
+    expect(mem0.put(path, json={"timestamp": value}), 200, what=f"PUT {path} with timestamp {value!r} alone",
+           source=source)
+    memory = memory_of(mem0, memory_id)
+    created = memory.get("created_at")
+    try:
+        dated = datetime.fromisoformat(str(created).replace("Z", "+00:00"))
+    except ValueError:
+        dated = None
+    require(dated == moment, f"PUT {path} with timestamp {value!r} leaves created_at at {created}",
+            received=created, documented=f"created_at {moment.isoformat()} (the timestamp dates the memory)",
+            source=source, severity=Severity.CRITICAL)
+    require(memory.get("memory") == text, f"PUT {path} with timestamp alone changes the text", received=memory.get("memory"),
+            documented=text, source=source, severity=Severity.CRITICAL)
+    events = [entry.get("event") for entry in history_of(mem0, memory_id)]
+    require(events == ["ADD", "UPDATE"], f"the history of {memory_id} after a timestamp update holds {events}",
+            received=events, documented="ADD, UPDATE (history records every change)",
+            source=fact("History", "GET /v1/memories/{memory_id}/history/"))

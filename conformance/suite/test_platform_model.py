@@ -77,7 +77,7 @@ def test_every_platform_change_in_a_fixed_program(new_machine):
                       lambda: machine.change_project(projects[0], True, True, True, True),
                       lambda: machine.change_project(projects[1], False, True, False, False)]
             if machine.webhooks_on:
-                later += [lambda: machine.make_webhook(projects[0], ["memory_add", "memory_update"], True),
+                later += [lambda: machine.make_webhook(projects[0], ["memory_add", "memory_categorize"], True),
                           lambda: machine.make_webhook(projects[1], ["memory_delete"], True)]
             later += [lambda: machine.regrade(*machine._others()[0], "role"),
                       lambda: machine.regrade(*[o for o in machine._others() if o[0] == "project"][0], "role"),

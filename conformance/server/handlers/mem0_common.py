@@ -101,6 +101,18 @@ def from_timestamp(value: Any, name: str = "timestamp") -> datetime:
         raise bad_request(f"{name} {value} is out of range") from None
 
 
+def moment_of(value: Any, name: str = "timestamp") -> datetime:
+    """A Unix timestamp or an ISO 8601 date-time (as an update's ``timestamp`` may be) as an aware UTC datetime;
+    400 for anything else. A date-time without a zone is taken as UTC."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        except ValueError:
+            raise bad_request(f"{name} must be a Unix timestamp or an ISO 8601 date-time, not {value[:40]!r}") from None
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return from_timestamp(value, name)
+
+
 def stored_text(call: Call, text: str) -> str:
     """The text as stored (fault unicode-mangled folds it to ASCII)."""
     if call.fault(UNICODE_MANGLED):
@@ -129,6 +141,8 @@ def update_changes(item: dict[str, Any]) -> dict[str, Any]:
         changes["metadata"] = check_nesting(item["metadata"], "metadata")
     if "expiration_date" in item:
         changes["expiration_date"] = item["expiration_date"]
+    if item.get("timestamp") is not None:  # the memory's own time, as on add
+        changes["created_at"] = moment_of(item["timestamp"])
     return changes
 
 

@@ -19,6 +19,9 @@ Decisions where FACTS.md says nothing:
 - History ``input`` is the add's user and assistant messages with text content.
 - A deleted memory's history stays readable (its last entry is the DELETE).
 - Updating an immutable memory gets 400 with a message saying to delete and re-add it.
+- An update's ``timestamp`` (Unix seconds or an ISO 8601 date-time) re-dates the memory: its
+  ``created_at`` becomes that moment, ``updated_at`` the moment of the update; history records
+  an UPDATE with the text unchanged. An update with ``timestamp`` alone is valid.
 """
 
 from __future__ import annotations
@@ -153,7 +156,7 @@ def read(call: Call) -> Reply:
 
 @handles("memories_update")
 def update(call: Call) -> Reply:
-    """PUT /v1/memories/{id}/: change text, metadata and/or expiration_date (null clears it)."""
+    """PUT /v1/memories/{id}/: change text, metadata, timestamp and/or expiration_date (null clears it)."""
     body = call.body
     changes = update_changes(body)
     if not changes:

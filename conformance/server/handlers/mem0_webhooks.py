@@ -2,14 +2,14 @@
 
 A webhook is ``{webhook_id, name, url, event_types, is_active, project, created_at,
 updated_at}``, ``project`` being the project's name (as documented). Event types are
-``memory_add | memory_update | memory_delete`` (the request schemas enforce them). The
+``memory_add | memory_update | memory_delete | memory_categorize`` (the request schemas enforce them). The
 reference server never calls a webhook: it keeps the configuration only.
 
 Decisions where the documents are silent:
 - ``webhook_id`` is a decimal string counting up from 1 (the SDK types it an int, the
   document a string; a numeric string satisfies both).
 - ``url`` must be an absolute http(s) URL (400 otherwise); ``name`` defaults to "";
-  ``event_types`` defaults to all three; duplicates are dropped; ``is_active`` defaults to true.
+  ``event_types`` defaults to the three memory changes (add, update, delete; not categorize); duplicates are dropped; ``is_active`` defaults to true.
 - The project comes from the path; a ``project_id`` in the create body is ignored.
 - Update (PUT) changes only the fields it is given (name, url, event_types, is_active).
 """
@@ -25,7 +25,7 @@ from conformance.server.handlers import mem0_account as account
 from conformance.server.registry import Call, handles
 from conformance.server.store import iso, now
 
-EVENT_TYPES = ("memory_add", "memory_update", "memory_delete")
+EVENT_TYPES = ("memory_add", "memory_update", "memory_delete")  # the default; memory_categorize is asked for
 
 UPDATE_DROPS_EVENT_TYPES = faults.declare(
     "webhook-update-drops-event-types", "roundtrip",
