@@ -49,6 +49,9 @@ CATALOGUE = (
                ("POST /v3/memories/add/", "POST /v3/memories/", "POST /v3/memories/search/")),
     Capability("events", "mem0", "queued adds and their events", ("GET /v1/event/{event_id}/",)),
     Capability("webhooks", "mem0", "project webhooks", ("GET /api/v1/webhooks/projects/{project_id}/",)),
+    Capability("profiles", "mem0", "the memory profiles API (settings, generation jobs, profiles)",
+               ("GET /v2/profiles/settings/", "POST /v2/profiles/settings/", "POST /v2/profiles/jobs/",
+                "GET /v2/profiles/jobs/{job_id}/", "GET /v2/entities/user/{entity_id}/profile/")),
     Capability("shared_data", "klavis", "Klavis sandboxes and Mem0 memories in one store",
                ("POST /sandbox/mem0/{sandbox_id}/initialize", "GET /v1/memories/")),
 )
@@ -56,7 +59,8 @@ _UUIDS = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 BY_NAME = {capability.name: capability for capability in CATALOGUE}
 # The supplemented operations whose schema tests need the capability (the seeds' own, such as the
 # webhook operations, are tested on every target).
-GATED = {operation: c.name for c in CATALOGUE if c.name in ("ping", "v3", "events") for operation in c.operations}
+GATED = {operation: c.name for c in CATALOGUE if c.name in ("ping", "v3", "events", "profiles")
+         for operation in c.operations}
 PINNABLE = {api: frozenset(c.name for c in CATALOGUE if c.api == api and c.name != "shared_data")
             for api in ("mem0", "klavis")}
 
@@ -133,6 +137,7 @@ def probe_mem0(mem0: Prober, prefix: str) -> dict[str, tuple[bool, str]]:
         ("POST", "/v3/memories/search/", {"json": {"query": "probe", "filters": {"user_id": user}}}),
     ])
     found["events"] = mem0.exist([("GET", f"/v1/event/{uuid.uuid4()}/", {})])
+    found["profiles"] = mem0.exist([("GET", f"/v2/profiles/jobs/{uuid.uuid4()}/", {})])
     project = _project_of(ping)
     if project is None:
         found["webhooks"] = (True, "GET /v1/ping/ names no project_id to ask for webhooks: assumed there, "

@@ -225,7 +225,7 @@ def embedded(url: str) -> Target:
     return Target(
         name="reference server",
         mem0=ApiTarget("mem0", url, DEFAULT_MEM0_KEY, consistency_wait=2.0,
-                       capabilities=frozenset({"ping", "v3", "events", "webhooks"})),
+                       capabilities=frozenset({"ping", "v3", "events", "webhooks", "profiles"})),
         klavis=ApiTarget("klavis", url, DEFAULT_KLAVIS_KEY, consistency_wait=2.0),
         shared_data=True,
         allow_destructive=True,

@@ -18,6 +18,12 @@ MEM0_SUPPLEMENTS = {
     ("DELETE", "/v2/entities/{entity_type}/{entity_name}/"),
     ("POST", "/v1/exports/get/"),
     ("POST", "/v1/summary/"),
+    # the memory profiles API (overlay 0008)
+    ("GET", "/v2/entities/user/{entity_id}/profile/"),
+    ("POST", "/v2/profiles/jobs/"),
+    ("GET", "/v2/profiles/jobs/{job_id}/"),
+    ("GET", "/v2/profiles/settings/"),
+    ("POST", "/v2/profiles/settings/"),
 }
 KLAVIS_SUPPLEMENTS = {
     ("POST", "/sandbox/mem0"),

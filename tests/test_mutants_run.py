@@ -28,7 +28,7 @@ def test_list_prints_the_catalogue_of_both_apis():
     lines = result.stdout.splitlines()
     assert len(lines) == len(catalogue())
     assert any(line.startswith("memories_search_v2:request.filters.user_id:ignored ") for line in lines)
-    assert f"{len(catalogue())} mutants of 63 operations (klavis, mem0)" in result.stderr
+    assert f"{len(catalogue())} mutants of 68 operations (klavis, mem0)" in result.stderr
     listed = json.loads(mutants("mutants", "list", "--only", "initialize_sandbox:*", "--format", "json").stdout)
     assert listed and all(item["api"] == "klavis" and item["sentence"] for item in listed)
 

@@ -60,6 +60,7 @@ class Scenario:
     expectation: str
     source: str  # a FACTS.md entry
     run: Callable[[Context], None]
+    needs: tuple[str, ...] = ()  # what the target must offer beyond the SDK's API (a capability, "destructive")
 
     @property
     def id(self) -> str:
@@ -350,6 +351,48 @@ def _async_client(ctx: Context) -> None:
             source=fact("List/search filters (v2/v3)"))
 
 
+PROFILE_SCHEMA = {"type": "object", "properties": {"tea": {"type": "array", "description": "What the user drinks"}}}
+
+
+def _profiles(ctx: Context) -> None:
+    client = ctx.mem0
+    if not hasattr(client, "get_profile"):
+        import pytest
+
+        pytest.skip(f"{ctx.releases['mem0ai'].label} has no memory profile methods")
+    written = client.update_profile_settings(enabled=True, schema=PROFILE_SCHEMA, custom_instructions="Keep it short.")
+    wanted = {"schema": PROFILE_SCHEMA, "custom_instructions": "Keep it short."}
+    for name, settings in (("update_profile_settings", written), ("get_profile_settings", client.get_profile_settings())):
+        user = (settings.get("entities") or {}).get("user") if isinstance(settings, dict) else None
+        require(isinstance(user, dict) and settings.get("enabled") is True
+                and {key: user.get(key) for key in wanted} == wanted,
+                f"{name}() after update_profile_settings(enabled=True, schema, custom_instructions) answers other settings",
+                received=settings, documented={"enabled": True, "entities": {"user": wanted}},
+                source=fact("mem0ai Python SDK"))
+    user = ctx.new_user()
+    ctx.memory(user, "Drinks green tea every morning")
+    job = client.generate_profile(user)
+    require(isinstance(job, dict) and job.get("job_id") and job.get("status_url"),
+            "generate_profile() answers no job with a status_url", received=job,
+            documented="{job_id, status, status_url, operation: trigger, …}", source=fact("mem0ai Python SDK"))
+
+    def settled() -> None:
+        state = (client.get_profile_job(job["status_url"]) or {}).get("job") or {}
+        require(state.get("status") == "succeeded", f"get_profile_job({job['status_url']!r}) says {state.get('status')!r}",
+                received=state, documented="succeeded once the job settled", source=fact("mem0ai Python SDK"))
+
+    eventually(settled, within=ctx.wait, what="the profile job settles")
+    profile = client.get_profile(user)
+    require(isinstance(profile, dict) and profile.get("status") == "succeeded" and profile.get("entity_id") == user,
+            f"get_profile({user!r}) after its job settled answers {profile}", received=profile,
+            documented="status succeeded, entity_id the user", source=fact("mem0ai Python SDK"))
+    sample = client.sample_profiles(limit=1)
+    picked = sample.get("entity_ids") if isinstance(sample, dict) else None
+    require(isinstance(picked, list) and len(picked) <= 1 and sample.get("job_id"),
+            f"sample_profiles(limit=1) picks {picked!r}", received=sample,
+            documented="a job of at most one user: {job_id, sampled, entity_ids}", source=fact("mem0ai Python SDK"))
+
+
 KLAVIS = "Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"
 
 
@@ -479,6 +522,9 @@ SCENARIOS = (
              "the renamed webhook is listed, then deleted", "Add", _webhooks),
     Scenario("mem0ai", "delete_users(user_id=u) then get_all", "nothing of the user is listed any more", "Delete-all",
              _delete_users),
+    Scenario("mem0ai", "update_profile_settings, get_profile_settings, generate_profile, get_profile_job, get_profile, "
+             "sample_profiles", "settings read back as written; the user's profile job settles and the profile says "
+             "succeeded; a sample of one", "mem0ai Python SDK", _profiles, needs=("profiles", "destructive")),
     Scenario("klavis", "create_sandbox, get_sandbox, initialize_mem0sandbox, dump, reset_sandbox, delete_sandbox",
              "the dump holds what was initialized, nothing after reset; release answers idle",
              "Klavis mem0 sandbox API", _sandbox_lifecycle),

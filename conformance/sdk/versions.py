@@ -77,7 +77,13 @@ RELEASES: tuple[Release, ...] = (
         constructor=("api_key", "host", "client"), removed=("org_id", "project_id"),
         sends=_frozen({"add": "POST /v3/memories/add/", "get_all": "POST /v3/memories/",
                        "search": "POST /v3/memories/search/", "get": "GET /v1/memories/{memory_id}/",
-                       "history": "GET /v1/memories/{memory_id}/history/", "feedback": "POST /v1/feedback/"}),
+                       "history": "GET /v1/memories/{memory_id}/history/", "feedback": "POST /v1/feedback/",
+                       # the memory profiles API (2.2; older 2.x releases have no such methods)
+                       "get_profile": "GET /v2/entities/user/{entity_id}/profile/",
+                       "generate_profile": "POST /v2/profiles/jobs/", "sample_profiles": "POST /v2/profiles/jobs/",
+                       "get_profile_job": "GET /v2/profiles/jobs/{job_id}/",
+                       "get_profile_settings": "GET /v2/profiles/settings/",
+                       "update_profile_settings": "POST /v2/profiles/settings/"}),
         # 2.x returns the answer as it comes: the v3 list's page, the v3 search's {"results": [...]}
         shapes=_frozen({"get_all": PAGE, "search": RESULTS}),
         top_level_ids=REFUSED,

@@ -156,7 +156,8 @@ async def _answer(server: ReferenceServer, operation: Operation, request: Reques
     with server.transaction():  # a refusal is an answer too: what the handler changed before it stays
         server.store.settle()
         call = Call(validated, parsed.path, parsed.query, parsed.body, server.store, server.settings,
-                    server.faults, str(request.base_url).rstrip("/"))
+                    server.faults, str(request.base_url).rstrip("/"),
+                    {name: value for name, value in request.headers.items() if name != "authorization"})
         handler = HANDLERS[operation.operation_id]
         try:
             if mine:

@@ -23,6 +23,7 @@ class Call:
     settings: ServerSettings
     faults: frozenset[str]
     base_url: str
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names, the Authorization header left out
 
     @property
     def api(self) -> str:

@@ -46,6 +46,9 @@ UNSCOPED = frozenset({
     "add_organization_member", "update_organization_member_role", "remove_organization_member",
     "create_project", "update_project", "delete_project",
     "add_project_member", "update_project_member", "deleteProjectMember",
+    # the project's profile settings, and jobs that generate the profiles of users the body names or the
+    # server samples among all of the project's
+    "profile_settings_update", "profile_jobs_create",
 })
 ENTITY_KEYS = {"user_id": "user", "agent_id": "agent", "app_id": "app", "run_id": "run"}
 # (path prefix, key): names in bodies and queries that tag what the run creates or lists, run-prefixed

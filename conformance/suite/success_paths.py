@@ -28,10 +28,11 @@ from conformance.cleanup import Cleanup, Ids
 from conformance.client import ApiClient
 from conformance.suite.machines.mem0_calls import add_memories
 from conformance.suite.support import answer_of, expect, track_entity, track_sandbox
-from conformance.verdicts import fact, require
+from conformance.verdicts import fact, operation_source, require
 
 TEXT = "Prefers green tea in the morning"
 HOOK_EVENTS = ["memory_add", "memory_update", "memory_delete"]
+PROFILE_SCHEMA = {"type": "object", "properties": {"tea": {"type": "array", "description": "What the user drinks"}}}
 NO_BODY = object()  # a request without a body (unlike an empty object)
 
 
@@ -60,11 +61,17 @@ class Request:
         return found
 
 
-class Mem0Resources:
-    """What the Mem0 recipes need, made through the suite's client on first use in one test."""
+class Unavailable(Exception):
+    """A success path the target can only reach through a change the run may not make there (a live target
+    without allow_destructive): the operation's success path stays unvalidated, and the summary says so."""
 
-    def __init__(self, mem0: ApiClient, ids: Ids, cleanup: Cleanup) -> None:
-        self.mem0, self.ids, self.cleanup = mem0, ids, cleanup
+
+class Mem0Resources:
+    """What the Mem0 recipes need, made through the suite's client on first use in one test; ``destructive``:
+    whether the run may change what is not its own (the project's profile settings)."""
+
+    def __init__(self, mem0: ApiClient, ids: Ids, cleanup: Cleanup, *, destructive: bool = True) -> None:
+        self.mem0, self.ids, self.cleanup, self.destructive = mem0, ids, cleanup, destructive
 
     def name(self, kind: str = "user") -> str:
         """A fresh run-prefixed user (agent, app, run) id; the entity is deleted at the end of the run."""
@@ -112,6 +119,33 @@ class Mem0Resources:
                 received=answer, documented="201 {message, id}", source=fact("Exports", "POST /v1/exports/"))
         return answer["id"]
 
+    def enable_profiles(self) -> None:
+        """Profile generation on, with :data:`PROFILE_SCHEMA`. These are the project's settings, not the run's: on a
+        live target without allow_destructive they are left as they are (profiles on, or :class:`Unavailable`)."""
+        source = operation_source("POST /v2/profiles/settings/")
+        if self.destructive:
+            expect(self.mem0.post("/v2/profiles/settings/", json={"enabled": True, "entities": {"user": {
+                "schema": PROFILE_SCHEMA}}}), 200, source=source)
+            return
+        settings = expect(self.mem0.get("/v2/profiles/settings/"), 200, source=operation_source("GET /v2/profiles/settings/"))
+        if not (isinstance(settings, dict) and settings.get("enabled") is True):
+            raise Unavailable("profiles are not enabled in the project's settings, which a live run does not change")
+
+    def profiled_user(self) -> str:
+        """:attr:`user`, with profile generation enabled."""
+        self.enable_profiles()
+        return self.user
+
+    def profile_job(self) -> str:
+        """The id of a profile generation job for :attr:`user`."""
+        source = operation_source("POST /v2/profiles/jobs/")
+        answer = expect(self.mem0.post("/v2/profiles/jobs/", json={
+            "operation": "trigger", "entity_type": "user", "entity_id": self.profiled_user()}), 202, source=source)
+        require(isinstance(answer, dict) and isinstance(answer.get("job_id"), str),
+                "POST /v2/profiles/jobs/ answers no job_id", received=answer,
+                documented="202 {job_id, status, status_url, …}", source=source)
+        return answer["job_id"]
+
     @cached_property
     def account(self) -> tuple[str, str]:
         """``(org_id, project_id)`` of the key: from ``GET /v1/ping/``, or, on a target without it (the seed
@@ -120,13 +154,13 @@ class Mem0Resources:
         body = answer_of(ping) if ping.status_code == 200 else None
         if isinstance(body, dict) and body.get("org_id") and body.get("project_id"):
             return str(body["org_id"]), str(body["project_id"])
-        source = fact("Organizations", "GET /api/v1/orgs/organizations/")
+        source = operation_source("GET /api/v1/orgs/organizations/")
         orgs = expect(self.mem0.get("/api/v1/orgs/organizations/"), 200, source=source)
         require(isinstance(orgs, list) and orgs and isinstance(orgs[0], dict) and orgs[0].get("org_id"),
                 "GET /api/v1/orgs/organizations/ lists no organization of the key", received=orgs,
                 documented="an array of {org_id, name, …} holding the key's organization", source=source)
         org_id = str(orgs[0]["org_id"])
-        source = fact("Projects", "GET /api/v1/orgs/organizations/{org_id}/projects/")
+        source = operation_source("GET /api/v1/orgs/organizations/{org_id}/projects/")
         projects = expect(self.mem0.get(f"/api/v1/orgs/organizations/{org_id}/projects/"), 200, source=source)
         require(isinstance(projects, list) and projects and isinstance(projects[0], dict)
                 and projects[0].get("project_id"), f"the key's organization {org_id} lists no project", received=projects,
@@ -135,7 +169,7 @@ class Mem0Resources:
 
     def organization(self) -> str:
         """A new organization of the run (unscoped: the reference server or allow_destructive only)."""
-        source = fact("Organizations", "POST /api/v1/orgs/organizations/")
+        source = operation_source("POST /api/v1/orgs/organizations/")
         answer = expect(self.mem0.post("/api/v1/orgs/organizations/", json={"name": self.ids.new("org")}), 201,
                         source=source)
         org_id = answer.get("org_id") if isinstance(answer, dict) else None
@@ -146,7 +180,7 @@ class Mem0Resources:
         return str(org_id)
 
     def project(self, org_id: str) -> str:
-        source = fact("Projects", "POST /api/v1/orgs/organizations/{org_id}/projects/")
+        source = operation_source("POST /api/v1/orgs/organizations/{org_id}/projects/")
         answer = expect(self.mem0.post(f"/api/v1/orgs/organizations/{org_id}/projects/",
                                        json={"name": self.ids.new("project")}), 200, source=source)
         project_id = answer.get("project_id") if isinstance(answer, dict) else None
@@ -159,12 +193,12 @@ class Mem0Resources:
         email = f"{self.ids.new('member')}@example.com"
         where = f"/api/v1/orgs/organizations/{org_id}/" + (f"projects/{project_id}/" if project_id else "")
         expect(self.mem0.post(f"{where}members/", json={"email": email, "role": "READER"}),
-               200 if project_id else 201, source=fact("Members", f"POST {where}members/"))
+               200 if project_id else 201, source=operation_source(f"POST {where}members/"))
         return email
 
     def webhook(self) -> str:
         project_id = self.account[1]
-        source = fact("Webhooks", "POST /api/v1/webhooks/projects/{project_id}/")
+        source = operation_source("POST /api/v1/webhooks/projects/{project_id}/")
         answer = expect(self.mem0.post(f"/api/v1/webhooks/projects/{project_id}/", json={
             "name": self.ids.new("hook"), "url": f"https://example.com/{self.ids.prefix}/hooks",
             "event_types": HOOK_EVENTS}), 201, source=source)
@@ -183,7 +217,7 @@ class KlavisResources:
 
     @cached_property
     def sandbox(self) -> str:
-        source = fact("Klavis sandbox", "POST /sandbox/mem0")
+        source = operation_source("POST /sandbox/mem0")
         answer = expect(self.klavis.post("/sandbox/mem0", json={"tag": self.ids.prefix}), 201, source=source)
         sandbox_id = answer.get("sandbox_id") if isinstance(answer, dict) else None
         require(isinstance(sandbox_id, str) and sandbox_id, "acquiring a mem0 sandbox names no sandbox_id",
@@ -301,6 +335,14 @@ MEM0: dict[str, Callable[[Mem0Resources], Request]] = {
     "add_project_member": _new_project_member,
     "update_project_member": _member_change(_project_member, role="OWNER"),
     "deleteProjectMember": _member_change(_project_member, in_query=True),
+    # memory profiles
+    "profile_settings_read": lambda r: Request(),
+    "profile_settings_update": lambda r: Request(body={"enabled": True, "entities": {"user": {
+        "schema": PROFILE_SCHEMA, "custom_instructions": "Keep each entry short."}}}),
+    "profile_jobs_create": lambda r: Request(body={"operation": "trigger", "entity_type": "user",
+                                                   "entity_id": r.profiled_user()}),
+    "profile_jobs_read": lambda r: Request(path={"job_id": r.profile_job()}),
+    "profiles_read": lambda r: Request(path={"entity_id": r.user}),
     # webhooks
     "get_project_webhooks": lambda r: Request(path={"project_id": r.account[1]}),
     "create_webhook": lambda r: Request(path={"project_id": r.account[1]}, body={

@@ -139,22 +139,35 @@ def _acquire(c: Context, name: str, value: Any) -> Request:
     return "POST", "/sandbox/mem0", None, {"tag": c.request.getfixturevalue("run_prefix"), name: value}
 
 
+def _profile_job(c: Context, name: str, value: Any) -> Request:
+    """A trigger (for an entity_id bound: a user of that name with a memory) or a sample, profiles enabled."""
+    expect(c.mem0.post("/v2/profiles/settings/", json={"enabled": True}), 200)
+    if name == "entity_id":
+        if isinstance(value, str) and value:
+            track_entity(c.cleanup, c.mem0, "user", value)
+            expect(c.mem0.post("/v1/memories/", json={"messages": [{"role": "user", "content": "Likes tea"}],
+                                                      "user_id": value, "infer": False, "async_mode": False}), 200)
+        return "POST", "/v2/profiles/jobs/", None, {"operation": "trigger", "entity_type": "user", name: value}
+    return "POST", "/v2/profiles/jobs/", None, {"operation": "sample", "entity_type": "user", name: value}
+
+
 REQUESTS: dict[str, Callable[[Context, str, Any], Request]] = {
     "agents_create": _entity("agent"), "apps_create": _entity("app"), "runs_create": _entity("run"),
     "users_create": _entity("user"), "memories_create": _add, "memories_search_create": _search_v1,
     "memories_search_v3": _search_v3, "memories_list_v3": _list_v3, "create_organization": _organization,
     "create_project": _project, "update_project": _project_update, "acquire_mem0_sandbox": _acquire,
+    "profile_jobs_create": _profile_job,
 }
 # Requests that write outside the run's prefix (an entity id of one character, an organization, a project):
 # only where destructive operations are allowed.
 DESTRUCTIVE = {("agents_create", "agent_id"), ("apps_create", "app_id"), ("runs_create", "run_id"),
                ("users_create", "user_id"), ("create_organization", "name"), ("create_project", "name"),
-               ("update_project", "name")}
+               ("update_project", "name"), ("profile_jobs_create", "entity_id"), ("profile_jobs_create", "limit")}
 
 
 def _register(c: Context, bound: Bound, method: str, body: dict[str, Any] | None, answer: Any) -> None:
     """Register what an accepted request created with the cleanup."""
-    if bound.operation.endswith("s_create") and body and bound.operation != "memories_create":
+    if bound.operation in ("agents_create", "apps_create", "runs_create", "users_create") and body:
         kind = bound.operation.removesuffix("s_create")
         track_entity(c.cleanup, c.mem0, kind, body[f"{kind}_id"])
     if bound.operation == "acquire_mem0_sandbox" and isinstance(answer, dict) and isinstance(answer.get("sandbox_id"), str):
@@ -172,6 +185,7 @@ def _params() -> list[Any]:
     for bound in documented_bounds():
         needs = [bound.api] + (["destructive"] if (bound.operation, bound.name) in DESTRUCTIVE else [])
         needs += ["v3"] if "/v3/" in bound.label else []
+        needs += ["profiles"] if "/profiles/" in bound.label else []
         ident = f"{bound.label} {'.'.join(bound.site[1:])} {bound.keyword} {bound.limit:g}"
         params.append(pytest.param(bound, marks=[pytest.mark.requires(*needs)], id=ident))
     return params
@@ -196,7 +210,7 @@ def test_a_documented_bound_holds(bound: Bound, request, ids, cleanup):
         response = client.request(method, path, params=query, json=body)
         what = f"{bound.label} with {bound.name} = {value!r} ({bound.keyword} {bound.limit:g})"
         if accepted:
-            answer = expect(response, 200, 201, what=what + ": at the bound", source=source)
+            answer = expect(response, 200, 201, 202, what=what + ": at the bound", source=source)
             _register(c, bound, method, body, answer)
         else:
             if response.is_success:

@@ -49,7 +49,7 @@ from conformance.suite.schema_safety import (
     Scope,
     active,
 )
-from conformance.suite.success_paths import NO_BODY, RECIPES, KlavisResources, Mem0Resources, Request
+from conformance.suite.success_paths import NO_BODY, RECIPES, KlavisResources, Mem0Resources, Request, Unavailable
 from conformance.suite.support import (
     track_background_initialize,
     track_entity,
@@ -171,7 +171,12 @@ def run_operation(api: str, label: str, calls: Calls, resources: Any = None) -> 
         except SkipTest as exc:  # the phases had nothing to generate (an examples-only run, say)
             nothing_generated = str(exc)
         if resources is not None:
-            walk_success_path(operation, RECIPES[api][OPERATIONS[api][label]](resources), calls)
+            try:
+                request = RECIPES[api][OPERATIONS[api][label]](resources)
+            except Unavailable:  # the summary names the operation among those whose success path went unvalidated
+                request = None
+            if request is not None:
+                walk_success_path(operation, request, calls)
     except FailureGroup as exc:
         raise violation_of(exc, operation_source(label)) from None
     if nothing_generated is not None and resources is None:
@@ -343,9 +348,9 @@ def operation_params(api: str) -> list[Any]:
 
 @pytest.mark.requires("mem0")
 @pytest.mark.parametrize("operation", operation_params("mem0"))
-def test_mem0_operation(operation, mem0_calls, mem0, ids, cleanup):
+def test_mem0_operation(operation, mem0_calls, mem0, ids, cleanup, target):
     """Every generated request to this Mem0 operation, and its success path, get answers that pass all default checks."""
-    run_operation("mem0", operation, mem0_calls, Mem0Resources(mem0, ids, cleanup))
+    run_operation("mem0", operation, mem0_calls, Mem0Resources(mem0, ids, cleanup, destructive=not _live(target)))
 
 
 @pytest.mark.requires("klavis")

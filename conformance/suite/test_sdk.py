@@ -42,7 +42,7 @@ _version = version  # the installed version of an SDK, or "not installed"
 def _param(scenario: Scenario):
     feature = f"{scenario.sdk} {_version(scenario.sdk)}"
     return pytest.param(scenario, id=scenario.id, marks=[
-        pytest.mark.sdk, pytest.mark.requires(API_OF[scenario.sdk]),
+        pytest.mark.sdk, pytest.mark.requires(API_OF[scenario.sdk], *scenario.needs),
         pytest.mark.contract(feature, api="sdk", story=scenario.call)])
 
 
