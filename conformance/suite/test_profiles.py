@@ -10,13 +10,14 @@ document: ``succeeded`` once a job settled, built from the user's own memories.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.suite.machines.mem0_calls import add_memories
+from conformance.suite.machines.mem0_calls import add_memories, memory_of
 from conformance.suite.sources import refused
 from conformance.suite.support import Patience, expect
 from conformance.verdicts import Severity, operation_source, require
@@ -132,7 +133,7 @@ def test_a_triggered_profile_settles_from_the_user_s_own_memories(mem0, new_user
     profile, now succeeded, holds that user's memories by the schema, none of another user's."""
     write(mem0, {"enabled": True, "entities": {"user": {"schema": SCHEMA}}})
     ana, ben = new_user(), new_user()
-    add_memories(mem0, ["Drinks green tea every morning", "Lives in Basel"], user_id=ana)
+    made = add_memories(mem0, ["Drinks green tea every morning", "Lives in Basel"], user_id=ana)
     add_memories(mem0, ["Drinks black tea at night"], user_id=ben)
     source = operation_source("GET /v2/entities/user/{entity_id}/profile/")
     fresh = profile(mem0, ana)
@@ -148,6 +149,12 @@ def test_a_triggered_profile_settles_from_the_user_s_own_memories(mem0, new_user
     done = profile(mem0, ana)
     require(done.get("status") == "succeeded" and done.get("generation_count") == 1, f"the profile of {ana} after "
             "its job settled", received=done, documented="status succeeded, generation_count 1", source=source)
+    newest = max(moment(memory_of(mem0, memory_id)["created_at"]) for memory_id, _ in made)
+    generated = moment(done.get("updated_at"))
+    require(generated is not None and newest is not None and generated >= newest,
+            f"the profile of {ana} says it was generated at {done.get('updated_at')}, before her memories existed",
+            received=done.get("updated_at"), documented=f"a moment at or after {newest} (her newest memory)",
+            source=source)
     require(done.get("profile") == {"tea": ["Drinks green tea every morning"], "city": None},
             f"the profile of {ana} holds other memories than hers", received=done.get("profile"),
             documented="{tea: her texts that mention tea, city: null} (her memories only, by the schema)",
@@ -155,6 +162,60 @@ def test_a_triggered_profile_settles_from_the_user_s_own_memories(mem0, new_user
     other = profile(mem0, ben)
     require(other.get("status") == "insufficient_data", f"triggering {ana}'s profile changed {ben}'s", received=other,
             documented="status insufficient_data (no job named him)", source=source)
+
+
+def moment(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def sample(mem0, limit: int) -> dict[str, Any]:
+    source = operation_source(f"POST {JOBS}")
+    answer = expect(mem0.post(JOBS, json={"operation": "sample", "entity_type": "user", "limit": limit}), 202,
+                    what=f"a sample of {limit}", source=source)
+    require(isinstance(answer, dict) and isinstance(answer.get("job_id"), str), f"POST {JOBS} answers no job",
+            received=answer, documented="202 {job_id, status_url, sampled, entity_ids, …}", source=source)
+    return answer
+
+
+def test_jobs_answer_what_was_asked_and_read_back_as_they_settle(mem0, new_user):
+    """A trigger and a sample of 1 (after a trigger, a sample of 2 and a replay): each answer names its own operation,
+    the users it reserved (1; the one sampled, a user of the project), a fresh job and event, replayed false; each job read
+    says the same job and, settled, counts every reserved user succeeded."""
+    write(mem0, {"enabled": True})
+    users = [new_user() for _ in range(3)]
+    for user in users:
+        add_memories(mem0, ["Drinks green tea every morning"], user_id=user)
+    key = f"key-{uuid.uuid4().hex}"
+    earlier = [trigger(mem0, users[0], key), sample(mem0, 2)]
+    trigger(mem0, users[0], key)  # a replay: an answer that says replayed true
+    made = [("trigger", 1, trigger(mem0, users[1])), ("sample", 1, sample(mem0, 1))]
+    source = operation_source(f"POST {JOBS}")
+    for operation, count, job in made:
+        shown = {key: job.get(key) for key in ("operation", "entity_type", "entity_count_reserved", "replayed")}
+        wanted = {"operation": operation, "entity_type": "user", "entity_count_reserved": count, "replayed": False}
+        require(shown == wanted, f"POST {JOBS} ({operation}) answers {shown}", received=job, documented=wanted,
+                source=source, severity=Severity.CRITICAL)
+    picked = made[1][2].get("entity_ids")
+    require(isinstance(picked, list) and len(picked) == 1 == made[1][2].get("sampled"),
+            f"a sample of 1 picks {picked!r}", received=made[1][2], documented="sampled 1, one entity_id", source=source)
+    for user in picked:
+        profile(mem0, user)  # a user of the project: 200, not 404
+    every = [*earlier, *(job for _, _, job in made)]
+    jobs = [job["job_id"] for job in every]
+    events = [job.get("event_id") for job in every if job.get("event_id") is not None]
+    require(len(set(jobs)) == len(jobs) and len(set(events)) == len(events), "two jobs answer the same job or event",
+            received={"jobs": jobs, "events": events}, documented="a job and an event of their own each", source=source)
+    read = operation_source("GET /v2/profiles/jobs/{job_id}/")
+    for operation, count, job in [("sample", 2, earlier[1]), *made]:
+        state = settled(mem0, job)
+        shown = {key: state.get(key) for key in ("id", "operation", "entity_type", "total", "completed", "succeeded")}
+        wanted = {"id": job["job_id"], "operation": operation, "entity_type": "user", "total": count,
+                  "completed": count, "succeeded": count}
+        require(shown == wanted, f"GET {job['status_url']} once settled says {shown}", received=state,
+                documented=wanted, source=read, severity=Severity.CRITICAL)
 
 
 def test_a_repeated_idempotency_key_answers_the_first_job_and_queues_nothing(mem0, new_user):
