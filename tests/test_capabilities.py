@@ -16,7 +16,7 @@ from conformance.targets import ApiTarget, Target, TargetError, embedded, from_m
 from tests.chaos import ChaosProxy
 from tests.test_report_runs import KEYS, run, verdicts
 
-SEED_ONLY = ("/v3/", "/v1/ping/", "/v1/event/")  # what a Mem0 of the seed documents lacks
+SEED_ONLY = ("/v3/", "/v1/ping/", "/v1/event/", "/v2/profiles/")  # what a Mem0 of the seed documents lacks
 LIFECYCLE = "test_memories.py::test_memory_lifecycle_matches_a_plain_model"
 
 
@@ -69,7 +69,7 @@ def test_the_reference_server_offers_every_capability_and_the_probes_leave_nothi
 def test_a_seed_only_target_lacks_the_supplements_and_passes_the_preflight_without_ping(server):
     with ChaosProxy(server.url, trouble=None, missing=SEED_ONLY) as proxy:
         target, findings = preflight.survey(target_of(proxy.url, klavis=False), "probe2")
-    assert offered(findings) == {"ping": False, "v3": False, "events": False, "webhooks": True}
+    assert offered(findings) == {"ping": False, "v3": False, "events": False, "webhooks": True, "profiles": False}
     assert "POST /v3/memories/ 404" in dict((f.name, f.evidence) for f in findings)["v3"]
     assert target.mem0.capabilities == {"webhooks"} and not target.shared_data
     assert proxy.counts["missing"] >= 5
@@ -82,7 +82,7 @@ def test_an_operation_that_answers_wrongly_still_counts_as_offered(server):
 
     with ChaosProxy(server.url, trouble=None, rewrite=broken) as proxy:
         _, findings = preflight.survey(target_of(proxy.url, klavis=False), "probe3")
-    assert offered(findings) == {"ping": True, "v3": True, "events": True, "webhooks": True}
+    assert offered(findings) == {"ping": True, "v3": True, "events": True, "webhooks": True, "profiles": True}
     assert "assumed there" in dict((f.name, f.evidence) for f in findings)["webhooks"]
 
 
@@ -113,7 +113,7 @@ def test_the_embedded_server_pins_every_capability():
 
 def test_a_target_file_pins_only_known_capabilities():
     raw = {"mem0": {"url": "http://x.example", "key": "${K}", "capabilities": ["v3", "vector"]}}
-    with pytest.raises(TargetError, match="'vector', which is not a capability of mem0 .known: events, ping, v3, webhooks"):
+    with pytest.raises(TargetError, match="'vector', which is not a capability of mem0 .known: events, ping, profiles, v3, webhooks"):
         from_mapping(raw, source="t.toml", environ={"K": "k"})
     with pytest.raises(TargetError, match="not a capability of klavis"):
         from_mapping({"klavis": {"url": "http://x.example", "key": "${K}", "capabilities": ["v3"]}},

@@ -111,7 +111,7 @@ def test_a_body_over_the_target_s_size_limit_is_a_valid_rejection(tmp_path: Path
         result = run("--mem0-url", small.url, "--", "-q", "test_schema.py::test_mem0_operation[PUT /v1/batch/]",
                      "test_schema.py::test_mem0_operation[DELETE /v1/batch/]", env=KEYS, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-6000:]
-    assert "2 passed" in result.stdout and statuses.counts[413] > 10, statuses.counts
+    assert "2 passed" in result.stdout and statuses.counts[413] >= 5, statuses.counts
 
 
 def test_a_run_that_builds_its_html_report_does_not_tell_to_build_it(tmp_path: Path):

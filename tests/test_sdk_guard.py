@@ -193,7 +193,9 @@ def test_sdk_compare_of_mem0ai_1_0_11_and_2_2_1_against_the_reference_server(tmp
     assert "  MemoryClient(org_id, project_id)\n" in out
     # 1.0.11 is green against the reference server: its own defects are findings, not failures
     old = json.loads((tmp_path / "mem0ai-1.0.11" / "summary.json").read_text())
-    assert {test["verdict"] for test in old["tests"].values()} == {"passed", "deviation"}
+    assert {test["verdict"] for test in old["tests"].values()} == {"passed", "deviation", "skipped"}
+    skipped = [ident for ident, test in old["tests"].items() if test["verdict"] == "skipped"]
+    assert len(skipped) == 1 and "profile" in skipped[0]  # 1.0.11 has no memory profile methods
     # its feedback() raises TypeError after a 200: an SDK defect, with where it raised and how to reproduce it
     (feedback,) = [test for ident, test in old["tests"].items() if "feedback(" in ident]
     assert feedback["verdict"] == "deviation" and "SDK defect: mem0ai 1.0.11 MemoryClient.feedback(" in feedback["message"]

@@ -14,6 +14,7 @@ from conformance.server.handlers import (
     mem0_entities,
     mem0_exports,
     mem0_platform,
+    mem0_profiles,
     mem0_projects,
     mem0_webhooks,
 )
@@ -153,3 +154,49 @@ def test_webhook_update_drops_event_types(mem0, server):
     assert correct == ["memory_delete"]
     assert faulty == []
 
+
+
+def _profiles_on(mem0, **user_settings):
+    body = {"enabled": True, **({"entities": {"user": user_settings}} if user_settings else {})}
+    assert mem0.post("/v2/profiles/settings/", json=body).status_code == 200
+
+
+def test_profile_settings_drop_instructions(mem0, server):
+    """Without the fault custom_instructions are written and read back; with it, they come back null."""
+
+    def scenario():
+        _profiles_on(mem0, custom_instructions="Keep it short.")
+        return mem0.get("/v2/profiles/settings/").json()["entities"]["user"]["custom_instructions"]
+
+    correct, faulty = run_twice(server, mem0_profiles.SETTINGS_DROP_INSTRUCTIONS, scenario)
+    assert (correct, faulty) == ("Keep it short.", None)
+
+
+def test_profile_job_idempotency_ignored(mem0, server):
+    """Without the fault a repeated Idempotency-Key answers the first job again; with it, a second job is queued."""
+
+    def scenario():
+        remember(server, "Drinks green tea", user_id="ana")
+        _profiles_on(mem0)
+        body = {"operation": "trigger", "entity_type": "user", "entity_id": "ana"}
+        first, again = (mem0.post("/v2/profiles/jobs/", json=body, headers={"Idempotency-Key": "k"}).json()
+                        for _ in range(2))
+        return first["job_id"] == again["job_id"], again["replayed"]
+
+    correct, faulty = run_twice(server, mem0_profiles.IDEMPOTENCY_IGNORED, scenario)
+    assert correct == (True, True) and faulty == (False, False)
+
+
+def test_profile_of_everyone(mem0, server):
+    """Without the fault a profile holds the user's own memories; with it, every memory of the project."""
+
+    def scenario():
+        remember(server, "Ana drinks green tea", user_id="ana")
+        remember(server, "Ben drinks black tea", user_id="ben")
+        _profiles_on(mem0, schema={"type": "object", "properties": {"tea": {"type": "array", "description": "drinks"}}})
+        mem0.post("/v2/profiles/jobs/", json={"operation": "trigger", "entity_type": "user", "entity_id": "ana"})
+        return mem0.get("/v2/entities/user/ana/profile/").json()["profile"]
+
+    correct, faulty = run_twice(server, mem0_profiles.PROFILE_OF_EVERYONE, scenario)
+    assert correct == {"tea": ["Ana drinks green tea"]}
+    assert faulty == {"tea": ["Ana drinks green tea", "Ben drinks black tea"]}
