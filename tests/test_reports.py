@@ -336,3 +336,38 @@ def test_a_failure_block_names_the_difference_of_two_objects_before_their_values
     assert "more characters" in text  # the whole objects are still shown, shortened
     plain = ContractViolation("a count", received=3, documented=4).render()
     assert "difference" not in plain and "  received:   3" in plain
+
+
+def test_the_summary_lists_each_sdk_call_with_its_scenarios_or_why_none_drives_it(tmp_path):
+    """SDK surface coverage: every public call of a guarded SDK (its surface file) with the scenarios whose recorded
+    calls include it (klavis's sandbox client named as in the surface), a reason for those not driven on purpose,
+    and the rest named as gaps; constructors are not calls."""
+    folder = _folder(tmp_path, "run", [_result("a", PASSED)])
+    surface = {"MemoryClient": ["api_key"], "MemoryClient.add": ["messages"], "MemoryClient.search": ["query"],
+               "MemoryClient.chat": [], "MemoryClient.update_project": ["custom_instructions"]}
+    (folder / "sdk-surface-mem0ai.json").write_text(json.dumps({"version": "2.2.1", "calls": surface}), encoding="utf-8")
+    (folder / "sdk-surface-klavis.json").write_text(json.dumps({"version": "2.20.0", "calls": {
+        "Klavis.sandbox.create_sandbox": [], "AsyncKlavis.sandbox.create_sandbox": []}}), encoding="utf-8")
+    lines = [{"sdk": "mem0ai", "version": "2.2.1", "scenario": "mem0ai: add", "calls": [{"method": "MemoryClient.add"}]},
+             {"sdk": "mem0ai", "version": "2.2.1", "scenario": "mem0ai: both", "calls": [
+                 {"method": "MemoryClient.add"}, {"method": "MemoryClient.search"}]},
+             {"sdk": "mem0ai", "version": "1.0.11", "scenario": "mem0ai: old", "calls": [{"method": "MemoryClient.chat"}]},
+             {"sdk": "klavis", "version": "2.20.0", "scenario": "klavis: lifecycle",
+              "calls": [{"method": "SandboxClient.create_sandbox"}]}]
+    (folder / "sdk-traffic-main.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n", encoding="utf-8")
+    built = summary.build([folder])
+    mem0 = built["sdk_surface"]["mem0ai 2.2.1"]
+    assert mem0["calls"] == 4
+    assert mem0["exercised"] == {"MemoryClient.add": ["mem0ai: add", "mem0ai: both"], "MemoryClient.search": ["mem0ai: both"]}
+    assert list(mem0["not_driven"]) == ["MemoryClient.chat"] and "NotImplementedError" in mem0["not_driven"]["MemoryClient.chat"]
+    assert mem0["gaps"] == ["MemoryClient.update_project"]  # another version's call does not count
+    klavis = built["sdk_surface"]["klavis 2.20.0"]
+    assert list(klavis["exercised"]) == ["Klavis.sandbox.create_sandbox"]
+    assert klavis["gaps"] == ["AsyncKlavis.sandbox.create_sandbox"]
+    text = summary.render_text(built)
+    assert ("SDK surface of mem0ai 2.2.1: 2 of 4 public calls exercised by a scenario, 1 not driven (with the reason), "
+            "1 not exercised") in text
+    assert "  not exercised: MemoryClient.update_project" in text
+    markdown = summary.render_markdown(built)
+    assert "  - `MemoryClient.search`: mem0ai: both" in markdown
+    assert "  - `MemoryClient.update_project`: **not exercised**" in markdown

@@ -43,6 +43,7 @@ PACKAGES = ("mem0-conformance", "schemathesis", "hypothesis", "pytest", "allure-
 _RESULT_SUFFIXES = ("-result.json", "-container.json", "-attachment")
 SUCCESSES_GLOB = "successes-*.json"
 SDK_TRAFFIC_GLOB = "sdk-traffic-*.jsonl"
+SDK_SURFACE_GLOB = "sdk-surface-*.json"  # an installed SDK's public calls, written once per run by test_sdk.py
 
 
 def public_url(url: str) -> str:
@@ -121,7 +122,7 @@ def prepare(results: Path, settings: Any) -> None:
     results.mkdir(parents=True, exist_ok=True)
     for path in results.iterdir():
         if path.is_file() and (path.name.endswith(_RESULT_SUFFIXES) or "-attachment" in path.name
-                               or path.match(SUCCESSES_GLOB) or path.match("sdk-traffic-*.jsonl")
+                               or path.match(SUCCESSES_GLOB) or path.match(SDK_TRAFFIC_GLOB) or path.match(SDK_SURFACE_GLOB)
                                or path.name in ("environment.properties", "categories.json", "executor.json")):
             path.unlink()
     write_environment(results, settings)
@@ -173,6 +174,20 @@ def read_sdk_traffic(folders: Iterable[Path]) -> list[dict[str, Any]]:
     operations with the body fields sent, drift, and the SDK calls made."""
     return [json.loads(line) for folder in folders for path in sorted(folder.glob(SDK_TRAFFIC_GLOB))
             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def read_sdk_surfaces(folders: Iterable[Path]) -> dict[str, dict[str, Any]]:
+    """The guarded SDKs' public calls (``sdk-surface-<sdk>.json``): ``{sdk: {"version": ..., "calls": {...}}}``."""
+    found: dict[str, dict[str, Any]] = {}
+    for folder in folders:
+        for path in sorted(folder.glob(SDK_SURFACE_GLOB)):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and isinstance(data.get("calls"), dict):
+                found[path.stem.removeprefix("sdk-surface-")] = data
+    return found
 
 
 def read_results(folders: Iterable[Path]) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from conformance.reporting.results import (
     read_environment,
     read_results,
     read_sdk_traffic,
+    read_sdk_surfaces,
     read_successes,
 )
 from conformance.verdicts import (
@@ -122,10 +123,20 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
                 if verdicts[PASSED] + verdicts[FAILED] + verdicts[BROKEN] and not successes.get(operation)]
     reasons = Counter(t["message"] for t in tests.values() if t["verdict"] == SKIPPED)
     drift: dict[str, set[str]] = {}
-    for line in read_sdk_traffic(folders):
+    traffic = read_sdk_traffic(folders)
+    for line in traffic:
         drift.setdefault(f"{line['sdk']} {line['version']}", set()).update(
             item.removeprefix("drift: ") for item in line.get("drift", ()))
     extra = {"sdk_drift": {sdk: sorted(items) for sdk, items in sorted(drift.items())}} if drift else {}
+    surfaces = read_sdk_surfaces(folders)
+    if surfaces:
+        from conformance.sdk.versions import surface_coverage
+
+        extra["sdk_surface"] = {
+            f"{sdk} {surface.get('version', '?')}": surface_coverage(
+                sdk, surface["calls"], [line for line in traffic if line.get("sdk") == sdk
+                                        and line.get("version") == surface.get("version")])
+            for sdk, surface in sorted(surfaces.items())}
     return {
         "format": FORMAT,
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -211,6 +222,11 @@ def success_figure(summary: Mapping[str, Any]) -> str | None:
     return f"success path validated for {validated} of {tested} tested operations ({', '.join(parts)})"
 
 
+def _surface_line(sdk: str, coverage: Mapping[str, Any]) -> str:
+    return (f"SDK surface of {sdk}: {len(coverage['exercised'])} of {coverage['calls']} public calls exercised by a "
+            f"scenario, {len(coverage['not_driven'])} not driven (with the reason), {len(coverage['gaps'])} not exercised")
+
+
 def render_text(summary: Mapping[str, Any]) -> str:
     """A fixed-width table per API and feature, the failing tests and the skip reasons."""
     rows = _rows(summary)
@@ -241,6 +257,10 @@ def render_text(summary: Mapping[str, Any]) -> str:
         lines += ["", f"success path never validated (no 2xx answer to a generated request passed the checks): "
                       f"{len(unexercised)} operations"]
         lines += [f"  {entry}" for entry in unexercised]
+    for sdk, coverage in summary.get("sdk_surface", {}).items():
+        lines += ["", _surface_line(sdk, coverage)]
+        lines += [f"  not driven: {name} ({reason})" for name, reason in coverage["not_driven"].items()]
+        lines += [f"  not exercised: {name}" for name in coverage["gaps"]]
     for sdk, items in summary.get("sdk_drift", {}).items():
         lines += ["", f"SDK drift of {sdk} (beyond the seed documents; reported, not failed): {len(items)}"]
         lines += [f"  {item}" for item in items]
@@ -303,6 +323,15 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
         lines += [f"- **{t['verdict']}** ({t['severity']}) `{ident}`: {t['message']}"
                   + (" _(explained by a newer published document)_" if t.get("explained_by_drift") else "")
                   for ident, t in bad]
+        lines.append("")
+    if summary.get("sdk_surface"):
+        lines += ["## SDK surface coverage", "",
+                  "Each guarded SDK's public calls: the scenarios that exercise each, or why none does.", ""]
+        for sdk, coverage in summary["sdk_surface"].items():
+            lines += [f"- **{_surface_line(sdk, coverage).removeprefix('SDK surface of ')}**"]
+            lines += [f"  - `{name}`: {', '.join(found)}" for name, found in coverage["exercised"].items()]
+            lines += [f"  - `{name}`: not driven ({reason})" for name, reason in coverage["not_driven"].items()]
+            lines += [f"  - `{name}`: **not exercised**" for name in coverage["gaps"]]
         lines.append("")
     if summary.get("sdk_drift"):
         lines += ["## SDK drift", "", "What the SDKs call and send beyond the vendored seed documents (reported, not failed):", ""]

@@ -101,6 +101,40 @@ RELEASES: tuple[Release, ...] = (
 )
 
 
+# Public calls of a guarded SDK that no scenario drives on purpose, by method name, with the reason (the SDK
+# surface coverage in the summary lists every other call not driven as a gap).
+NOT_DRIVEN: Mapping[str, Mapping[str, str]] = _frozen({
+    "mem0ai": _frozen({
+        "chat": "raises NotImplementedError before any request: it reaches no API",
+        "reset": "deletes every memory and user of the project: no run may, since the target is shared",
+    }),
+    "klavis": _frozen({}),
+})
+# How a call is recorded (calls.py: the class of the object it was called on) -> its name in the SDK's surface.
+_RECORDED = {"klavis": (("SandboxClient.", "Klavis.sandbox."), ("AsyncSandboxClient.", "AsyncKlavis.sandbox."))}
+
+
+def surface_coverage(sdk: str, calls: Mapping[str, Any], traffic: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Which of the SDK's public calls (``calls``: its surface, constructors left out) the scenarios of
+    ``traffic`` (one line per scenario, with the calls it made) exercised, which are not driven on purpose
+    (:data:`NOT_DRIVEN`, with the reason), and which are gaps."""
+    public = sorted(name for name in calls if "." in name)
+    exercised: dict[str, set[str]] = {}
+    for line in traffic:
+        for call in line.get("calls", ()):
+            method = str(call.get("method", ""))
+            for recorded, shown in _RECORDED.get(sdk, ()):
+                if method.startswith(recorded):
+                    method = shown + method.removeprefix(recorded)
+            if method in public:
+                exercised.setdefault(method, set()).add(str(line.get("scenario", "")))
+    reasons = NOT_DRIVEN.get(sdk, {})
+    not_driven = {name: reasons[name.rsplit(".", 1)[-1]] for name in public
+                  if name not in exercised and name.rsplit(".", 1)[-1] in reasons}
+    return {"calls": len(public), "exercised": {name: sorted(found) for name, found in sorted(exercised.items())},
+            "not_driven": not_driven, "gaps": [name for name in public if name not in exercised and name not in not_driven]}
+
+
 class UnknownRelease(LookupError):
     pass
 
