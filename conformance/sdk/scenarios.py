@@ -393,6 +393,50 @@ def _profiles(ctx: Context) -> None:
             documented="a job of at most one user: {job_id, sampled, entity_ids}", source=fact("mem0ai Python SDK"))
 
 
+def _async_calls(ctx: Context) -> None:
+    """The asynchronous client's calls beyond those of _async_client, each checked as its synchronous twin is."""
+    import asyncio
+
+    user, gone = ctx.new_user(), ctx.new_user()
+
+    async def scenario() -> dict[str, Any]:
+        client = ctx.async_mem0()
+        added = [(await client.add(text, user_id=user, infer=False, async_mode=False))["results"][0]["id"]
+                 for text in ("Owns a kayak", "Owns a canoe", "Drinks coffee")]
+        await client.add("Plays the cello", user_id=gone, infer=False, async_mode=False)
+        seen: dict[str, Any] = {"get": (await client.get(added[2])).get("memory")}
+        await client.update(added[2], text="Drinks tea")
+        seen["history"] = [entry.get("event") for entry in await client.history(added[2])]
+        await client.batch_update([{"memory_id": added[0], "text": "Owns two kayaks"}])
+        await client.batch_delete([{"memory_id": added[1]}])
+        seen["after batch"] = sorted(m.get("memory") for m in (await client.get_all(filters={"user_id": user}))["results"])
+        seen["feedback"] = (await client.feedback(added[0], feedback="POSITIVE", feedback_reason="accurate")).get("feedback")
+        seen["summary"] = isinstance(await client.get_summary(filters={"user_id": user}), dict)
+        entities = await client.users()
+        seen["users"] = isinstance(entities, dict) and isinstance(entities.get("results"), list)
+        seen["project"] = (await client.get_project()).get("project_id") == client.project_id
+        hook = await client.create_webhook(url="https://example.invalid/hook", name=f"{ctx.prefix}-async-hook",
+                                           project_id=client.project_id, event_types=["memory_add"])
+        ctx.track_webhook(str(hook["webhook_id"]))
+        await client.update_webhook(hook["webhook_id"], name=f"{ctx.prefix}-async-hook-renamed")
+        seen["webhooks"] = f"{ctx.prefix}-async-hook-renamed" in [
+            h.get("name") for h in await client.get_webhooks(project_id=client.project_id)]
+        await client.delete_webhook(hook["webhook_id"])
+        await client.delete_all(user_id=gone)
+        seen["after delete_all"] = _ids(await client.get_all(filters={"user_id": gone}))
+        await client.delete_users(user_id=user)
+        seen["after delete_users"] = _ids(await client.get_all(filters={"user_id": user}))
+        await client.async_client.aclose()
+        return seen
+
+    seen = asyncio.run(scenario())
+    wanted = {"get": "Drinks coffee", "history": ["ADD", "UPDATE"], "after batch": ["Drinks tea", "Owns two kayaks"],
+              "feedback": "POSITIVE", "summary": True, "users": True, "project": True, "webhooks": True,
+              "after delete_all": [], "after delete_users": []}
+    require(seen == wanted, f"AsyncMemoryClient's calls answer {seen}", received=seen, documented=wanted,
+            source=fact("mem0ai Python SDK"))
+
+
 KLAVIS = "Klavis mem0 sandbox API (`Authorization: Bearer <key>`)"
 
 
@@ -517,6 +561,9 @@ SCENARIOS = (
              "the asynchronous client pings (through requests) and does what the synchronous one does",
              "GET /v1/ping/", _async_client),
     Scenario("mem0ai", "batch_update then batch_delete", "one memory changed, the other gone", "Batch", _batch),
+    Scenario("mem0ai", "AsyncMemoryClient: get, update, history, batch_update, batch_delete, feedback, get_summary, "
+             "users, get_project, webhooks, delete_all, delete_users",
+             "each does what its synchronous twin does", "mem0ai Python SDK", _async_calls),
     Scenario("mem0ai", "feedback(memory_id, 'POSITIVE', reason)", "the feedback is accepted and echoed", "Add", _feedback),
     Scenario("mem0ai", "create_memory_export(schema, filters) then get_memory_export", "the export holds the memory",
              "Add", _export),
