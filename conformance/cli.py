@@ -333,8 +333,17 @@ def _run(args: argparse.Namespace) -> int:
                 raise CliError(f"--{option} applies only to the embedded reference server, not to a target")
 
     embedded_only(bool(args.target or args.mem0_url or args.klavis_url))  # before any key is looked up
+    if args.npm_sdk:
+        from conformance.sdk.npm import NpmError, chosen
+
+        try:
+            npm_sdks = chosen(args.npm_sdk)
+        except NpmError as exc:
+            raise CliError(str(exc)) from None
+    else:
+        npm_sdks = ("default",)
     if args.sdk or args.sdk_only:
-        if len(missing_sdks()) == 2:  # with one of them, its scenarios run and the other's are skipped, saying why
+        if len(missing_sdks()) == 2 and not npm_sdks:  # with one of them, its scenarios run and the other's are skipped
             raise CliError("the SDK guard drives mem0ai and klavis, and neither is installed in this environment: "
                            "pip install 'mem0-conformance[sdk]' (a guard that ran no scenario would pass)")
     try:
@@ -362,6 +371,7 @@ def _run(args: argparse.Namespace) -> int:
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
     pytest_args += ["--sdk"] * args.sdk + ["--sdk-only"] * args.sdk_only
+    pytest_args += [f"--npm-sdk={npm}" for npm in args.npm_sdk]
     if args.shard:
         group, splits = args.shard
         pytest_args += ["--splits", str(splits), "--group", str(group), "--durations-path", str(suite_runner.DURATIONS),
@@ -565,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also run the SDK guard: the real mem0ai and klavis SDKs against the target, their traffic "
                             "checked against the documents (needs the sdk extra: pip install 'mem0-conformance[sdk]')")
     guard.add_argument("--sdk-only", action="store_true", help="run only the SDK guard")
+    run.add_argument("--npm-sdk", action="append", default=[], metavar="PACKAGE@VERSION",
+                       help="an npm SDK and version the guard drives (repeatable; default: mem0ai@3.3.1 and "
+                            "klavis@2.15.0, installed with npm on first use; none: no npm SDK)")
     shards = run.add_mutually_exclusive_group()
     shards.add_argument("--shard", type=_shard, metavar="K/N",
                         help="run only shard K of N (pytest-split, balanced by the durations file kept with the suite); "

@@ -137,6 +137,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sdk", action="store_true", default=False,
                     help="also run the SDK guard: the real mem0ai and klavis SDKs against the target")
     group.addoption("--sdk-only", action="store_true", default=False, help="run only the SDK guard")
+    group.addoption("--npm-sdk", action="append", default=[], metavar="PACKAGE@VERSION",
+                    help="the npm SDK (mem0ai or klavis) and version the SDK guard drives (repeatable; default: "
+                         "mem0ai@3.3.1 and klavis@2.15.0; none: no npm SDK)")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -65,10 +65,12 @@ def test_judge_tells_target_violations_sdk_defects_and_broken_targets_apart():
     assert isinstance(disagree, str) and disagree.startswith("SDK and document disagree: sdk 1 export() sent what")
 
 
-def guard(tmp_path: Path, *faults: str) -> Run:
-    """``run --sdk-only`` against the embedded server, which accepts the canary keys (never to be seen in the results)."""
-    return run(tmp_path, "--sdk-only", *(arg for fault in faults for arg in ("--fault", fault)), "--",
-               "-p", "no:cacheprovider", env=KEYS)
+def guard(tmp_path: Path, *faults: str, npm: str = "none", select: str | None = None) -> Run:
+    """``run --sdk-only`` against the embedded server, which accepts the canary keys (never to be seen in the
+    results); the Python SDKs only unless ``npm`` names npm SDKs (``select``: a ``-k`` expression)."""
+    return run(tmp_path, "--sdk-only", *(arg for fault in faults for arg in ("--fault", fault)),
+               *(arg for sdk in npm.split(",") for arg in ("--npm-sdk", sdk)), "--",
+               "-p", "no:cacheprovider", *(("-k", select) if select else ()), env=KEYS)
 
 
 def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_path):

@@ -176,6 +176,11 @@ def read_sdk_traffic(folders: Iterable[Path]) -> list[dict[str, Any]]:
             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def surface_file(sdk: str) -> str:
+    """The file name of an SDK's public surface beside the results: ``sdk-surface-npm-mem0ai.json``."""
+    return f"sdk-surface-{sdk.replace(':', '-')}.json"
+
+
 def read_sdk_surfaces(folders: Iterable[Path]) -> dict[str, dict[str, Any]]:
     """The guarded SDKs' public calls (``sdk-surface-<sdk>.json``): ``{sdk: {"version": ..., "calls": {...}}}``."""
     found: dict[str, dict[str, Any]] = {}
@@ -186,7 +191,7 @@ def read_sdk_surfaces(folders: Iterable[Path]) -> dict[str, dict[str, Any]]:
             except (OSError, ValueError):
                 continue
             if isinstance(data, dict) and isinstance(data.get("calls"), dict):
-                found[path.stem.removeprefix("sdk-surface-")] = data
+                found[str(data.get("sdk") or path.stem.removeprefix("sdk-surface-"))] = data
     return found
 
 

@@ -125,7 +125,7 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
     drift: dict[str, set[str]] = {}
     traffic = read_sdk_traffic(folders)
     for line in traffic:
-        drift.setdefault(f"{line['sdk']} {line['version']}", set()).update(
+        drift.setdefault(sdk_label(line["sdk"], line["version"]), set()).update(
             item.removeprefix("drift: ") for item in line.get("drift", ()))
     extra = {"sdk_drift": {sdk: sorted(items) for sdk, items in sorted(drift.items())}} if drift else {}
     surfaces = read_sdk_surfaces(folders)
@@ -133,7 +133,7 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
         from conformance.sdk.versions import surface_coverage
 
         extra["sdk_surface"] = {
-            f"{sdk} {surface.get('version', '?')}": surface_coverage(
+            sdk_label(sdk, surface.get("version", "?")): surface_coverage(
                 sdk, surface["calls"], [line for line in traffic if line.get("sdk") == sdk
                                         and line.get("version") == surface.get("version")])
             for sdk, surface in sorted(surfaces.items())}
@@ -220,6 +220,11 @@ def success_figure(summary: Mapping[str, Any]) -> str | None:
     if not tested:
         return None
     return f"success path validated for {validated} of {tested} tested operations ({', '.join(parts)})"
+
+
+def sdk_label(sdk: str, version: str) -> str:
+    """An SDK and version as a reader names them: ``mem0ai 2.2.1``, ``mem0ai 3.3.1 (npm)`` (``npm:mem0ai``)."""
+    return f"{sdk.removeprefix('npm:')} {version}" + (" (npm)" if sdk.startswith("npm:") else "")
 
 
 def _surface_line(sdk: str, coverage: Mapping[str, Any]) -> str:

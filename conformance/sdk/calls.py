@@ -46,6 +46,8 @@ class Call:
         """Where inside the SDK the call raised: ``mem0/client/main.py:812 in feedback``."""
         if self.error is None:
             return ""
+        if getattr(self.error, "at", None):  # an npm SDK's call: where the runner saw it throw
+            return str(self.error.at)
         frames = [frame for frame in traceback.extract_tb(self.error.__traceback__)
                   if any(f"{sep}{module}{sep}" in frame.filename for module in _SDK_MODULES for sep in ("/", "\\"))]
         if not frames:
@@ -85,8 +87,11 @@ class CallLog:
         """``cls(**arguments)`` recorded as a call (SDK clients that ping when constructed), the result watched."""
         return self.watch(self.invoke(sdk, cls.__name__, cls, (), arguments), sdk, cls.__name__)
 
-    def invoke(self, sdk: str, method: str, function: Callable[..., Any], args: tuple, kwargs: dict[str, Any]) -> Any:
-        call, started = self._begin(sdk, method, args, kwargs)
+    def invoke(self, sdk: str, method: str, function: Callable[..., Any], args: tuple, kwargs: dict[str, Any], *,
+               shown: str | None = None) -> Any:
+        """``function(*args, **kwargs)`` recorded as ``method``; ``shown``: the arguments as the caller wrote
+        them, when they are not Python's (an npm SDK's call, made through the Node.js runner)."""
+        call, started = self._begin(sdk, method, args, kwargs, shown)
         with self._stepping(call):
             try:
                 return function(*args, **kwargs)
@@ -116,8 +121,9 @@ class CallLog:
         """The call that raised last, if one did."""
         return next((call for call in reversed(self.calls) if call.error is not None), None)
 
-    def _begin(self, sdk: str, method: str, args: tuple, kwargs: dict[str, Any]) -> tuple[Call, float]:
-        call = Call(sdk, self.version_of(sdk), method, arguments(args, kwargs))
+    def _begin(self, sdk: str, method: str, args: tuple, kwargs: dict[str, Any],
+               shown: str | None = None) -> tuple[Call, float]:
+        call = Call(sdk, self.version_of(sdk), method, arguments(args, kwargs) if shown is None else shown)
         call.first = len(self.recorder)
         self.calls.append(call)
         return call, time.monotonic()
@@ -187,9 +193,18 @@ _MAKERS = {
 _CLIENT_ARGUMENTS = ("client=", "httpx_client=", "api_key=", "host=", "base_url=")
 
 
+_NODE_MAKERS = {
+    "npm:mem0ai": ("MemoryClient", "new MemoryClient({{apiKey: process.env.MEM0_API_KEY, host: {url}}})", "MEM0_API_KEY"),
+    "npm:klavis": ("KlavisClient", "new KlavisClient({{apiKey: process.env.KLAVIS_API_KEY, baseUrl: {url}}})",
+                   "KLAVIS_API_KEY"),
+}
+
+
 def reproducer(call: Call, url: str) -> str:
     """A few lines that make the same SDK call against ``url`` (the SDK version pinned, the key from
     its environment variable, never printed)."""
+    if call.sdk in _NODE_MAKERS:
+        return _node_reproducer(call, url)
     owner, _, method = call.method.rpartition(".")
     owner = owner or method
     if owner not in _MAKERS:
@@ -205,3 +220,31 @@ def reproducer(call: Call, url: str) -> str:
         expression = f"asyncio.run({expression})"
     return (f"pip install '{call.sdk}=={call.version}'; python -c \"import asyncio, os; {imports}; "
             f"print({expression})\"")
+
+
+def _node_reproducer(call: Call, url: str) -> str:
+    """The same for an npm SDK: a Node.js one-liner (``fetch``: the request as a TypeScript user sends it)."""
+    import json
+
+    package = call.sdk.removeprefix("npm:")
+    name, maker, variable = _NODE_MAKERS[call.sdk]
+    made = maker.format(url=json.dumps(url))
+    if call.method == "fetch":
+        method, path, *body = json.loads(f"[{call.arguments}]")
+        scheme = "Token" if package == "mem0ai" else "Bearer"
+        options = {"method": method, "headers": {"Content-Type": "application/json"}}
+        if body:
+            options["body"] = json.dumps(body[0])
+        expression = (f"fetch({json.dumps(url + path)}, {{...{json.dumps(options)}, headers: {{...{json.dumps(options['headers'])}, "
+                      f"Authorization: '{scheme} ' + process.env.{variable}}}}}).then(r => r.text())")
+    elif call.method == name:
+        expression = f"{made}.ping ? {made}.ping() : null"
+    else:
+        holder, _, method = call.method.rpartition(".")
+        chain = holder.removeprefix(name)  # ".sandbox" for klavis
+        expression = f"{made}{chain}.{method}({call.arguments})"
+    import shlex
+
+    program = (f'const {{{name}}} = require("{package}"); '
+               f"Promise.resolve({expression}).then(r => console.log(JSON.stringify(r)), e => console.error(e))")
+    return f"npm install {package}@{call.version}; node -e {shlex.quote(program)}"

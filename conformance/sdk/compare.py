@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.reporting import RESULTS_DIR
-from conformance.reporting.results import read_sdk_traffic, version
+from conformance.reporting.results import read_sdk_traffic, surface_file, version
 from conformance.reporting.summary import load
 from conformance.tools import cache_dir
 
@@ -86,7 +86,7 @@ def run_guard(scripts: Path, reports: Path, urls: dict[str, str], keys: dict[str
     """``run --sdk-only`` with that environment's command against ``urls``; its exit code."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
     environ.update(keys, MEM0_TELEMETRY="False", MEM0_DIR=tempfile.mkdtemp(prefix="mem0-conformance-sdk-"))
-    args = [str(scripts / "mem0-conformance"), "run", "--sdk-only", "--reports", str(reports),
+    args = [str(scripts / "mem0-conformance"), "run", "--sdk-only", "--npm-sdk", "none", "--reports", str(reports),
             *(arg for api, url in urls.items() for arg in (f"--{api}-url", url)), "--", "-q", "-p", "no:cacheprovider"]
     return subprocess.run(args, env=environ, capture_output=True, text=True).returncode
 
@@ -132,7 +132,7 @@ def compare(old: Pin, new: Pin, old_reports: Path, new_reports: Path) -> Compari
 
 
 def _surface(reports: Path, sdk: str) -> dict[str, list[str]]:
-    path = reports / RESULTS_DIR / f"sdk-surface-{sdk}.json"
+    path = reports / RESULTS_DIR / surface_file(sdk)
     return json.loads(path.read_text(encoding="utf-8"))["calls"] if path.is_file() else {}
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.sdk.calls import CallLog
@@ -43,6 +43,7 @@ class Context:
     async_klavis: Callable[[], Any] = lambda: None  # a new AsyncKlavis
     mem0: Any = None
     klavis: Any = None
+    npm: dict[str, Any] = field(default_factory=dict)  # "npm:mem0ai" -> its NpmClients (conformance/sdk/npm.py)
 
     def memory(self, user: str, text: str) -> str:
         added = self.mem0.add(text, user_id=user, infer=False, async_mode=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,12 @@ from conformance.verdicts import (
 )
 
 VIOLATION, DRIFT = "violation", "drift"
+UNDECLARED = "no operation of the effective documents"
+
+
+class SdkDisagreement(Exception):
+    """A scenario found the SDK at odds with the published document, the target answering as documented:
+    a finding about the SDK (reported apart, with a reproducer), never a failure of the target."""
 
 
 @dataclass(frozen=True)
@@ -127,7 +134,7 @@ def check(exchange: Exchange) -> list[Finding]:
     path = urlsplit(exchange.url).path
     operation = find_operation(exchange.method, path)
     if operation is None:
-        return [Finding(DRIFT, f"{exchange.method} {path}", "no operation of the effective documents")]
+        return [Finding(DRIFT, f"{exchange.method} {_templated(path)}", UNDECLARED)]
     label = operation.label
     document = effective(operation.api)
     raw = document["paths"][operation.path][operation.method.lower()]
@@ -139,6 +146,10 @@ def check(exchange: Exchange) -> list[Finding]:
     sent = _json(exchange.request_body)
     if schema is not None and sent is not _NOT_JSON and exchange.request_body:
         found += [Finding(DRIFT, label, f"the request body {problem}") for problem in _problems(operation.api, schema, sent)]
+        found += [Finding(DRIFT, label, f"sends the body field {name}, which the document does not declare")
+                  for name in _undeclared_fields(document, schema, sent)]
+    found += [Finding(DRIFT, label, f"sends the query parameter {name}, which the document does not declare")
+              for name in _undeclared_query(document, operation, exchange.url)]
     if exchange.status is None:
         return found
     responses = raw.get("responses", {})
@@ -157,6 +168,32 @@ def check(exchange: Exchange) -> list[Finding]:
 
 
 _NOT_JSON = object()
+_ID_SEGMENT = re.compile(r"/(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\d+|mct-[^/]+)(?=/|$)")
+
+
+def _templated(path: str) -> str:
+    """A path no document has, its ids (UUIDs, numbers, this run's names) as ``{id}``: one drift entry per route."""
+    return _ID_SEGMENT.sub("/{id}", path)
+
+
+def _undeclared_fields(document: dict[str, Any], schema: dict[str, Any], sent: Any) -> list[str]:
+    """Top-level fields of a sent object that its schema's ``properties`` do not name (a schema that
+    allows any other field still documents none of them: what the SDK relies on is undocumented)."""
+    schema = resolve(document, schema) or {}
+    if not isinstance(sent, dict) or "properties" not in schema or schema.get("additionalProperties") is False:
+        return []  # no properties to hold it to, or the validator already refuses the field
+    return sorted(name for name in sent if name not in schema["properties"])
+
+
+def _undeclared_query(document: dict[str, Any], operation: Any, url: str) -> list[str]:
+    from urllib.parse import parse_qsl
+
+    item = document["paths"][operation.path]
+    declared = {parameter.get("name") for parameter in
+                (resolve(document, raw) or {} for raw in [*item.get("parameters", ()),
+                                                           *item[operation.method.lower()].get("parameters", ())])
+                if parameter.get("in") == "query"}
+    return sorted({name for name, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True)} - declared)
 
 
 def _json(text: str) -> Any:
@@ -212,16 +249,24 @@ def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised:
         return raised
     culprit = next((c for c in reversed(calls) if c.error is raised), None) or next(
         (c for c in reversed(calls) if c.error is not None), None)
+    if isinstance(raised, SdkDisagreement) and calls:  # no call raised: the last one's answer showed it
+        culprit = calls[-1]
     name = _named(call, culprit)
     again = ""
     if culprit is not None and exchanges:  # the target's address, from any exchange of the scenario
         base = urlsplit(exchanges[0].url)
         again = f". Reproduce: {reproducer(culprit, f'{base.scheme}://{base.netloc}')}"
+    if isinstance(raised, SdkDisagreement):
+        return f"{raised}; {name}{again}"
     exchanges = culprit.exchanges if culprit is not None else exchanges
     statuses = [exchange.status for exchange in exchanges]
     if any(status is None for status in statuses):
         return TargetBroken(f"{name}: no answer ({type(raised).__name__}: {raised})")
     pool = [f for e in exchanges for f in check(e)] if culprit is not None else findings
+    nowhere = [f for f in pool if f.message == UNDECLARED]
+    if nowhere and any(status >= 400 for status in statuses):  # a path no document has: the SDK's, not the target's
+        return (f"SDK and document disagree: {name} sent {nowhere[0].operation}, which no effective document declares, "
+                f"and the target answered {max(statuses)}; {type(raised).__name__}: {str(raised)[:160]}{again}")
     disagreements = [f for f in pool if f.kind == DRIFT and f.message.startswith("the request body")]
     if disagreements and any(status >= 400 for status in statuses):
         return (f"SDK and document disagree: {name} sent what the document refuses ({disagreements[0]}), and the "
@@ -240,4 +285,8 @@ def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised:
 
 
 def _named(call: str, culprit: Call | None) -> str:
-    return f"{culprit.sdk} {culprit.version} {culprit.name}" if culprit is not None else call
+    """The call a message is about, its arguments cut short (the report's step shows them whole)."""
+    if culprit is None:
+        return call
+    arguments = culprit.arguments if len(culprit.arguments) <= 80 else culprit.arguments[:77] + "..."
+    return f"{culprit.sdk} {culprit.version} {culprit.method}({arguments})"

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from conformance import plugin
-from conformance.reporting.results import version
+from conformance.reporting.results import surface_file, version
+from conformance.sdk import npm
 from conformance.sdk.calls import Call, CallLog
 from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
 from conformance.sdk.traffic import DRIFT, Finding, Traffic, check, judge
@@ -33,17 +34,39 @@ from conformance.suite.support import track_sandbox, track_webhook
 os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: no telemetry, no writes to ~/.mem0
 os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-conformance-sdk-"))
 
-API_OF = {"mem0ai": "mem0", "klavis": "klavis"}
+API_OF = {"mem0ai": "mem0", "klavis": "klavis", **{npm.PREFIX + package: api for package, api in npm.API_OF.items()}}
+_NPM: dict[str, npm.NpmSdk] = {}  # the npm SDKs this run drives (--npm-sdk), by their name in the guard
 
 
-_version = version  # the installed version of an SDK, or "not installed"
+def _version(sdk: str) -> str:
+    """The version of an SDK the guard drives: the installed Python package's, or the npm SDK's chosen one."""
+    if sdk.startswith(npm.PREFIX):
+        return _NPM[sdk].version if sdk in _NPM else "not installed"
+    return version(sdk)
+
+
+def _feature(sdk: str) -> str:
+    """The report's feature of an SDK and version: ``mem0ai 2.2.1``, ``mem0ai 3.3.1 (npm)``."""
+    return f"{sdk.removeprefix(npm.PREFIX)} {_version(sdk)}" + (" (npm)" if sdk.startswith(npm.PREFIX) else "")
 
 
 def _param(scenario: Scenario):
-    feature = f"{scenario.sdk} {_version(scenario.sdk)}"
     return pytest.param(scenario, id=scenario.id, marks=[
         pytest.mark.sdk, pytest.mark.requires(API_OF[scenario.sdk], *scenario.needs),
-        pytest.mark.contract(feature, api="sdk", story=scenario.call)])
+        pytest.mark.contract(_feature(scenario.sdk), api="sdk", story=scenario.call)])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The Python SDKs' scenarios, then the data scenarios of each npm SDK the run drives."""
+    if "scenario" not in metafunc.fixturenames:
+        return
+    try:
+        chosen = npm.chosen(metafunc.config.getoption("npm_sdk", default=[]))
+    except npm.NpmError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    _NPM.clear()
+    _NPM.update({sdk.name: sdk for sdk in chosen})
+    metafunc.parametrize("scenario", [_param(s) for s in (*SCENARIOS, *npm.scenarios(chosen))])
 
 
 @pytest.fixture(scope="session")
@@ -52,15 +75,25 @@ def traffic(target) -> Traffic:
 
 
 @pytest.fixture(scope="session")
+def npm_runners() -> dict[str, tuple[npm.RecordingProxy, npm.NodeRunner]]:
+    """The npm SDKs' Node.js runners and recording proxies started in this run (stopped at its end)."""
+    started: dict[str, tuple[npm.RecordingProxy, npm.NodeRunner]] = {}
+    yield started
+    for proxy, runner in started.values():
+        runner.close()
+        proxy.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
 def sdk_context(request, target, cleanup, traffic) -> Context:
-    if target.mem0 is not None:
-        pytest.importorskip("mem0", reason="the mem0ai SDK is not installed (pip install 'mem0-conformance[sdk]')")
-    if target.klavis is not None:
-        pytest.importorskip("klavis", reason="the klavis SDK is not installed (pip install 'mem0-conformance[sdk]')")
-    try:
-        releases = {sdk: release(sdk, _version(sdk)) for sdk in releases_wanted(target)}
-    except UnknownRelease as exc:
-        pytest.skip(str(exc))
+    releases = {}
+    for sdk in releases_wanted(target):
+        if version(sdk) == "not installed":
+            continue  # its scenarios skip, saying so (_build); the npm SDKs need no Python package
+        try:
+            releases[sdk] = release(sdk, _version(sdk))
+        except UnknownRelease as exc:
+            pytest.skip(str(exc))
     users = request.getfixturevalue("new_user") if target.mem0 is not None else (lambda: "")
     klavis_api = request.getfixturevalue("klavis") if target.klavis is not None else None
     mem0_api = request.getfixturevalue("mem0") if target.mem0 is not None else None
@@ -69,14 +102,14 @@ def sdk_context(request, target, cleanup, traffic) -> Context:
                       lambda webhook_id: track_webhook(cleanup, mem0_api, webhook_id),
                       wait=max(api.consistency_wait for api in (target.mem0, target.klavis) if api is not None),
                       prefix=request.getfixturevalue("run_prefix"))
-    if target.mem0 is not None:
+    if "mem0ai" in releases:
         from mem0 import AsyncMemoryClient, MemoryClient
 
         context.make_mem0 = lambda **extra: log.construct(MemoryClient, "mem0ai", api_key=target.mem0.key,
                                                           host=target.mem0.url, client=traffic.client(), **extra)
         context.async_mem0 = lambda: log.construct(AsyncMemoryClient, "mem0ai", api_key=target.mem0.key,
                                                    host=target.mem0.url, client=traffic.async_client())
-    if target.klavis is not None:
+    if "klavis" in releases:
         from klavis import AsyncKlavis
 
         context.async_klavis = lambda: log.construct(AsyncKlavis, "klavis", api_key=target.klavis.key,
@@ -88,8 +121,15 @@ def releases_wanted(target) -> list[str]:
     return [sdk for sdk, api in (("mem0ai", target.mem0), ("klavis", target.klavis)) if api is not None]
 
 
-def _build(scenario: Scenario, context: Context, target, traffic: Traffic) -> None:
-    """Construct the SDK's client on first use (MemoryClient pings when constructed)."""
+def _build(scenario: Scenario, context: Context, target, traffic: Traffic, request) -> None:
+    """Construct the SDK's client on first use (MemoryClient pings when constructed); an npm SDK's runner
+    and recording proxy on first use (installing the SDK with npm the first time)."""
+    if scenario.sdk.startswith(npm.PREFIX):
+        if scenario.sdk not in context.npm:
+            _start_npm(_NPM[scenario.sdk], context, target, traffic, request.getfixturevalue("npm_runners"))
+        return
+    if scenario.sdk not in context.releases:
+        pytest.skip(f"the {scenario.sdk} SDK is not installed (pip install 'mem0-conformance[sdk]')")
     if scenario.sdk == "mem0ai" and context.mem0 is None:
         context.mem0 = context.make_mem0()
     if scenario.sdk == "klavis" and context.klavis is None:
@@ -97,6 +137,18 @@ def _build(scenario: Scenario, context: Context, target, traffic: Traffic) -> No
 
         context.klavis = context.log.construct(Klavis, "klavis", api_key=target.klavis.key, base_url=target.klavis.url,
                                                httpx_client=traffic.client())
+
+
+def _start_npm(sdk: npm.NpmSdk, context: Context, target, traffic: Traffic, started: dict) -> None:
+    api = target.mem0 if sdk.api == "mem0" else target.klavis
+    try:
+        folder = sdk.folder()  # installed once into the project's cache: before any clock starts
+    except npm.NpmError as exc:
+        pytest.skip(f"{sdk} cannot be installed: {exc}")
+    proxy = npm.RecordingProxy(api.url, traffic.client()).__enter__()
+    runner = npm.NodeRunner(sdk, {npm.KEY_VARIABLE[sdk.package]: api.key}, folder=folder)
+    started[sdk.name] = (proxy, runner)
+    context.npm[sdk.name] = npm.NpmClients(sdk, runner, proxy.url, context.log)
 
 
 @contextmanager
@@ -111,14 +163,13 @@ def _step(call: Call):
             allure.attach(call.render(), name="SDK call", attachment_type=allure.attachment_type.TEXT)
 
 
-@pytest.mark.parametrize("scenario", [_param(s) for s in SCENARIOS])
 def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic: Traffic, request):
     """The SDK call does what its scenario states, and every exchange it makes conforms to the documents."""
     traffic.take()
     sdk_context.log.calls.clear()
     started, raised = time.monotonic(), None
     try:
-        _build(scenario, sdk_context, target, traffic)
+        _build(scenario, sdk_context, target, traffic, request)
         with traffic.requests_recorded():
             scenario.run(sdk_context)
     except Exception as exc:  # noqa: BLE001 - what the SDK (or the scenario's expectation) raises is judged below
@@ -127,7 +178,7 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
     findings = [finding for exchange in exchanges for finding in check(exchange)]
     findings += [Finding(DRIFT, "conformance/sdk/versions.py", text) for text in unlike(sdk_context.releases, calls)]
     _attach(scenario, calls, findings, time.monotonic() - started, raised)
-    _record(request.config, scenario, exchanges, calls, findings)
+    _record(request.config, scenario, exchanges, calls, findings, sdk_context)
     outcome = judge(f"{scenario.sdk} {_version(scenario.sdk)} {scenario.call}", exchanges, findings, raised,
                     expectation=scenario.expectation, source=scenario.source, calls=calls)
     if isinstance(outcome, BaseException):
@@ -136,7 +187,7 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
         pytest.xfail(outcome)
 
 
-def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings) -> None:
+def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings, context: Context) -> None:
     """The scenario's traffic for ``sdk compare``: one JSON line per scenario in ``sdk-traffic-<worker>.jsonl``
     beside the results (operations called, the body fields sent to each, drift, the SDK calls made), and
     the SDK's public surface once (``sdk-surface-<sdk>.json``)."""
@@ -160,9 +211,10 @@ def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings) 
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"sdk-traffic-{worker_name(config)}.jsonl", "a", encoding="utf-8") as fh:
         fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-    calls = folder / f"sdk-surface-{scenario.sdk}.json"  # the SDK's public calls and parameters, for sdk compare
+    calls = folder / surface_file(scenario.sdk)  # the SDK's public calls and parameters, for sdk compare
     if not calls.exists():
-        calls.write_text(json.dumps({"version": _version(scenario.sdk), "calls": surface(scenario.sdk)}, indent=1),
+        found = context.npm[scenario.sdk].surface()["calls"] if scenario.sdk in context.npm else surface(scenario.sdk)
+        calls.write_text(json.dumps({"sdk": scenario.sdk, "version": _version(scenario.sdk), "calls": found}, indent=1),
                          encoding="utf-8")
 
 
