@@ -172,7 +172,7 @@ def _sdk_compare(args: argparse.Namespace) -> int:
         old, new = Pin.parse(args.old), Pin.parse(args.new)
         if old.sdk != new.sdk:
             raise CompareError(f"compare two versions of one SDK, not {old.sdk} with {new.sdk}")
-        folders = {pin: (args.reports / f"{pin.sdk}-{pin.version}").resolve() for pin in (old, new)}
+        folders = {pin: (args.reports / pin.folder).resolve() for pin in (old, new)}
         scripts = {pin: environment(pin) for pin in (old, new)}
     except CompareError as exc:
         raise CliError(str(exc)) from None
@@ -188,7 +188,7 @@ def _sdk_compare(args: argparse.Namespace) -> int:
     try:
         for pin in (old, new):
             print(f"mem0-conformance: the SDK guard with {pin} ...", flush=True)
-            code = run_guard(scripts[pin], folders[pin], urls, keys)
+            code = run_guard(scripts[pin], folders[pin], urls, keys, pin)
             if code not in (EXIT_OK, EXIT_FAILED, EXIT_BROKEN):
                 raise CliError(f"the SDK guard with {pin} did not complete (exit {code}); see {folders[pin]}")
     finally:
@@ -598,8 +598,8 @@ def build_parser() -> argparse.ArgumentParser:
         "are given; keys from MEM0_API_KEY / KLAVIS_API_KEY), then list scenarios that pass with one only, "
         "operations and body fields sent by one only, and new drift. Exit 1 when NEW regresses.",
     )
-    sdk_compare.add_argument("old", metavar="OLD", help="the version in use, e.g. mem0ai==1.0.11")
-    sdk_compare.add_argument("new", metavar="NEW", help="the version to upgrade to, e.g. mem0ai==2.2.1")
+    sdk_compare.add_argument("old", metavar="OLD", help="the version in use, e.g. mem0ai==1.0.11 (PyPI) or npm:mem0ai@2.4.6 (npm)")
+    sdk_compare.add_argument("new", metavar="NEW", help="the version to upgrade to, e.g. mem0ai==2.2.1 or npm:mem0ai@3.3.1")
     sdk_compare.add_argument("--mem0-url", metavar="URL", help="the Mem0 API to run against")
     sdk_compare.add_argument("--klavis-url", metavar="URL", help="the Klavis API to run against")
     sdk_compare.add_argument("--reports", type=Path, default=DEFAULT_REPORTS / "sdk-compare", metavar="DIR",

@@ -165,3 +165,31 @@ def test_a_planted_fault_fails_the_npm_scenario_that_meets_it(tmp_path):
     assert "npm:mem0ai 3.3.1 MemoryClient.search(\"bees\", {\"filters\": {\"user_id\": \"mct-" in search["message"]
     assert ("the target's answer breaks the documents (POST /v3/memories/search/: the 200 answer at (root): "
             "an array where an object (with results) is documented)") in search["message"]
+
+
+def test_sdk_compare_of_two_npm_mem0ai_versions_lists_the_move_to_the_v3_paths(tmp_path):
+    from tests.test_report_runs import mem0_conformance
+
+    result = mem0_conformance("sdk", "compare", "npm:mem0ai@2.4.6", "npm:mem0ai@3.3.1", "--reports", "cmp", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    out = result.stdout
+    assert "npm:mem0ai@2.4.6 -> npm:mem0ai@3.3.1" in out
+    assert "calls that moved to other operations: 3\n" in out
+    assert "  MemoryClient.getAll: GET /v1/memories/ -> POST /v3/memories/\n" in out
+    assert "  MemoryClient.search: POST /v1/memories/search/ -> POST /v3/memories/search/\n" in out
+    assert "MemoryClient.add: " in out and "POST /v1/memories/ -> POST /v3/memories/add/\n" in out
+    assert "scenarios passing with npm:mem0ai@2.4.6 only (regressions): none" in out
+    assert "  POST /v3/memories/search/  (fields: filters, output_format, query)\n" in out
+    assert "  MemoryClient.getProfile  (the whole call)\n" in out  # a method the newer version added
+    assert "POST /v3/memories/search/: sends the body field output_format, which the document does not declare" in out
+    assert (tmp_path / "cmp" / "npm-mem0ai-2.4.6" / "summary.json").is_file()
+
+
+def test_an_npm_version_is_written_npm_package_at_version():
+    from conformance.sdk.compare import CompareError, Pin
+
+    pin = Pin.parse("npm:klavis@2.15.0")
+    assert (pin.sdk, pin.version, str(pin), pin.folder) == ("npm:klavis", "2.15.0", "npm:klavis@2.15.0",
+                                                             "npm-klavis-2.15.0")
+    with pytest.raises(CompareError, match="npm:mem0ai@X.Y.Z or npm:klavis@X.Y.Z"):
+        Pin.parse("mem0ai@3.3.1")

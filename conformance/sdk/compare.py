@@ -1,8 +1,9 @@
 """``mem0-conformance sdk compare OLD NEW``: the SDK guard with two versions of an SDK, side by side.
 
-Each version (``mem0ai==1.0.11``) gets its own virtual environment under the project's cache
-(``<cache>/sdk/mem0ai-1.0.11/``: this checkout, editable, that SDK version, the other SDK's default),
-made once and reused. Both run ``mem0-conformance run --sdk-only`` against the same target (one
+Each version of a Python SDK (``mem0ai==1.0.11``) gets its own virtual environment under the project's
+cache (``<cache>/sdk/mem0ai-1.0.11/``: this checkout, editable, that SDK version, the other SDK's
+default), made once and reused. A version of an npm SDK (``npm:mem0ai@3.3.1``) is installed with npm
+into the cache (:mod:`conformance.sdk.npm`) and driven from this environment, its scenarios alone. Both run ``mem0-conformance run --sdk-only`` against the same target (one
 reference server this command starts, unless URLs are given), and the two runs are compared:
 scenarios that pass with one and not the other, operations and body fields one sends and the
 other does not, drift new in one. The newer version regresses when a scenario that passes with
@@ -17,7 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from conformance.tools import cache_dir
 SDKS = {"mem0ai": "klavis>=2.20,<3", "klavis": "mem0ai>=2.2.1,<3"}  # each SDK's companion, at its default
 COMPANIONS = {"mem0ai": "klavis", "klavis": "mem0ai"}
 _SPEC = re.compile(r"^(mem0ai|klavis)==([0-9][0-9A-Za-z.+-]*)$")
+_NPM_SPEC = re.compile(r"^npm:(mem0ai|klavis)@([0-9][0-9A-Za-z.+-]*)$")
 
 
 class CompareError(Exception):
@@ -37,18 +39,31 @@ class CompareError(Exception):
 
 @dataclass(frozen=True)
 class Pin:
-    sdk: str
+    sdk: str  # "mem0ai", or "npm:mem0ai" for the npm SDK
     version: str
 
     @classmethod
     def parse(cls, text: str) -> Pin:
         match = _SPEC.match(text.strip())
-        if match is None:
-            raise CompareError(f"{text!r} is not an SDK version: write mem0ai==X.Y.Z or klavis==X.Y.Z")
-        return cls(match.group(1), match.group(2))
+        if match is not None:
+            return cls(match.group(1), match.group(2))
+        match = _NPM_SPEC.match(text.strip())
+        if match is not None:
+            return cls(f"npm:{match.group(1)}", match.group(2))
+        raise CompareError(f"{text!r} is not an SDK version: write mem0ai==X.Y.Z or klavis==X.Y.Z (PyPI), "
+                           "npm:mem0ai@X.Y.Z or npm:klavis@X.Y.Z (npm)")
+
+    @property
+    def npm(self) -> bool:
+        return self.sdk.startswith("npm:")
+
+    @property
+    def folder(self) -> str:
+        """Its reports' folder name: ``mem0ai-1.0.11``, ``npm-mem0ai-3.3.1``."""
+        return f"{self.sdk.replace(':', '-')}-{self.version}"
 
     def __str__(self) -> str:
-        return f"{self.sdk}=={self.version}"
+        return f"{self.sdk}@{self.version}" if self.npm else f"{self.sdk}=={self.version}"
 
 
 def checkout() -> Path:
@@ -60,8 +75,17 @@ def checkout() -> Path:
 
 def environment(pin: Pin, *, log=print) -> Path:
     """The virtual environment of ``pin`` (made and installed on first use); its ``bin`` folder. When this
-    environment already has that version (and the other SDK), it is used as it is: nothing to install."""
+    environment already has that version (and the other SDK), it is used as it is: nothing to install.
+    An npm SDK runs from this environment; its package is installed with npm now (once)."""
     here = Path(sys.executable).parent
+    if pin.npm:
+        from conformance.sdk.npm import NpmError, NpmSdk
+
+        try:
+            NpmSdk(pin.sdk.removeprefix("npm:"), pin.version).folder()
+        except NpmError as exc:
+            raise CompareError(f"{pin} could not be installed: {exc}") from None
+        return here
     if (version(pin.sdk) == pin.version and version(COMPANIONS[pin.sdk]) != "not installed"
             and (here / "mem0-conformance").exists()):
         return here
@@ -82,12 +106,16 @@ def environment(pin: Pin, *, log=print) -> Path:
     return scripts
 
 
-def run_guard(scripts: Path, reports: Path, urls: dict[str, str], keys: dict[str, str]) -> int:
-    """``run --sdk-only`` with that environment's command against ``urls``; its exit code."""
+def run_guard(scripts: Path, reports: Path, urls: dict[str, str], keys: dict[str, str], pin: Pin | None = None) -> int:
+    """``run --sdk-only`` with that environment's command against ``urls``; its exit code. The Python SDKs'
+    scenarios, or with an npm ``pin`` that SDK's alone."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
     environ.update(keys, MEM0_TELEMETRY="False", MEM0_DIR=tempfile.mkdtemp(prefix="mem0-conformance-sdk-"))
-    args = [str(scripts / "mem0-conformance"), "run", "--sdk-only", "--npm-sdk", "none", "--reports", str(reports),
-            *(arg for api, url in urls.items() for arg in (f"--{api}-url", url)), "--", "-q", "-p", "no:cacheprovider"]
+    npm = f"{pin.sdk.removeprefix('npm:')}@{pin.version}" if pin is not None and pin.npm else "none"
+    only = ["-k", pin.sdk] if pin is not None and pin.npm else []
+    args = [str(scripts / "mem0-conformance"), "run", "--sdk-only", "--npm-sdk", npm, "--reports", str(reports),
+            *(arg for api, url in urls.items() for arg in (f"--{api}-url", url)), "--", "-q", "-p", "no:cacheprovider",
+            *only]
     return subprocess.run(args, env=environ, capture_output=True, text=True).returncode
 
 
@@ -107,6 +135,7 @@ class Comparison:
     drift_new: list[str]
     removed: dict[str, list[str]]  # SDK calls (or their parameters) the new version no longer has: breaking for callers
     added: dict[str, list[str]]
+    moved: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)  # SDK call -> (operations it sent with old, with new)
 
     @property
     def regressed(self) -> bool:
@@ -128,7 +157,33 @@ def compare(old: Pin, new: Pin, old_reports: Path, new_reports: Path) -> Compari
         {op: sent[old][op] for op in sorted(sent[old].keys() - sent[new].keys())},
         {op: (sorted(set(sent[old][op]) - set(sent[new][op])), sorted(set(sent[new][op]) - set(sent[old][op])))
          for op in sorted(both) if set(sent[old][op]) != set(sent[new][op])},
-        sorted(drift[new] - drift[old]), *_surface_change(old.sdk, old_reports, new_reports))
+        sorted(drift[new] - drift[old]), *_surface_change(old.sdk, old_reports, new_reports),
+        _moves(_sent_by_call(traffic(old_reports), old.sdk), _sent_by_call(traffic(new_reports), new.sdk)))
+
+
+def _sent_by_call(lines: list[dict[str, Any]], sdk: str) -> dict[str, set[str]]:
+    """Each SDK call (``MemoryClient.add``) -> the operations its exchanges went to, over every scenario."""
+    from urllib.parse import urlsplit
+
+    from conformance.specs import find_operation
+
+    found: dict[str, set[str]] = {}
+    for line in lines:
+        if line["sdk"] != sdk:
+            continue
+        for call in line.get("calls", ()):
+            for exchange in call.get("exchanges", ()):
+                method, _, rest = exchange.partition(" ")
+                path = urlsplit(rest.split(" -> ")[0]).path
+                operation = find_operation(method, path)
+                found.setdefault(call["method"], set()).add(operation.label if operation else f"{method} {path}")
+    return found
+
+
+def _moves(old: dict[str, set[str]], new: dict[str, set[str]]) -> dict[str, tuple[list[str], list[str]]]:
+    """The calls both versions made that went to other operations: where a path moved (v1 to v3, say)."""
+    return {call: (sorted(old[call]), sorted(new[call])) for call in sorted(old.keys() & new.keys())
+            if old[call] != new[call]}
 
 
 def _surface(reports: Path, sdk: str) -> dict[str, list[str]]:
@@ -171,6 +226,9 @@ def render(result: Comparison) -> str:
     lines += [f"  {op}" + (f"  (fields: {', '.join(fields)})" if fields else "") for op, fields in result.sent_new.items()]
     lines.append(f"operations {old} calls that {new} does not: {len(result.sent_old) or 'none'}")
     lines += [f"  {op}" + (f"  (fields: {', '.join(fields)})" if fields else "") for op, fields in result.sent_old.items()]
+    moved = result.moved
+    lines.append(f"calls that moved to other operations: {len(moved) or 'none'}")
+    lines += [f"  {call}: {', '.join(before)} -> {', '.join(after)}" for call, (before, after) in moved.items()]
     lines.append(f"body fields that changed on operations both call: {len(result.fields) or 'none'}")
     for op, (gone, added) in result.fields.items():
         lines.append(f"  {op}: " + "; ".join(part for part in (f"only {old}: {', '.join(gone)}" if gone else "",

@@ -263,7 +263,7 @@ def applies(data: Mapping[str, Any], version: str) -> bool:
 
 HOLDER = {"mem0ai": "MemoryClient", "klavis": "KlavisClient.sandbox"}  # the object whose methods the steps call
 MADE = {"mem0ai": "MemoryClient", "klavis": "KlavisClient"}  # the client a run makes first
-_RESERVED = frozenset({"as", "expect", "eventually", "track", "versions", "disagrees"})
+_RESERVED = frozenset({"as", "keep", "expect", "eventually", "track", "versions", "disagrees"})
 
 
 @dataclass
@@ -309,7 +309,8 @@ def _shown(args: list[Any]) -> str:
 
 
 class Unfinished(LookupError):
-    """A scenario of ``npm/scenarios.yaml`` refers to a name no step has kept."""
+    """A scenario of ``npm/scenarios.yaml`` refers to a name no step has kept, or keeps what the answer lacks:
+    an error of the scenario (the test breaks), never taken for the SDK's or the target's."""
 
 
 def interpret(scenario: Mapping[str, Any], ctx: Any, clients: NpmClients) -> None:
@@ -328,7 +329,11 @@ def interpret(scenario: Mapping[str, Any], ctx: Any, clients: NpmClients) -> Non
             kept[root] = ctx.new_user()  # a run-prefixed user, deleted at the end of the run
         if root not in kept:
             raise Unfinished(f"{scenario['call']}: ${root} is used before a step keeps it")
-        return at(kept[root], rest)
+        try:
+            return at(kept[root], rest)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise Unfinished(f"{scenario['call']}: ${reference} is not in what the step kept: "
+                             f"{json.dumps(kept[root])[:200]}") from None
 
     for step in scenario["steps"]:
         if not applies(step, clients.sdk.version):
@@ -346,6 +351,8 @@ def interpret(scenario: Mapping[str, Any], ctx: Any, clients: NpmClients) -> Non
             answer = once()
         if "as" in step:
             kept[step["as"]] = answer
+        for name, paths in (step.get("keep") or {}).items():  # a part of the answer: the first path that is in it
+            kept[name] = _first(answer, [paths] if isinstance(paths, str) else paths, f"{scenario['call']}: {method}")
         for kind, reference in (step.get("track") or {}).items():
             {"sandbox": ctx.track_sandbox, "webhook": ctx.track_webhook}[kind](substitute(reference, lookup))
         broken = _broken(expected, answer)
@@ -356,13 +363,22 @@ def interpret(scenario: Mapping[str, Any], ctx: Any, clients: NpmClients) -> Non
                 source=fact(scenario["source"]))
 
 
+def _first(answer: Any, paths: list[str], where: str) -> Any:
+    for path in paths:
+        try:
+            return at(answer, path.split("."))
+        except (KeyError, IndexError, TypeError, ValueError):
+            continue
+    raise Unfinished(f"{where}: none of {', '.join(paths)} is in the answer {json.dumps(answer)[:200]}")
+
+
 def _broken(expected: Mapping[str, Any], answer: Any) -> list[str]:
     """Each expectation ``answer`` does not meet: ``results.length is 0 where 1 is expected``."""
     found = []
     for path, value in expected.items():
         try:
             actual = at(answer, path.split(".") if path else [])
-        except (KeyError, IndexError, TypeError):
+        except (KeyError, IndexError, TypeError, ValueError):
             actual = "(missing)"
         if actual != value:
             found.append(f"{path or 'the answer'} is {json.dumps(actual)[:200]} where {json.dumps(value)[:200]} is expected")

@@ -172,6 +172,8 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
         _build(scenario, sdk_context, target, traffic, request)
         with traffic.requests_recorded():
             scenario.run(sdk_context)
+    except npm.Unfinished:
+        raise  # the data scenario itself is wrong: an error of the suite
     except Exception as exc:  # noqa: BLE001 - what the SDK (or the scenario's expectation) raises is judged below
         raised = exc
     exchanges, calls = traffic.take(), list(sdk_context.log.calls)
