@@ -232,11 +232,10 @@ def _node_reproducer(call: Call, url: str) -> str:
     if call.method == "fetch":
         method, path, *body = json.loads(f"[{call.arguments}]")
         scheme = "Token" if package == "mem0ai" else "Bearer"
-        options = {"method": method, "headers": {"Content-Type": "application/json"}}
-        if body:
-            options["body"] = json.dumps(body[0])
-        expression = (f"fetch({json.dumps(url + path)}, {{...{json.dumps(options)}, headers: {{...{json.dumps(options['headers'])}, "
-                      f"Authorization: '{scheme} ' + process.env.{variable}}}}}).then(r => r.text())")
+        sent = f", body: JSON.stringify({json.dumps(body[0])})" if body else ""
+        expression = (f"fetch({json.dumps(url + path)}, {{method: {json.dumps(method)}, headers: {{\"Content-Type\": "
+                      f"\"application/json\", Authorization: \"{scheme} \" + process.env.{variable}}}{sent}}})"
+                      ".then(r => r.text())")
     elif call.method == name:
         expression = f"{made}.ping ? {made}.ping() : null"
     else:

@@ -303,9 +303,10 @@ class NpmClients:
 
 
 def _shown(args: list[Any]) -> str:
-    """Arguments as a TypeScript caller writes them (JSON), each shortened."""
+    """Arguments as a TypeScript caller writes them (JSON): whole, so that the reproducer runs as it is (messages
+    shorten them; a very long one is cut)."""
     parts = [json.dumps(arg, ensure_ascii=False) for arg in args]
-    return ", ".join(part if len(part) <= 160 else part[:157] + "..." for part in parts)
+    return ", ".join(part if len(part) <= 2000 else part[:1997] + "..." for part in parts)
 
 
 class Unfinished(LookupError):
