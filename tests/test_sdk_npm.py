@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from conformance.client import Exchange, Recorder, RecordingTransport
+from conformance.reporting.summary import SURFACE_ATTACHMENT, SURFACE_GLOBALS
 from conformance.sdk import npm
 from conformance.sdk.calls import Call, reproducer
 from conformance.sdk.traffic import DRIFT, SdkDisagreement, check, judge
@@ -105,7 +106,7 @@ def test_a_node_reproducer_reads_the_key_from_its_variable():
     assert 'new MemoryClient({apiKey: process.env.MEM0_API_KEY, host: "http://127.0.0.1:8000"}).search("tea", ' in line
     fetched = reproducer(Call("npm:klavis", "2.15.0", "fetch", '"GET", "/sandbox/mem0/s1/dump"'), "http://h")
     assert 'fetch("http://h/sandbox/mem0/s1/dump", {method: "GET", headers: {"Content-Type": "application/json", ' \
-        'Authorization: "Bearer " + process.env.KLAVIS_API_KEY})' in fetched
+        'Authorization: "Bearer " + process.env.KLAVIS_API_KEY}})' in fetched
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +149,13 @@ def test_the_npm_sdks_run_against_the_reference_server_their_defects_reported_as
     surfaces = summary["sdk_surface"]
     assert (len(surfaces["mem0ai 3.3.1 (npm)"]["exercised"]), surfaces["mem0ai 3.3.1 (npm)"]["gaps"]) == (29, [])
     assert (len(surfaces["klavis 2.15.0 (npm)"]["exercised"]), surfaces["klavis 2.15.0 (npm)"]["gaps"]) == (6, [])
+    # the same coverage is a global attachment of the Allure report
+    results = outcome.reports / "allure-results"
+    (attachment,) = json.loads((results / SURFACE_GLOBALS).read_text(encoding="utf-8"))["attachments"]
+    assert attachment["name"] == "SDK surface coverage" and attachment["source"] == SURFACE_ATTACHMENT
+    shown = (results / SURFACE_ATTACHMENT).read_text(encoding="utf-8")
+    assert "- **mem0ai 3.3.1 (npm): 29 of 29 public calls exercised by a scenario" in shown
+    assert "  - `KlavisClient.sandbox.dumpSandbox`: npm:klavis: dumpSandbox of a mem0 sandbox" in shown
     drift = summary["sdk_drift"]["mem0ai 3.3.1 (npm)"]
     assert "POST /v3/memories/search/: sends the body field output_format, which the document does not declare" in drift
     assert "GET /v1/entities/: sends the query parameter page_size, which the document does not declare" in drift

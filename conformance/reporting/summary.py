@@ -174,10 +174,12 @@ def write_summary(reports: Path, folders: Iterable[Path] | None = None, *, incom
     ``summary.json`` and ``summary.md`` into ``reports``; the Markdown also goes to GitHub's step summary.
     ``incomplete`` says why the run did not finish (an interrupted run proves nothing of what it did not run):
     the summary carries it, shows it first, and ``diff`` and ``--baseline`` refuse to pass it."""
-    summary = build(folders or [reports / RESULTS_DIR])
+    folders = list(folders) if folders else [reports / RESULTS_DIR]
+    summary = build(folders)
     if incomplete:
         summary["incomplete"] = incomplete
     reports.mkdir(parents=True, exist_ok=True)
+    _attach_sdk_surface(summary, folders[0])
     (reports / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     markdown = render_markdown(summary)
     (reports / SUMMARY_MD).write_text(markdown, encoding="utf-8")
@@ -186,6 +188,39 @@ def write_summary(reports: Path, folders: Iterable[Path] | None = None, *, incom
         with open(step, "a", encoding="utf-8") as fh:
             fh.write(markdown + "\n")
     return summary
+
+
+SURFACE_GLOBALS = "mem0-conformance-sdk-surface-globals.json"  # Allure 3 reads *-globals.json: the report's own
+SURFACE_ATTACHMENT = "mem0-conformance-sdk-surface-attachment.txt"  # attachments, beside every test's
+
+
+def _attach_sdk_surface(summary: Mapping[str, Any], results: Path) -> None:
+    """The SDK surface coverage as a global attachment of the Allure report (its "Global attachments"):
+    the same section summary.md holds. Written again with each summary; removed when no SDK ran."""
+    lines = _surface_section(summary)
+    if not lines or not results.is_dir():
+        for name in (SURFACE_GLOBALS, SURFACE_ATTACHMENT):
+            (results / name).unlink(missing_ok=True)
+        return
+    (results / SURFACE_ATTACHMENT).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stamp = int(datetime.now(UTC).timestamp() * 1000)
+    (results / SURFACE_GLOBALS).write_text(json.dumps({"attachments": [
+        {"name": "SDK surface coverage", "source": SURFACE_ATTACHMENT, "type": "text/plain", "timestamp": stamp}],
+        "errors": []}), encoding="utf-8")
+
+
+def _surface_section(summary: Mapping[str, Any]) -> list[str]:
+    """Each guarded SDK's public calls: the scenarios that exercised each, or why none did (Markdown)."""
+    if not summary.get("sdk_surface"):
+        return []
+    lines = ["## SDK surface coverage", "",
+             "Each guarded SDK's public calls: the scenarios that exercise each, or why none does.", ""]
+    for sdk, coverage in summary["sdk_surface"].items():
+        lines += [f"- **{_surface_line(sdk, coverage).removeprefix('SDK surface of ')}**"]
+        lines += [f"  - `{name}`: {', '.join(found)}" for name, found in coverage["exercised"].items()]
+        lines += [f"  - `{name}`: not driven ({reason})" for name, reason in coverage["not_driven"].items()]
+        lines += [f"  - `{name}`: **not exercised**" for name in coverage["gaps"]]
+    return lines + [""]
 
 
 # --- rendering -----------------------------------------------------------------------------------------
@@ -329,15 +364,7 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
                   + (" _(explained by a newer published document)_" if t.get("explained_by_drift") else "")
                   for ident, t in bad]
         lines.append("")
-    if summary.get("sdk_surface"):
-        lines += ["## SDK surface coverage", "",
-                  "Each guarded SDK's public calls: the scenarios that exercise each, or why none does.", ""]
-        for sdk, coverage in summary["sdk_surface"].items():
-            lines += [f"- **{_surface_line(sdk, coverage).removeprefix('SDK surface of ')}**"]
-            lines += [f"  - `{name}`: {', '.join(found)}" for name, found in coverage["exercised"].items()]
-            lines += [f"  - `{name}`: not driven ({reason})" for name, reason in coverage["not_driven"].items()]
-            lines += [f"  - `{name}`: **not exercised**" for name in coverage["gaps"]]
-        lines.append("")
+    lines += _surface_section(summary)
     if summary.get("sdk_drift"):
         lines += ["## SDK drift", "", "What the SDKs call and send beyond the vendored seed documents (reported, not failed):", ""]
         for sdk, items in summary["sdk_drift"].items():

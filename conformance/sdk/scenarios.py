@@ -293,6 +293,77 @@ def _export(ctx: Context) -> None:
     eventually(exported, within=ctx.wait, what="the export holds the memory")
 
 
+EXPORT_SCHEMA = {"type": "object", "properties": {"memory": {"type": "string"}}}
+
+
+def _export_as_documented(ctx: Context) -> None:
+    """The export with its schema as the document types it (an object; the SDK annotates a str but sends what
+    it is given), so that get_memory_export is reached whatever the string form meets."""
+    user = ctx.new_user()
+    ctx.memory(user, "Collects stamps")
+    created = ctx.mem0.create_memory_export(schema=EXPORT_SCHEMA, filters={"user_id": user})
+    require(isinstance(created, dict) and created.get("id"), "create_memory_export(schema={...}) answers no export id",
+            received=created, documented='{"message", "id"}', source=fact("Exports"))
+
+    def exported() -> None:
+        found = ctx.mem0.get_memory_export(memory_export_id=created["id"])
+        require("Collects stamps" in json.dumps(found, ensure_ascii=False),
+                "get_memory_export() does not hold the user's memory", received=found,
+                documented="the export of the user's memories", source=fact("Exports"))
+
+    eventually(exported, within=ctx.wait, what="the export holds the memory")
+
+
+def _project_update(ctx: Context) -> None:
+    """update_project writes the key's project; get_project reads it back (a settings change: destructive)."""
+    ctx.mem0.update_project(custom_instructions="Keep memories short.")
+    project = ctx.mem0.get_project(fields=["custom_instructions"])
+    require(isinstance(project, dict) and project.get("custom_instructions") == "Keep memories short.",
+            "get_project(fields=['custom_instructions']) after update_project does not read it back",
+            received=project, documented={"custom_instructions": "Keep memories short."}, source=fact("mem0ai Python SDK"))
+
+
+def _async_settings(ctx: Context) -> None:
+    """The asynchronous twins of the profile, project-update and export calls, checked as the synchronous ones are."""
+    import asyncio
+
+    user = ctx.new_user()
+    ctx.memory(user, "Drinks green tea every morning")
+
+    async def scenario() -> dict[str, Any]:
+        client = ctx.async_mem0()
+        written = await client.update_profile_settings(enabled=True, schema=PROFILE_SCHEMA,
+                                                       custom_instructions="Keep it short.")
+        read = await client.get_profile_settings()
+        seen: dict[str, Any] = {"settings": [((s.get("entities") or {}).get("user") or {}).get("custom_instructions")
+                                             for s in (written, read)]}
+        job = await client.generate_profile(user)
+        state, deadline = {}, asyncio.get_running_loop().time() + ctx.wait
+        while state.get("status") != "succeeded" and asyncio.get_running_loop().time() < deadline:
+            state = ((await client.get_profile_job(job["status_url"])) or {}).get("job") or {}
+            await asyncio.sleep(0.1 if state.get("status") != "succeeded" else 0)
+        seen["job"] = state.get("status")
+        profile = await client.get_profile(user)
+        seen["profile"] = (profile.get("status"), profile.get("entity_id") == user)
+        sample = await client.sample_profiles(limit=1)
+        seen["sample"] = len(sample.get("entity_ids") or []) <= 1 and bool(sample.get("job_id"))
+        await client.update_project(custom_instructions="Keep memories short.")
+        seen["project"] = (await client.get_project(fields=["custom_instructions"])).get("custom_instructions")
+        created = await client.create_memory_export(schema=EXPORT_SCHEMA, filters={"user_id": user})
+        found, deadline = {}, asyncio.get_running_loop().time() + ctx.wait
+        while "green tea" not in json.dumps(found) and asyncio.get_running_loop().time() < deadline:
+            found = await client.get_memory_export(memory_export_id=created["id"])
+        seen["export"] = "green tea" in json.dumps(found)
+        await client.async_client.aclose()
+        return seen
+
+    seen = asyncio.run(scenario())
+    wanted = {"settings": ["Keep it short.", "Keep it short."], "job": "succeeded", "profile": ("succeeded", True),
+              "sample": True, "project": "Keep memories short.", "export": True}
+    require(seen == wanted, f"AsyncMemoryClient's profile, project and export calls answer {seen}", received=seen,
+            documented=wanted, source=fact("mem0ai Python SDK"))
+
+
 def _summary(ctx: Context) -> None:
     user = ctx.new_user()
     ctx.memory(user, "Runs marathons")
@@ -568,6 +639,15 @@ SCENARIOS = (
     Scenario("mem0ai", "feedback(memory_id, 'POSITIVE', reason)", "the feedback is accepted and echoed", "Add", _feedback),
     Scenario("mem0ai", "create_memory_export(schema, filters) then get_memory_export", "the export holds the memory",
              "Add", _export),
+    Scenario("mem0ai", "create_memory_export(schema={...}, filters) then get_memory_export",
+             "with the schema as the document types it, the export holds the memory", "Exports", _export_as_documented),
+    Scenario("mem0ai", "update_project(custom_instructions) then get_project(fields)",
+             "the project's instructions read back as written", "mem0ai Python SDK", _project_update,
+             needs=("destructive",)),
+    Scenario("mem0ai", "AsyncMemoryClient: profile settings, generate_profile, get_profile_job, get_profile, "
+             "sample_profiles, update_project, create_memory_export, get_memory_export",
+             "each does what its synchronous twin does", "mem0ai Python SDK", _async_settings,
+             needs=("profiles", "destructive")),
     Scenario("mem0ai", "get_summary(filters={'user_id': u})", "answers a summary object", "Add", _summary),
     Scenario("mem0ai", "create_webhook, update_webhook, get_webhooks, delete_webhook",
              "the renamed webhook is listed, then deleted", "Add", _webhooks),
