@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -333,19 +334,19 @@ def _run(args: argparse.Namespace) -> int:
                 raise CliError(f"--{option} applies only to the embedded reference server, not to a target")
 
     embedded_only(bool(args.target or args.mem0_url or args.klavis_url))  # before any key is looked up
-    if args.npm_sdk:
+    if args.sdk or args.sdk_only:
         from conformance.sdk.npm import NpmError, chosen
 
         try:
-            npm_sdks = chosen(args.npm_sdk)
+            npm_sdks = chosen(args.npm_sdk) if shutil.which("node") and shutil.which("npm") else ()
         except NpmError as exc:
             raise CliError(str(exc)) from None
-    else:
-        npm_sdks = ("default",)
-    if args.sdk or args.sdk_only:
         if len(missing_sdks()) == 2 and not npm_sdks:  # with one of them, its scenarios run and the other's are skipped
-            raise CliError("the SDK guard drives mem0ai and klavis, and neither is installed in this environment: "
-                           "pip install 'mem0-conformance[sdk]' (a guard that ran no scenario would pass)")
+            raise CliError("the SDK guard drives mem0ai and klavis, and neither is installed in this environment "
+                           "(nor an npm SDK with Node.js): pip install 'mem0-conformance[sdk]' (a guard that ran no "
+                           "scenario would pass)")
+    elif args.npm_sdk:
+        raise CliError("--npm-sdk chooses the npm SDKs of the SDK guard: add --sdk or --sdk-only")
     try:
         target = resolve(target_file=args.target, mem0_url=args.mem0_url, klavis_url=args.klavis_url,
                          allow_destructive=args.allow_destructive)

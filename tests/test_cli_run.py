@@ -89,14 +89,14 @@ sys.meta_path.insert(0, _Hidden())
 
 @pytest.mark.parametrize("option", ["--sdk", "--sdk-only"])
 def test_the_sdk_guard_without_the_sdks_refuses_instead_of_passing(tmp_path: Path, option: str):
-    """Where mem0ai and klavis are not installed, `run --sdk` / `--sdk-only` says so and exits 2: a guard that
-    ran no scenario is never green."""
+    """Where mem0ai and klavis are not installed (and no npm SDK is chosen), `run --sdk` / `--sdk-only` says so and
+    exits 2: a guard that ran no scenario is never green."""
     (tmp_path / "sitecustomize.py").write_text(BLOCKER, encoding="utf-8")
-    result = run(option, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
+    result = run(option, "--npm-sdk", "none", cwd=tmp_path, env={"PYTHONPATH": str(tmp_path)})
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == ("mem0-conformance: the SDK guard drives mem0ai and klavis, and neither is "
-                                     "installed in this environment: pip install 'mem0-conformance[sdk]' (a guard that "
-                                     "ran no scenario would pass).")
+                                     "installed in this environment (nor an npm SDK with Node.js): pip install "
+                                     "'mem0-conformance[sdk]' (a guard that ran no scenario would pass).")
     assert not (tmp_path / "reports").exists()
 
 
@@ -258,3 +258,13 @@ def test_plain_pytest_with_the_plugin_checks_the_target_first(tmp_path: Path):
     assert result.returncode == 3, result.stdout + result.stderr
     assert "the Mem0 target http://127.0.0.1:9 cannot be reached" in result.stdout + result.stderr
     assert "passed" not in result.stdout and "failed" not in result.stdout
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--sdk-only", "--npm-sdk", "mem0ai==3.3.1"], "'mem0ai==3.3.1' is not an npm SDK: write mem0ai@X.Y.Z or klavis@X.Y.Z"),
+    (["--npm-sdk", "mem0ai@3.3.1"], "--npm-sdk chooses the npm SDKs of the SDK guard: add --sdk or --sdk-only"),
+])
+def test_a_wrong_npm_sdk_is_one_sentence_and_runs_nothing(tmp_path: Path, args: list[str], said: str):
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2 and said in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "reports").exists()
