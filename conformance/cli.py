@@ -189,7 +189,7 @@ def _sdk_compare(args: argparse.Namespace) -> int:
     try:
         for pin in (old, new):
             print(f"mem0-conformance: the SDK guard with {pin} ...", flush=True)
-            code = run_guard(scripts[pin], folders[pin], urls, keys, pin)
+            code = run_guard(scripts[pin], folders[pin], urls, keys, pin, own_server=server is not None)
             if code not in (EXIT_OK, EXIT_FAILED, EXIT_BROKEN):
                 raise CliError(f"the SDK guard with {pin} did not complete (exit {code}); see {folders[pin]}")
     finally:

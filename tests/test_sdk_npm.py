@@ -190,6 +190,7 @@ def test_sdk_compare_of_two_npm_mem0ai_versions_lists_the_move_to_the_v3_paths(t
     assert "scenarios passing with npm:mem0ai@2.4.6 only (regressions): none" in out
     assert "  POST /v3/memories/search/  (fields: filters, output_format, query)\n" in out
     assert "  MemoryClient.getProfile  (the whole call)\n" in out  # a method the newer version added
+    assert "calls new in npm:mem0ai@3.3.1 that no scenario exercises: none" in out  # each of them exercised
     assert "POST /v3/memories/search/: sends the body field output_format, which the document does not declare" in out
     assert (tmp_path / "cmp" / "npm-mem0ai-2.4.6" / "summary.json").is_file()
 

@@ -106,14 +106,17 @@ def environment(pin: Pin, *, log=print) -> Path:
     return scripts
 
 
-def run_guard(scripts: Path, reports: Path, urls: dict[str, str], keys: dict[str, str], pin: Pin | None = None) -> int:
+def run_guard(scripts: Path, reports: Path, urls: dict[str, str], keys: dict[str, str], pin: Pin | None = None, *,
+              own_server: bool = False) -> int:
     """``run --sdk-only`` with that environment's command against ``urls``; its exit code. The Python SDKs'
-    scenarios, or with an npm ``pin`` that SDK's alone."""
+    scenarios, or with an npm ``pin`` that SDK's alone. Against the reference server this command started
+    (``own_server``), the scenarios that change the project's settings run too (``--allow-destructive``)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
     environ.update(keys, MEM0_TELEMETRY="False", MEM0_DIR=tempfile.mkdtemp(prefix="mem0-conformance-sdk-"))
     npm = f"{pin.sdk.removeprefix('npm:')}@{pin.version}" if pin is not None and pin.npm else "none"
     only = ["-k", pin.sdk] if pin is not None and pin.npm else []
     args = [str(scripts / "mem0-conformance"), "run", "--sdk-only", "--npm-sdk", npm, "--reports", str(reports),
+            *(["--allow-destructive"] if own_server else []),
             *(arg for api, url in urls.items() for arg in (f"--{api}-url", url)), "--", "-q", "-p", "no:cacheprovider",
             *only]
     return subprocess.run(args, env=environ, capture_output=True, text=True).returncode
@@ -135,6 +138,7 @@ class Comparison:
     drift_new: list[str]
     removed: dict[str, list[str]]  # SDK calls (or their parameters) the new version no longer has: breaking for callers
     added: dict[str, list[str]]
+    unexercised: list[str] = field(default_factory=list)  # public calls new in NEW that no scenario exercised
     moved: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)  # SDK call -> (operations it sent with old, with new)
 
     @property
@@ -151,14 +155,25 @@ def compare(old: Pin, new: Pin, old_reports: Path, new_reports: Path) -> Compari
     drift = {pin: {d for line in traffic(reports) if line["sdk"] == pin.sdk for d in line["drift"]}
              for pin, reports in ((old, old_reports), (new, new_reports))}
     both = sent[old].keys() & sent[new].keys()
+    surface_change = _surface_change(old.sdk, old_reports, new_reports)
     return Comparison(
         old, new, sorted(passed[old] - passed[new]), sorted(passed[new] - passed[old]),
         {op: sent[new][op] for op in sorted(sent[new].keys() - sent[old].keys())},
         {op: sent[old][op] for op in sorted(sent[old].keys() - sent[new].keys())},
         {op: (sorted(set(sent[old][op]) - set(sent[new][op])), sorted(set(sent[new][op]) - set(sent[old][op])))
          for op in sorted(both) if set(sent[old][op]) != set(sent[new][op])},
-        sorted(drift[new] - drift[old]), *_surface_change(old.sdk, old_reports, new_reports),
+        sorted(drift[new] - drift[old]), *surface_change,
+        _unexercised(new, new_reports, [call for call, params in surface_change[1].items() if not params]),
         _moves(_sent_by_call(traffic(old_reports), old.sdk), _sent_by_call(traffic(new_reports), new.sdk)))
+
+
+def _unexercised(pin: Pin, reports: Path, calls: list[str]) -> list[str]:
+    """Of ``calls`` (new in ``pin``), those no scenario of its run exercised and none is kept from on purpose."""
+    from conformance.sdk.versions import surface_coverage
+
+    coverage = surface_coverage(pin.sdk, _surface(reports, pin.sdk),
+                                [line for line in traffic(reports) if line["sdk"] == pin.sdk])
+    return sorted(call for call in calls if call in coverage["gaps"])
 
 
 def _sent_by_call(lines: list[dict[str, Any]], sdk: str) -> dict[str, set[str]]:
@@ -238,6 +253,8 @@ def render(result: Comparison) -> str:
                           (f"calls and arguments new in {new}", result.added)):
         lines.append(f"{title}: {len(change) or 'none'}")
         lines += [f"  {call}" + (f"({', '.join(params)})" if params else "  (the whole call)") for call, params in change.items()]
+    lines.append(f"calls new in {new} that no scenario exercises: {len(result.unexercised) or 'none'}")
+    lines += [f"  {call}" for call in result.unexercised]
     lines.append(f"drift new with {new}: {len(result.drift_new) or 'none'}")
     lines += [f"  {item.removeprefix('drift: ')}" for item in result.drift_new]
     lines += ["", f"{new} {'REGRESSES against' if result.regressed else 'does not regress against'} {old}"]

@@ -327,6 +327,10 @@ def _async_settings(ctx: Context) -> None:
     """The asynchronous twins of the profile, project-update and export calls, checked as the synchronous ones are."""
     import asyncio
 
+    if not hasattr(ctx.mem0, "get_profile"):
+        import pytest
+
+        pytest.skip(f"{ctx.releases['mem0ai'].label} has no memory profile methods")
     user = ctx.new_user()
     ctx.memory(user, "Drinks green tea every morning")
 
