@@ -265,6 +265,12 @@ class Conformance:
         if workeroutput is not None:
             workeroutput[_WORKER_LEAKS] = [(leak.kind, leak.ident, leak.why, leak.by_design) for leak in self.leaks]
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Ctrl-C between two instructions can leave a traceback entry without a line number (Python 3.11), and
+        pytest's own report of the interrupt then crashes (exit 1, not 5): such entries are left out of it."""
+        excinfo.traceback = excinfo.traceback.filter(has_line)
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:  # xdist: collect the worker's leaks on the controller
         self.leaks.extend(Leak(*leak) for leak in getattr(node, "workeroutput", {}).get(_WORKER_LEAKS, []))
@@ -292,6 +298,15 @@ def test_bound(target: Target) -> float:
 
 def in_suite(item: pytest.Item) -> bool:
     return Path(str(item.path)).is_relative_to(SUITE)
+
+
+def has_line(entry: Any) -> bool:
+    """Whether a traceback entry knows its line (see ``Conformance.pytest_keyboard_interrupt``)."""
+    try:
+        entry.lineno  # noqa: B018 - the property raises TypeError where the line number is None
+    except TypeError:
+        return False
+    return True
 
 
 def worker_name(config: pytest.Config) -> str:

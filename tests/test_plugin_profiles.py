@@ -56,3 +56,27 @@ def test_bad_profile_stops_the_session(pytester: pytest.Pytester, monkeypatch: p
     result = pytester.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*MEM0_CONFORMANCE_PROFILE='nope' is not one of dev, ci, thorough*"])
+
+
+def test_an_interrupt_s_report_leaves_out_traceback_entries_without_a_line():
+    """Ctrl-C between two instructions (Python 3.11) can leave an entry with no line number, on which pytest's report
+    of the interrupt crashes; the plugin's hook leaves such entries out, and the report renders."""
+    import types
+
+    from _pytest._code.code import Traceback, TracebackEntry
+
+    from conformance.plugin import Conformance, RunSettings
+    from conformance.targets import embedded
+
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        excinfo = pytest.ExceptionInfo.from_current()
+    (good,) = excinfo.traceback
+    lineless = TracebackEntry(types.SimpleNamespace(tb_lineno=None, tb_frame=good.frame.raw, tb_next=None))
+    excinfo.traceback = Traceback([good, lineless])
+    with pytest.raises(TypeError):  # what pytest's report meets without the hook
+        excinfo.getrepr(funcargs=True)
+    Conformance(RunSettings(embedded(""))).pytest_keyboard_interrupt(excinfo)
+    assert list(excinfo.traceback) == [good]
+    assert "KeyboardInterrupt" in str(excinfo.getrepr(funcargs=True))
