@@ -32,7 +32,7 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
     from conformance import retries
     from conformance.client import ApiClient, RateLimiter, Recorder
     from conformance.suite import schema_safety
-    from conformance.suite.test_schema import Calls, schema_of
+    from conformance.suite.engine import Calls, schema_of
     from conformance.targets import ApiTarget
 
     figures: dict[str, float] = {}

@@ -30,39 +30,18 @@ from typing import Any
 import httpx
 
 from conformance import retries
-from conformance.client import SCHEMES
+from conformance.apis import APIS, CAPABILITIES, PINNABLE
 from conformance.targets import ApiTarget, Target
 from conformance.verdicts import TargetBroken
 
 
-@dataclass(frozen=True)
-class Capability:
-    name: str
-    api: str  # whose target file section pins it ("klavis" for the shared store)
-    offers: str  # what a test gets, in a few words
-    operations: tuple[str, ...]  # the supplemented operations it stands for
-
-
-CATALOGUE = (
-    Capability("ping", "mem0", "the key's organization and project (SDK construction)", ("GET /v1/ping/",)),
-    Capability("v3", "mem0", "v3 add, list and search",
-               ("POST /v3/memories/add/", "POST /v3/memories/", "POST /v3/memories/search/")),
-    Capability("events", "mem0", "queued adds and their events", ("GET /v1/event/{event_id}/",)),
-    Capability("webhooks", "mem0", "project webhooks", ("GET /api/v1/webhooks/projects/{project_id}/",)),
-    Capability("profiles", "mem0", "the memory profiles API (settings, generation jobs, profiles)",
-               ("GET /v2/profiles/settings/", "POST /v2/profiles/settings/", "POST /v2/profiles/jobs/",
-                "GET /v2/profiles/jobs/{job_id}/", "GET /v2/entities/user/{entity_id}/profile/")),
-    Capability("shared_data", "klavis", "Klavis sandboxes and Mem0 memories in one store",
-               ("POST /sandbox/mem0/{sandbox_id}/initialize", "GET /v1/memories/")),
-)
 _UUIDS = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+CATALOGUE = CAPABILITIES
 BY_NAME = {capability.name: capability for capability in CATALOGUE}
 # The supplemented operations whose schema tests need the capability (the seeds' own, such as the
 # webhook operations, are tested on every target).
 GATED = {operation: c.name for c in CATALOGUE if c.name in ("ping", "v3", "events", "profiles")
          for operation in c.operations}
-PINNABLE = {api: frozenset(c.name for c in CATALOGUE if c.api == api and c.name != "shared_data")
-            for api in ("mem0", "klavis")}
 
 
 @dataclass(frozen=True)
@@ -191,7 +170,7 @@ def _json(response: httpx.Response | None) -> dict[str, Any]:
 
 
 def _client(api: ApiTarget, timeout: float) -> httpx.Client:
-    return httpx.Client(base_url=api.url, timeout=timeout, headers={"Authorization": f"{SCHEMES[api.api]} {api.key}"},
+    return httpx.Client(base_url=api.url, timeout=timeout, headers={"Authorization": APIS[api.api].authorization(api.key)},
                         transport=retries.transport(httpx.HTTPTransport(), retries.PROBING))  # one quick retry
 
 

@@ -22,12 +22,10 @@ from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
 from conformance import liveness, retries
 from conformance.targets import ApiTarget
-from conformance.verdicts import UNSERVED, TargetBroken
+from conformance.apis import APIS, BY_SCHEME, REDACTED, UNSERVED
+from conformance.verdicts import TargetBroken
 
-REDACTED = "[redacted]"
 SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "cookie", "set-cookie", "proxy-authorization"})
-SCHEMES = {"mem0": "Token", "klavis": "Bearer"}  # Mem0 wants "Token <key>", Klavis "Bearer <key>"
-KEY_VARIABLES = {"Token": "MEM0_API_KEY", "Bearer": "KLAVIS_API_KEY"}  # where a reproducer reads the key
 _BODY_LIMIT = 4000  # characters of a body shown in a rendered exchange
 _REQUEST_LIMIT = 1_000_000  # a request body is kept whole up to this, for the curl reproducer
 _RESPONSE_LIMIT = 20_000
@@ -89,8 +87,8 @@ class Exchange:
         parts = [f"curl -sS -X {self.method} {shlex.quote(self.url)}"]
         for name, value in self.request_headers:
             scheme, _, credential = value.partition(" ")
-            if name.lower() == "authorization" and credential == REDACTED and scheme in KEY_VARIABLES:
-                parts.append(f'-H "{name}: {scheme} ${KEY_VARIABLES[scheme]}"')
+            if name.lower() == "authorization" and credential == REDACTED and scheme in BY_SCHEME:
+                parts.append(f'-H "{name}: {scheme} ${BY_SCHEME[scheme].key_variable}"')
             else:
                 parts.append(f"-H {shlex.quote(f'{name}: {value}')}")
         if self.request_body:
@@ -107,7 +105,7 @@ def _headers(items: Any, secrets: tuple[str, ...]) -> tuple[tuple[str, str], ...
             continue
         if lowered in SENSITIVE_HEADERS:
             scheme = str(value).partition(" ")[0]
-            value = f"{scheme} {REDACTED}" if lowered == "authorization" and scheme in KEY_VARIABLES else REDACTED
+            value = f"{scheme} {REDACTED}" if lowered == "authorization" and scheme in BY_SCHEME else REDACTED
         shown.append((name, redact(str(value), secrets)))
     return tuple(shown)
 
@@ -268,7 +266,7 @@ class ApiClient:
         self.transport = RecordingTransport(recorder, secrets=(api.key,), limiter=limiter or RateLimiter(api.rate_limit))
         self.http = httpx.Client(
             base_url=api.url,
-            headers={"Authorization": f"{SCHEMES[api.api]} {api.key}"},
+            headers={"Authorization": APIS[api.api].authorization(api.key)},
             timeout=api.timeout,
             transport=retries.transport(self.transport),  # every attempt recorded and rate-limited
         )

@@ -31,13 +31,13 @@ from typing import Any
 import pytest
 
 from conformance.capabilities import Finding, pinned_all
+from conformance.nodes import SUITE, identity, in_suite
 from conformance.cleanup import Leak, new_run_id, run_prefix
 from conformance.client import Recorder
 from conformance.profiles import ProfileError, load_profile
 from conformance.targets import Target, TargetError, embedded, resolve
 
 PLUGIN_NAME = "mem0-conformance"
-SUITE = Path(__file__).resolve().parent / "suite"
 PROFILE = pytest.StashKey[str]()
 TARGET = pytest.StashKey[Target]()  # the configured target, or the embedded placeholder
 FAULTS = pytest.StashKey[frozenset[str]]()
@@ -296,10 +296,6 @@ def test_bound(target: Target) -> float:
     return TIMEOUTS_PER_TEST * max(api.timeout for api in (target.mem0, target.klavis) if api is not None)
 
 
-def in_suite(item: pytest.Item) -> bool:
-    return Path(str(item.path)).is_relative_to(SUITE)
-
-
 def has_line(entry: Any) -> bool:
     """Whether a traceback entry knows its line (see ``Conformance.pytest_keyboard_interrupt``)."""
     try:
@@ -316,12 +312,6 @@ def worker_name(config: pytest.Config) -> str:
 
 def prefix(config: pytest.Config) -> str:
     return run_prefix(config.stash[RUN_ID], worker_name(config))
-
-
-def identity(nodeid: str) -> str:
-    """``<file>::<test>[params]`` of a node id, whatever the rootdir."""
-    path, sep, rest = nodeid.partition("::")
-    return path.rsplit("/", 1)[-1] + sep + rest
 
 
 def unmatched_deviation(target: Target, collected: list[str]) -> None:

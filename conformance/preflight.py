@@ -15,7 +15,8 @@ import httpx
 from conformance import capabilities, retries
 from conformance.capabilities import Finding
 from conformance.cleanup import run_prefix
-from conformance.client import SCHEMES
+from conformance import exits
+from conformance.apis import APIS, REDACTED
 from conformance.targets import ApiTarget, Target
 
 PROBES = {"mem0": "/v1/ping/", "klavis": "/sandbox"}
@@ -25,15 +26,15 @@ NAMES = {"mem0": "Mem0", "klavis": "Klavis"}
 
 
 class PreflightError(Exception):
-    exit_code = 3
+    exit_code = exits.UNREACHABLE
 
 
 class Unreachable(PreflightError):
-    exit_code = 3
+    exit_code = exits.UNREACHABLE
 
 
 class KeyRejected(PreflightError):
-    exit_code = 4
+    exit_code = exits.KEY_REJECTED
 
 
 def check_api(api: ApiTarget, *, timeout: float | None = None, prefix: str = "mct-preflight") -> None:
@@ -55,11 +56,11 @@ def _probe(api: ApiTarget, probe: str, timeout: float | None) -> httpx.Response:
     try:  # a reset or a 503 now and then is retried as the suite's own requests are (conformance/retries.py)
         with httpx.Client(transport=retries.transport(httpx.HTTPTransport()),
                           timeout=timeout or min(api.timeout, 15.0)) as http:
-            return http.get(api.url + probe, headers={"Authorization": f"{SCHEMES[api.api]} {api.key}"})
+            return http.get(api.url + probe, headers={"Authorization": APIS[api.api].authorization(api.key)})
     except httpx.TimeoutException:
         raise Unreachable(f"{where} did not answer GET {probe} in time") from None
     except httpx.HTTPError as exc:
-        reason = str(exc).replace(api.key, "[redacted]") if api.key else str(exc)
+        reason = str(exc).replace(api.key, REDACTED) if api.key else str(exc)
         raise Unreachable(f"{where} cannot be reached ({reason or type(exc).__name__})") from None
 
 

@@ -26,12 +26,12 @@ import urllib3
 from httpx_retries import Retry, RetryTransport
 
 from conformance import liveness
+from conformance.apis import UNSERVED
 
 ATTEMPTS = 3
 BACKOFF = 0.5  # seconds, doubled per attempt
 MAX_WAIT = 30.0  # a longer Retry-After is cut to this
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-RETRYABLE = frozenset({429, 502, 503, 504})
 NOT_PROCESSED = frozenset({429, 503})  # the only answers after which a POST or PATCH is sent again
 READING_POSTS = frozenset({"/v2/memories/", "/v3/memories/", "/v1/memories/search/", "/v2/memories/search/",
                            "/v3/memories/search/", "/v1/exports/get", "/v1/exports/get/", "/v1/summary/"})
@@ -40,9 +40,9 @@ READING_POSTS = frozenset({"/v2/memories/", "/v3/memories/", "/v1/memories/searc
 def _policies(attempts: int, backoff: float) -> tuple[Retry, Retry, Retry]:
     """The policies for idempotent requests, reading POSTs and changing requests."""
     common = {"total": attempts, "backoff_factor": backoff, "max_backoff_wait": MAX_WAIT}
-    return (Retry(allowed_methods=IDEMPOTENT, status_forcelist=RETRYABLE, retry_on_exceptions=[httpx.TransportError],
+    return (Retry(allowed_methods=IDEMPOTENT, status_forcelist=UNSERVED, retry_on_exceptions=[httpx.TransportError],
                   **common),
-            Retry(allowed_methods={"POST"}, status_forcelist=RETRYABLE, retry_on_exceptions=[httpx.TransportError],
+            Retry(allowed_methods={"POST"}, status_forcelist=UNSERVED, retry_on_exceptions=[httpx.TransportError],
                   **common),
             Retry(allowed_methods={"POST", "PATCH"}, status_forcelist=NOT_PROCESSED,
                   retry_on_exceptions=[httpx.ConnectError], **common))
@@ -114,7 +114,7 @@ class _WatchedAdapter(requests.adapters.HTTPAdapter):
 def mount(session: requests.Session) -> requests.Session:
     """``session`` (schemathesis's) with the policy on http and https."""
     policy = _UrllibPolicy(total=ATTEMPTS, connect=ATTEMPTS, read=ATTEMPTS, status=ATTEMPTS, other=0,
-                           allowed_methods=IDEMPOTENT, status_forcelist=RETRYABLE, backoff_factor=BACKOFF,
+                           allowed_methods=IDEMPOTENT, status_forcelist=UNSERVED, backoff_factor=BACKOFF,
                            backoff_max=MAX_WAIT, respect_retry_after_header=True, raise_on_status=False)
     adapter = _WatchedAdapter(max_retries=policy)
     session.mount("http://", adapter)

@@ -35,11 +35,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from conformance.server.settings import DEFAULT_KLAVIS_KEY, DEFAULT_MEM0_KEY
+from conformance.apis import API_NAMES, APIS, KLAVIS, MEM0, PINNABLE
 
-API_NAMES = ("mem0", "klavis")
-KEY_VARIABLES = {"mem0": "MEM0_API_KEY", "klavis": "KLAVIS_API_KEY"}
-URL_VARIABLES = {"mem0": "MEM0_CONFORMANCE_MEM0_URL", "klavis": "MEM0_CONFORMANCE_KLAVIS_URL"}
+KEY_VARIABLES = {name: api.key_variable for name, api in APIS.items()}
+URL_VARIABLES = {name: api.url_variable for name, api in APIS.items()}
 _RATE = re.compile(r"^\d+/(s|m|h)$")
 _SECRET = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -137,7 +136,6 @@ def _api(name: str, raw: Mapping[str, Any], environ: Mapping[str, str], where: s
     if timeout <= 0 or wait < 0:
         raise TargetError(f"{where}.timeout must be positive and {where}.consistency_wait not negative")
     capabilities = _expect(raw.get("capabilities", []), list, f"{where}.capabilities")
-    from conformance.capabilities import PINNABLE
 
     for capability in capabilities:
         if _expect(capability, str, f"{where}.capabilities") not in PINNABLE[name]:
@@ -224,9 +222,9 @@ def embedded(url: str) -> Target:
     """The reference server a run starts for itself: both APIs, shared data, destructive allowed."""
     return Target(
         name="reference server",
-        mem0=ApiTarget("mem0", url, DEFAULT_MEM0_KEY, consistency_wait=2.0,
+        mem0=ApiTarget("mem0", url, MEM0.reference_key, consistency_wait=2.0,
                        capabilities=frozenset({"ping", "v3", "events", "webhooks", "profiles"})),
-        klavis=ApiTarget("klavis", url, DEFAULT_KLAVIS_KEY, consistency_wait=2.0),
+        klavis=ApiTarget("klavis", url, KLAVIS.reference_key, consistency_wait=2.0),
         shared_data=True,
         allow_destructive=True,
         embedded=True,

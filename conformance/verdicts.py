@@ -17,15 +17,13 @@ A test's verdict is one of :data:`VERDICTS`; ``deviation`` is a known deviation 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 PASSED, FAILED, BROKEN, SKIPPED, DEVIATION, ERROR = "passed", "failed", "broken", "skipped", "deviation", "error"
 VERDICTS = (PASSED, FAILED, BROKEN, DEVIATION, SKIPPED, ERROR)
-# Answers that say the target could not serve the request (rate limited, or a gateway or the
-# platform in front of the API failing): once they outlast the retry policy, the test is broken.
-UNSERVED = frozenset({429, 502, 503, 504})
 TIMEOUT_MESSAGE = "Timeout (>"  # how pytest-timeout's failure of a test over its bound begins
 
 
@@ -230,3 +228,25 @@ def _without_traceback(note: str) -> str:
         return note
     lines = [line for line in note[len(_NOT_REPRODUCED):].splitlines() if line.strip()]
     return f"{_NOT_REPRODUCED} {lines[-1].strip() if lines else '(nothing)'}"
+
+
+T = TypeVar("T")
+
+
+def eventually(check: Callable[[], T], *, within: float, what: str, interval: float = 0.05) -> T:
+    """Call ``check`` until it returns without an AssertionError, for at most ``within`` seconds.
+
+    Models eventual consistency: the target file's ``consistency_wait`` bounds the wait, so a
+    target that never gets there fails with the last assertion, never hangs.
+    """
+    __tracebackhide__ = True
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            return check()
+        except AssertionError as exc:
+            if time.monotonic() >= deadline:
+                exc.add_note(f"{what}: still not true after {within:g}s")
+                raise
+        time.sleep(interval)
+        interval = min(interval * 2, 1.0)

@@ -12,7 +12,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-ENTITY_KEYS = ("user_id", "agent_id", "app_id", "run_id")
+from conformance.apis import ENTITY_KEYS
+
 
 _SENTENCES = (
     "I prefer dark mode for all applications",

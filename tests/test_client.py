@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from conformance.cleanup import Cleanup, Ids, run_prefix
-from conformance.client import REDACTED, ApiClient, RateLimiter, Recorder
+from conformance.apis import REDACTED
+from conformance.client import ApiClient, RateLimiter, Recorder
 from conformance.server import ServerSettings, ServerThread, create_app
 from conformance.targets import ApiTarget
 from conformance.verdicts import TargetBroken

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conformance.mutants import equivalent
-from conformance.mutants.catalogue import (
+from conformance.catalogue.mutants import (
     FAMILIES,
     UnknownMutant,
     catalogue,

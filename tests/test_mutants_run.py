@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.mutants.catalogue import catalogue
+from conformance.catalogue.mutants import catalogue
 from tests.test_cli import EXE
 
 KILLED = "update_webhook:request.name:ignored"  # test_a_webhook_update_without_event_types_keeps_them sends a name

@@ -1,4 +1,5 @@
-"""The README's commands and CI recipe are ones the command accepts, as written."""
+"""The README (a guide) and the pages of ``docs/``: every command and CI recipe they show is one the command
+accepts, as written; the guide stays short and links every page, and every link leads somewhere."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from conformance.cli import build_parser
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-BLOCKS = re.findall(r"^```(\w*)\n(.*?)^```", README, flags=re.MULTILINE | re.DOTALL)
+PAGES = {path: path.read_text(encoding="utf-8") for path in sorted((ROOT / "docs").glob("*.md"))}
+BLOCKS = [block for text in (README, *PAGES.values())
+          for block in re.findall(r"^```(\w*)\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)]
 _SHELL_OPERATORS = {">", ">>", "|", "||", "&&", ";", "2>", "2>&1"}
 
 
@@ -50,11 +53,23 @@ def test_the_ci_recipe_is_valid_yaml_whose_commands_parse():
         parses(argv)
 
 
-def test_every_command_the_readme_shows_parses():
+def test_every_command_the_readme_and_the_docs_show_parses():
     shown = [argv for lang, body in BLOCKS if lang != "yaml" for argv in commands_in(body)]
     assert len(shown) > 15
     for argv in shown:
         parses(argv)
+
+
+def test_the_readme_is_a_short_guide_linking_every_page_of_the_docs():
+    assert len(README.splitlines()) <= 300
+    assert PAGES and all(f"](docs/{path.name})" in README for path in PAGES)
+
+
+def test_every_link_of_the_readme_and_the_docs_leads_to_a_file():
+    for path, text in [(ROOT / "README.md", README), *PAGES.items()]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+            if not target.startswith(("http://", "https://")):
+                assert (path.parent / target).exists(), f"{path.name} links {target}, which does not exist"
 
 
 def test_the_sharded_ci_recipe_runs_each_shard_then_merges_and_gates():
@@ -89,7 +104,7 @@ def test_the_drift_recipe_gates_on_a_baseline():
 
 def test_every_deviation_example_names_a_test_of_the_suite():
     """The deviations the README and the bundled target files show as examples name tests that exist."""
-    texts = [README, *(path.read_text(encoding="utf-8") for path in (ROOT / "targets").glob("*.toml"))]
+    texts = [README, *PAGES.values(), *(path.read_text(encoding="utf-8") for path in (ROOT / "targets").glob("*.toml"))]
     named = {name for text in texts for name in re.findall(r'^#?\s*test = "([^"]+)"', text, flags=re.MULTILINE)}
     assert named
     for name in named:

@@ -314,7 +314,7 @@ def test_every_operation_s_success_path_is_validated_on_every_run(tmp_path):
     recipe (success_paths.py), not by luck of generation: with the examples phase alone (almost no generated
     request reaches a 2xx) the summary still states every tested operation validated."""
     from conformance.specs import effective
-    from conformance.suite.test_schema import operations_of
+    from conformance.suite.engine import operations_of
 
     operations = sum(len(operations_of(effective(api))) for api in ("mem0", "klavis"))
     outcome = run(tmp_path, "--", "-p", "no:cacheprovider", "-n", "2", "-k", "test_mem0_operation or test_klavis_operation",

@@ -313,7 +313,7 @@ def test_a_schemathesis_failure_block_says_a_repeated_message_once_with_its_coun
     """Fifty identical failures of one test read as one line and how many times it came, not fifty lines."""
     from schemathesis.core.failures import Failure, FailureGroup
 
-    from conformance.suite.test_schema import violation_of
+    from conformance.suite.engine import violation_of
     from conformance.verdicts import operation_source
 
     same = [Failure(operation="DELETE /v1/batch/", title="Undocumented HTTP status code",
@@ -340,12 +340,13 @@ def test_a_failure_block_names_the_difference_of_two_objects_before_their_values
 
 def test_the_summary_lists_each_sdk_call_with_its_scenarios_or_why_none_drives_it(tmp_path):
     """SDK surface coverage: every public call of a guarded SDK (its surface file) with the scenarios whose recorded
-    calls include it (klavis's sandbox client named as in the surface), a reason for those not driven on purpose,
-    and the rest named as gaps; constructors are not calls."""
+    calls include it, the reason for those the guard does not drive on purpose (the file's not_driven), and the
+    rest named as gaps; constructors are not calls."""
     folder = _folder(tmp_path, "run", [_result("a", PASSED)])
     surface = {"MemoryClient": ["api_key"], "MemoryClient.add": ["messages"], "MemoryClient.search": ["query"],
                "MemoryClient.chat": [], "MemoryClient.update_project": ["custom_instructions"]}
-    (folder / "sdk-surface-mem0ai.json").write_text(json.dumps({"version": "2.2.1", "calls": surface}), encoding="utf-8")
+    (folder / "sdk-surface-mem0ai.json").write_text(json.dumps({"version": "2.2.1", "calls": surface, "not_driven": {
+        "MemoryClient.chat": "raises NotImplementedError before any request: it reaches no API"}}), encoding="utf-8")
     (folder / "sdk-surface-klavis.json").write_text(json.dumps({"version": "2.20.0", "calls": {
         "Klavis.sandbox.create_sandbox": [], "AsyncKlavis.sandbox.create_sandbox": []}}), encoding="utf-8")
     lines = [{"sdk": "mem0ai", "version": "2.2.1", "scenario": "mem0ai: add", "calls": [{"method": "MemoryClient.add"}]},
@@ -353,7 +354,7 @@ def test_the_summary_lists_each_sdk_call_with_its_scenarios_or_why_none_drives_i
                  {"method": "MemoryClient.add"}, {"method": "MemoryClient.search"}]},
              {"sdk": "mem0ai", "version": "1.0.11", "scenario": "mem0ai: old", "calls": [{"method": "MemoryClient.chat"}]},
              {"sdk": "klavis", "version": "2.20.0", "scenario": "klavis: lifecycle",
-              "calls": [{"method": "SandboxClient.create_sandbox"}]}]
+              "calls": [{"method": "Klavis.sandbox.create_sandbox"}]}]
     (folder / "sdk-traffic-main.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n", encoding="utf-8")
     built = summary.build([folder])
     mem0 = built["sdk_surface"]["mem0ai 2.2.1"]

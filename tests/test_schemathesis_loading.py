@@ -51,6 +51,6 @@ def test_every_operation_has_a_success_path_recipe(api):
     so that a new supplement cannot go without one unnoticed."""
     from conformance.specs import effective
     from conformance.suite.success_paths import RECIPES
-    from conformance.suite.test_schema import operations_of
+    from conformance.suite.engine import operations_of
 
     assert set(RECIPES[api]) == {operation_id for _, _, operation_id in operations_of(effective(api))}

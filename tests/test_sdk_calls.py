@@ -77,7 +77,7 @@ def test_each_public_call_is_one_record_with_its_own_exchanges(log):
     assert [call.method for call in log.calls] == [
         "MemoryClient", "MemoryClient.add", "Sandbox.dump_mem0sandbox", "MemoryClient.search"]
     construct, add, dump, search = log.calls
-    assert "api_key=<redacted>" in construct.arguments and "m0-secret" not in construct.arguments
+    assert "api_key=[redacted]" in construct.arguments and "m0-secret" not in construct.arguments
     assert [e.url for e in construct.exchanges] == [BASE + "/v1/ping/"]
     assert add.name == "MemoryClient.add('I keep bees', user_id='mct-1-u1')"
     assert [e.url.removeprefix(BASE) for e in add.exchanges] == ["/v3/memories/add/", "/v3/memories/"]
@@ -101,7 +101,7 @@ def test_a_call_that_raises_is_recorded_with_where_it_raised_and_a_reproducer(lo
 
 def test_arguments_are_written_as_a_caller_writes_them_keys_redacted_and_values_shortened():
     assert arguments(("tea",), {"api_key": "k", "client": object(), "text": "x" * 300}).startswith(
-        "'tea', api_key=<redacted>, client=<object>, text='xxx")
+        "'tea', api_key=[redacted], client=<object>, text='xxx")
     assert len(arguments((), {"text": "x" * 300})) < 140
 
 
@@ -165,3 +165,14 @@ def test_judge_names_the_call_that_got_the_bad_answer_or_raised(log):
     assert model.startswith("SDK and document disagree: mem0ai 2.2.1 MemoryClient.get_all() could not read an answer "
                             "valid against the document; the SDK's model of it says: 1 validation error for Answer server_url")
     assert "Reproduce: pip install 'mem0ai==2.2.1'" in model
+
+
+def test_a_recorded_call_is_named_as_in_the_sdk_s_surface_and_the_calls_not_driven_say_why():
+    from conformance.sdk.versions import not_driven, surface_name
+
+    assert surface_name("klavis", "SandboxClient.create_sandbox") == "Klavis.sandbox.create_sandbox"
+    assert surface_name("klavis", "AsyncSandboxClient.get_sandbox") == "AsyncKlavis.sandbox.get_sandbox"
+    assert surface_name("mem0ai", "MemoryClient.add") == "MemoryClient.add"
+    reasons = not_driven("mem0ai", {"MemoryClient": [], "MemoryClient.chat": [], "AsyncMemoryClient.reset": [],
+                                    "MemoryClient.add": []})
+    assert list(reasons) == ["AsyncMemoryClient.reset", "MemoryClient.chat"] and "NotImplementedError" in reasons["MemoryClient.chat"]

@@ -95,7 +95,7 @@ def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_
     texts = {path.name: path.read_text(encoding="utf-8") for path in (outcome.reports / "allure-results").glob("*-attachment*")}
     calls = [text for text in texts.values() if text.startswith(f"mem0ai {metadata.version('mem0ai')}: MemoryClient(")
              and "> GET http" in text]  # the records of the constructions (not the scenario's list of calls)
-    assert calls and "api_key=<redacted>" in calls[0] and "/v1/ping/" in calls[0]
+    assert calls and "api_key=[redacted]" in calls[0] and "/v1/ping/" in calls[0]
     assert "duration:" in calls[0] and "outcome: returned" in calls[0] and all(key not in "".join(texts.values()) for key in KEYS.values())
     async_calls = [text for text in texts.values() if text.startswith("mem0ai ") and ": AsyncMemoryClient(" in text]
     assert len(async_calls) == 3  # the three asynchronous scenarios' constructions; each ping went through requests:
@@ -118,7 +118,7 @@ def test_both_sdks_run_green_against_the_reference_server_under_an_sdk_epic(tmp_
 def test_a_ping_without_project_fails_sdk_construction_naming_call_and_field(tmp_path):
     outcome = guard(tmp_path, "ping-missing-project-id")
     assert outcome.code == 1
-    assert (f"mem0ai {metadata.version('mem0ai')} MemoryClient(api_key=<redacted>, host='http://127.0.0.1:") in outcome.stdout
+    assert (f"mem0ai {metadata.version('mem0ai')} MemoryClient(api_key=[redacted], host='http://127.0.0.1:") in outcome.stdout
     assert ("client=<Client>): the target's answer breaks the documents (GET /v1/ping/: the 200 answer at (root): "
             "'project_id' is a required property)") in outcome.stdout
 

@@ -27,7 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from conformance.drift import wording
 from conformance.drift.engine import Delta, parameter_key
+from conformance.drift.wording import LOWER, NESTED
 
 CLIENTS, SERVERS, ADDITIVE, DOCUMENTATION = "breaking for clients", "breaking for servers", "additive", "documentation only"
 CLASSES = (CLIENTS, SERVERS, ADDITIVE, DOCUMENTATION)
@@ -37,11 +39,9 @@ DOC_KEYWORDS = frozenset({"description", "summary", "title", "example", "example
                           "x-code-samples", "x-codeSamples", "x-mint", "tags", "operationId", "$comment", "xml",
                           "discriminator", "readOnly", "writeOnly", "contentMediaType", "contentEncoding"})
 OURS = "x-conformance-"  # the project's own extensions: never a difference of the provider's
-LOWER = frozenset({"minLength", "minimum", "minItems", "minProperties", "exclusiveMinimum"})
 UPPER = frozenset({"maxLength", "maximum", "maxItems", "maxProperties", "exclusiveMaximum"})
 NUMBER_FORMATS = frozenset({"float", "double", "int32", "int64"})  # how a number is stored: no value changes
 TYPEISH = ("type", "anyOf", "oneOf", "allOf")
-_NESTED = {"items": "[]", "additionalProperties": "{}", "not": "<not>"}
 _ANY = None  # no constraint
 
 
@@ -133,9 +133,9 @@ def _operation(delta: Delta) -> list[Finding]:
     path = tuple(delta.key.strip("/").split("/"))
     if keyword in DOC_KEYWORDS or keyword.startswith("x-"):
         return [replace(_documented(base, keyword, delta, path),
-                        detail=_short(delta.before, delta.after) if keyword == "operationId" else "")]
+                        detail=wording.short(delta.before, delta.after) if keyword == "operationId" else "")]
     if keyword == "security":
-        return [replace(base, kind="security changed", detail=_short(delta.before, delta.after), path=path)]
+        return [replace(base, kind="security changed", detail=wording.short(delta.before, delta.after), path=path)]
     if keyword in ("requestBody", "responses", "parameters"):
         return []  # Optic reports these in their own parts
     return [_review(base, keyword, delta, path)]
@@ -160,7 +160,7 @@ def _parameter(delta: Delta) -> list[Finding]:
             return []
         return [replace(base, klass=CLIENTS if after else SERVERS, path=path,
                         kind="parameter became required" if after else "parameter became optional")]
-    if path[0] == "schema" and len(path) >= 2 and keyword not in _NESTED and keyword != "properties":
+    if path[0] == "schema" and len(path) >= 2 and keyword not in NESTED and keyword != "properties":
         return [replace(finding, path=path) for finding in _keywords(base, "request", {keyword: delta.before},
                                                                        {keyword: delta.after}, "")]
     if path[0] == "schema" and len(path) == 1 and isinstance(delta.before, dict) and isinstance(delta.after, dict):
@@ -210,7 +210,7 @@ def _body(delta: Delta) -> list[Finding]:
         before = (delta.before or {}).get("schema") if isinstance(delta.before, dict) else None
         after = (delta.after or {}).get("schema") if isinstance(delta.after, dict) else None
         return [replace(f, path=("schema", *f.path)) for f in _keywords(base, direction, before or {}, after or {}, "")]
-    subject = _subject(path)
+    subject = wording.subject(path)
     if len(path) >= 2 and path[-2] == "properties" and delta.change in ("added", "removed"):
         return [_property(base, direction, subject, path, delta)]
     if delta.change == "changed" and isinstance(delta.before, dict) and isinstance(delta.after, dict):
@@ -218,17 +218,17 @@ def _body(delta: Delta) -> list[Finding]:
     keyword = path[-1]  # a keyword added or removed as a whole (e.g. /example)
     return [replace(f, path=path) for f in _keywords(base, direction, {keyword: delta.before} if delta.change != "added" else {},
                                                      {keyword: delta.after} if delta.change != "removed" else {},
-                                                     _subject(path[:-1]))]
+                                                     wording.subject(path[:-1]))]
 
 
 def _documented(base: Finding, keyword: str, delta: Delta, path: tuple[str, ...]) -> Finding:
-    return replace(base, klass=DOCUMENTATION, kind=f"{keyword} {_verb(delta.change)}", path=path)
+    return replace(base, klass=DOCUMENTATION, kind=f"{keyword} {wording.verb(delta.change)}", path=path)
 
 
 def _review(base: Finding, what: str, delta: Delta, path: tuple[str, ...]) -> Finding:
     """A difference this table does not know: counted as breaking for clients, to be looked at."""
-    return replace(base, klass=CLIENTS, kind=f"{what} {_verb(delta.change)} (review)", path=path,
-                   detail=_short(delta.before, delta.after))
+    return replace(base, klass=CLIENTS, kind=f"{what} {wording.verb(delta.change)} (review)", path=path,
+                   detail=wording.short(delta.before, delta.after))
 
 
 def _property(base: Finding, direction: str, subject: str, path: tuple[str, ...], delta: Delta) -> Finding:
@@ -269,8 +269,8 @@ def _keywords(base: Finding, direction: str, before: dict[str, Any], after: dict
 
     keys = [k for k in dict.fromkeys([*before, *after]) if not k.startswith(OURS)]
     if any(k in TYPEISH for k in keys):
-        old, new = _types(before), _types(after)
-        add(_compare_sets(old, new), "type", f"{_show_types(old)} -> {_show_types(new)}", "type")
+        old, new = wording.types(before), wording.types(after)
+        add(wording.compare_sets(old, new), "type", f"{wording.show_types(old)} -> {wording.show_types(new)}", "type")
     for keyword in keys:
         old, new = before.get(keyword), after.get(keyword)
         if keyword in TYPEISH or keyword == "required" and (isinstance(old, list) or isinstance(new, list)) \
@@ -288,48 +288,48 @@ def _keywords(base: Finding, direction: str, before: dict[str, Any], after: dict
                 inner_old, inner_new = (old or {}).get(name), (new or {}).get(name)
                 if isinstance(inner_old, dict) and isinstance(inner_new, dict):
                     found += [replace(f, path=("properties", name, *f.path)) for f in
-                              _keywords(base, direction, inner_old, inner_new, _join(subject, name))]
+                              _keywords(base, direction, inner_old, inner_new, wording.join(subject, name))]
             continue
         if keyword in ("items", "not") and not old and not new:
             continue  # an empty schema is no schema: any value either way
-        if keyword in _NESTED and isinstance(old, dict) and isinstance(new, dict):
+        if keyword in NESTED and isinstance(old, dict) and isinstance(new, dict):
             found += [replace(f, path=(keyword, *f.path)) for f in
-                      _keywords(base, direction, old, new, subject + _NESTED[keyword])]
+                      _keywords(base, direction, old, new, subject + NESTED[keyword])]
             continue
         if keyword in DOC_KEYWORDS or keyword.startswith("x-"):
-            add("doc", f"{keyword} {_verb(_change(old, new))}", "", keyword)
+            add("doc", f"{keyword} {wording.verb(wording.change(old, new))}", "", keyword)
         elif keyword == "enum" or keyword == "const":
-            effect = _compare_sets(_values(old, keyword), _values(new, keyword))
+            effect = wording.compare_sets(wording.values(old, keyword), wording.values(new, keyword))
             if effect == "same" and old != new:
                 add("doc", "enum reordered", "", keyword)
             else:
-                add(effect, keyword, _enum_detail(_values(old, keyword), _values(new, keyword)), keyword)
+                add(effect, keyword, wording.enum_detail(wording.values(old, keyword), wording.values(new, keyword)), keyword)
         elif keyword == "nullable":
             add("same" if bool(old) == bool(new) else "widened" if new else "narrowed", "null", "", keyword)
         elif keyword == "format":
             if (old in NUMBER_FORMATS or old is None) and (new in NUMBER_FORMATS or new is None):
-                add("doc", f"number format {_verb(_change(old, new))}", _short(old, new), keyword)
+                add("doc", f"number format {wording.verb(wording.change(old, new))}", wording.short(old, new), keyword)
             else:
-                add("narrowed" if old is None else "widened" if new is None else "changed", "format", _short(old, new), keyword)
+                add("narrowed" if old is None else "widened" if new is None else "changed", "format", wording.short(old, new), keyword)
         elif keyword in LOWER or keyword in UPPER:
-            add(_bound(keyword, old, new), keyword, _short(old, new), keyword)
+            add(wording.bound(keyword, old, new), keyword, wording.short(old, new), keyword)
         elif keyword in ("pattern", "multipleOf", "uniqueItems"):
             add("narrowed" if old in (None, False) else "widened" if new in (None, False) else "changed",
-                keyword, _short(old, new), keyword)
+                keyword, wording.short(old, new), keyword)
         elif keyword == "additionalProperties":
-            add(_additional(old, new), "additional properties", _short(old, new), keyword)
-        elif keyword in _NESTED:  # items or not appearing or going (judged with the type when that changed)
+            add(wording.additional(old, new), "additional properties", wording.short(old, new), keyword)
+        elif keyword in NESTED:  # items or not appearing or going (judged with the type when that changed)
             if any(k in TYPEISH for k in keys):
                 continue
             add("narrowed" if old is None else "widened" if new is None else "changed", keyword, "", keyword)
         elif keyword == "default":
             if old is not None and new is not None:
-                add("default", "default changed", _short(old, new), keyword)
+                add("default", "default changed", wording.short(old, new), keyword)
             else:
-                add("doc", f"default {_verb(_change(old, new))}", _short(old, new), keyword)
+                add("doc", f"default {wording.verb(wording.change(old, new))}", wording.short(old, new), keyword)
         else:  # a keyword this table does not know: counted as breaking for clients, to be looked at
             found.append(replace(base, klass=CLIENTS, kind=f"{direction} {keyword} changed (review)", subject=subject,
-                                 detail=_short(old, new), path=(keyword,)))
+                                 detail=wording.short(old, new), path=(keyword,)))
     return found
 
 
@@ -385,130 +385,3 @@ def _pair_statuses(findings: list[Finding]) -> list[Finding]:
 def _rewritten(findings: list[Finding], replaced: dict[int, Finding], dropped: set[int]) -> list[Finding]:
     """``findings`` in their order, some replaced (by identity) and some dropped."""
     return [replaced.get(id(f), f) for f in findings if id(f) not in dropped]
-
-# --- helpers ----------------------------------------------------------------------------------------------
-
-def _subject(path: tuple[str, ...]) -> str:
-    """``schema/properties/results/items/properties/id`` -> ``results[].id``."""
-    subject, parts, i = "", list(path), 0
-    while i < len(parts):
-        part = parts[i]
-        if part == "properties" and i + 1 < len(parts):
-            subject = _join(subject, parts[i + 1])
-            i += 2
-            continue
-        if part in _NESTED:
-            subject += _NESTED[part]
-        elif part in ("oneOf", "anyOf", "allOf") and i + 1 < len(parts):
-            subject += f"<{part} {int(parts[i + 1]) + 1 if parts[i + 1].isdigit() else parts[i + 1]}>"
-            i += 1
-        i += 1
-    return subject
-
-
-def _join(subject: str, name: str) -> str:
-    return f"{subject}.{name}" if subject else name
-
-
-def _types(node: dict[str, Any]) -> frozenset[str] | None:
-    """The JSON types a schema node admits, from ``type`` (and ``nullable``) or its branches; None: any."""
-    if "type" in node and node["type"] is not None:
-        declared = node["type"] if isinstance(node["type"], list) else [node["type"]]
-        found = set(declared)
-    elif any(isinstance(node.get(k), list) for k in ("anyOf", "oneOf")):
-        found = set()
-        for branch in node.get("anyOf") or node.get("oneOf"):
-            inner = _types(branch) if isinstance(branch, dict) else None
-            if inner is None:
-                return None
-            found |= inner
-    else:
-        return None
-    if "number" in found:
-        found.add("integer")
-    if node.get("nullable"):
-        found.add("null")
-    return frozenset(found)
-
-
-def _values(value: Any, keyword: str) -> frozenset[str] | None:
-    if value is None:
-        return None
-    items = [value] if keyword == "const" else value if isinstance(value, list) else [value]
-    return frozenset(json.dumps(item, sort_keys=True) for item in items)
-
-
-def _appeared(old: Any, new: Any) -> str | None:
-    """The effect of a constraint that is equal, added (narrowed) or dropped (widened); None: both set, differing."""
-    if old == new:
-        return "same"
-    if old is None:
-        return "narrowed"
-    if new is None:
-        return "widened"
-    return None
-
-
-def _compare_sets(old: frozenset[str] | None, new: frozenset[str] | None) -> str:
-    found = _appeared(old, new)
-    if found:
-        return found
-    return "narrowed" if new < old else "widened" if old < new else "changed"
-
-
-def _bound(keyword: str, old: Any, new: Any) -> str:
-    found = _appeared(old, new)
-    if found:
-        return found
-    if isinstance(old, bool) or isinstance(new, bool) or not all(isinstance(v, int | float) for v in (old, new)):
-        return "changed"
-    raised = new > old
-    return ("narrowed" if raised else "widened") if keyword in LOWER else ("widened" if raised else "narrowed")
-
-
-def _additional(old: Any, new: Any) -> str:
-    def closed(value: Any) -> bool:
-        return value is False
-
-    def constrained(value: Any) -> bool:
-        return isinstance(value, dict) and bool(value)
-
-    if closed(old) == closed(new) and constrained(old) == constrained(new):
-        return "same" if old == new or not (constrained(old) or constrained(new)) else "changed"
-    if closed(new) or (constrained(new) and not closed(old)):
-        return "narrowed"
-    return "widened"
-
-
-def _show_types(types: frozenset[str] | None) -> str:
-    if types is None:
-        return "any"
-    shown = sorted(types - ({"integer"} if "number" in types else set()))
-    return " or ".join(shown)
-
-
-def _enum_detail(old: frozenset[str] | None, new: frozenset[str] | None) -> str:
-    if old is None or new is None:
-        return "any value -> " + ", ".join(sorted(new or ())) if old is None else ", ".join(sorted(old)) + " -> any value"
-    parts = []
-    if new - old:
-        parts.append("added " + ", ".join(sorted(new - old)))
-    if old - new:
-        parts.append("removed " + ", ".join(sorted(old - new)))
-    return "; ".join(parts)
-
-
-def _change(old: Any, new: Any) -> str:
-    return "added" if old is None else "removed" if new is None else "changed"
-
-
-def _verb(change: str) -> str:
-    return {"added": "added", "removed": "removed"}.get(change, "changed")
-
-
-def _short(old: Any, new: Any, limit: int = 80) -> str:
-    def show(value: Any) -> str:
-        text = "absent" if value is None else json.dumps(value, ensure_ascii=False)
-        return text if len(text) <= limit else text[: limit - 1] + "…"
-
-    return f"{show(old)} -> {show(new)}"

@@ -18,15 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from conformance import exits
 from conformance.mutants import coverage as index
-from conformance.mutants.catalogue import Mutant, UnknownMutant, catalogue, matching
+from conformance.catalogue.mutants import Mutant, UnknownMutant, catalogue, matching
 from conformance.mutants.equivalent import EquivalentError, load as load_equivalent
 from conformance.mutants.results import ResultsError, document, merge, read, render_text, write
 from conformance.mutants.runner import BaselineFailed, MutationRun, Outcome
 from conformance.profiles import PROFILE_VARIABLE, SHRINK_VARIABLE
 
 PLAIN = Path(__file__).with_name("plain")
-EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_INCOMPLETE = 0, 1, 2, 5
+EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_INCOMPLETE = exits.OK, exits.FAILED, exits.USAGE, exits.INCOMPLETE
 
 
 class MutantsError(Exception):
@@ -242,7 +243,7 @@ def report(folders: Sequence[Path], output: Path, *, min_score: float | None = N
 
 def check_mutant(mutant_id: str) -> str:
     """``mutant_id`` when the catalogue has it, else a one-sentence error."""
-    from conformance.mutants.catalogue import get
+    from conformance.catalogue.mutants import get
 
     try:
         return get(mutant_id).id

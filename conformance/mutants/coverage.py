@@ -2,7 +2,7 @@
 
 Built from the traffic of a green run against the embedded reference server (``mutants index``):
 for each test (its setup and teardown included), how long it took and what it made the server do,
-as the mutants' reach keys (:attr:`~conformance.mutants.catalogue.Mutant.reaches`): each parameter it
+as the mutants' reach keys (:attr:`~conformance.catalogue.mutants.Mutant.reaches`): each parameter it
 sent to an operation, each property the operation's answers held, a change the operation made, a
 refusal with a body. It is kept in the repository (``conformance/mutants/coverage.json``), like the
 shard durations, and refreshed by the same command when the suite changes. A mutant runs against
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from conformance import plugin
-from conformance.mutants.catalogue import catalogue, reached
+from conformance.catalogue.mutants import catalogue, reached
 
 INDEX = Path(__file__).with_name("coverage.json")
 ENGINES = ("suite", "schemathesis")

@@ -14,7 +14,7 @@ import fnmatch
 import tomllib
 from pathlib import Path
 
-from conformance.mutants.catalogue import catalogue
+from conformance.catalogue.mutants import catalogue
 
 EQUIVALENT = Path(__file__).with_name("equivalent.toml")
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conformance.mutants.catalogue import FAMILIES, Mutant, catalogue
+from conformance.catalogue.mutants import FAMILIES, Mutant, catalogue
 from conformance.mutants.runner import ERRORED, KILLED, SURVIVED, TIMED_OUT
 
 FORMAT = 1

@@ -27,7 +27,7 @@ import pytest
 from _pytest.runner import runtestprotocol
 
 from conformance import plugin
-from conformance.mutants.catalogue import Mutant
+from conformance.catalogue.mutants import Mutant
 from conformance.mutants.coverage import Coverage
 from conformance.verdicts import BROKEN, ERROR, FAILED, PASSED, TIMEOUT_MESSAGE, classify
 

@@ -181,6 +181,21 @@ def surface_file(sdk: str) -> str:
     return f"sdk-surface-{sdk.replace(':', '-')}.json"
 
 
+def surface_coverage(surface: Mapping[str, Any], traffic: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """Which of an SDK's public calls (``surface``: the guard's surface file, constructors left out) the scenarios
+    of ``traffic`` (one line per scenario, with the calls it made) exercised, which the guard does not drive on
+    purpose (the file's ``not_driven``, with the reason), and which are gaps."""
+    public = sorted(name for name in surface.get("calls", {}) if "." in name)
+    exercised: dict[str, set[str]] = {}
+    for line in traffic:
+        for call in line.get("calls", ()):
+            if call.get("method") in public:
+                exercised.setdefault(str(call["method"]), set()).add(str(line.get("scenario", "")))
+    reasons = {name: reason for name, reason in (surface.get("not_driven") or {}).items() if name not in exercised}
+    return {"calls": len(public), "exercised": {name: sorted(found) for name, found in sorted(exercised.items())},
+            "not_driven": reasons, "gaps": [name for name in public if name not in exercised and name not in reasons]}
+
+
 def read_sdk_surfaces(folders: Iterable[Path]) -> dict[str, dict[str, Any]]:
     """The guarded SDKs' public calls (``sdk-surface-<sdk>.json``): ``{sdk: {"version": ..., "calls": {...}}}``."""
     found: dict[str, dict[str, Any]] = {}

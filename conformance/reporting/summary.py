@@ -25,6 +25,7 @@ from conformance.reporting.results import (
     read_results,
     read_sdk_traffic,
     read_sdk_surfaces,
+    surface_coverage,
     read_successes,
 )
 from conformance.verdicts import (
@@ -130,12 +131,9 @@ def build(folders: Iterable[Path]) -> dict[str, Any]:
     extra = {"sdk_drift": {sdk: sorted(items) for sdk, items in sorted(drift.items())}} if drift else {}
     surfaces = read_sdk_surfaces(folders)
     if surfaces:
-        from conformance.sdk.versions import surface_coverage
-
         extra["sdk_surface"] = {
             sdk_label(sdk, surface.get("version", "?")): surface_coverage(
-                sdk, surface["calls"], [line for line in traffic if line.get("sdk") == sdk
-                                        and line.get("version") == surface.get("version")])
+                surface, [line for line in traffic if line.get("sdk") == sdk and line.get("version") == surface.get("version")])
             for sdk, surface in sorted(surfaces.items())}
     return {
         "format": FORMAT,

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from conformance import liveness
+from conformance import exits, liveness
 from conformance.client import Exchange, Recorder, redact
 from conformance.drift.explain import MARK
-from conformance.plugin import SUITE, identity, in_suite
+from conformance.nodes import SUITE, identity, in_suite
 from conformance.verdicts import (
     BROKEN,
     DEVIATION,
@@ -43,7 +43,7 @@ from conformance.verdicts import (
 )
 
 API_TITLES = {"mem0": "Mem0 platform", "klavis": "Klavis sandbox", "sdk": "SDK"}
-EXIT_FAILED, EXIT_INCOMPLETE, EXIT_BROKEN = 1, 5, 6
+EXIT_FAILED, EXIT_INCOMPLETE, EXIT_BROKEN = exits.FAILED, exits.INCOMPLETE, exits.BROKEN
 EXCHANGES_SECTION = "exchanged requests (keys redacted)"
 _FAILURE = pytest.StashKey[dict[str, str]]()
 _VERDICT = pytest.StashKey[str]()

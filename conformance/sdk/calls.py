@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
+from conformance.apis import APIS, REDACTED
 from conformance.client import Exchange, Recorder
 
 SECRET_ARGUMENTS = frozenset({"api_key", "key", "token", "authorization"})
@@ -169,7 +170,7 @@ class Watched:
 def arguments(args: tuple, kwargs: dict[str, Any]) -> str:
     """The arguments as a caller writes them, each value shortened, secret ones redacted."""
     shown = [_short(value) for value in args]
-    shown += [f"{name}={'<redacted>' if name.lower() in SECRET_ARGUMENTS else _short(value)}"
+    shown += [f"{name}={REDACTED if name.lower() in SECRET_ARGUMENTS else _short(value)}"
               for name, value in kwargs.items()]
     return ", ".join(shown)
 
@@ -194,9 +195,8 @@ _CLIENT_ARGUMENTS = ("client=", "httpx_client=", "api_key=", "host=", "base_url=
 
 
 _NODE_MAKERS = {
-    "npm:mem0ai": ("MemoryClient", "new MemoryClient({{apiKey: process.env.MEM0_API_KEY, host: {url}}})", "MEM0_API_KEY"),
-    "npm:klavis": ("KlavisClient", "new KlavisClient({{apiKey: process.env.KLAVIS_API_KEY, baseUrl: {url}}})",
-                   "KLAVIS_API_KEY"),
+    "npm:mem0ai": ("MemoryClient", "new MemoryClient({{apiKey: process.env.{variable}, host: {url}}})", "mem0"),
+    "npm:klavis": ("KlavisClient", "new KlavisClient({{apiKey: process.env.{variable}, baseUrl: {url}}})", "klavis"),
 }
 
 
@@ -227,11 +227,11 @@ def _node_reproducer(call: Call, url: str) -> str:
     import json
 
     package = call.sdk.removeprefix("npm:")
-    name, maker, variable = _NODE_MAKERS[call.sdk]
-    made = maker.format(url=json.dumps(url))
+    name, maker, api = _NODE_MAKERS[call.sdk]
+    variable, scheme = APIS[api].key_variable, APIS[api].scheme
+    made = maker.format(url=json.dumps(url), variable=variable)
     if call.method == "fetch":
         method, path, *body = json.loads(f"[{call.arguments}]")
-        scheme = "Token" if package == "mem0ai" else "Bearer"
         sent = f", body: JSON.stringify({json.dumps(body[0])})" if body else ""
         expression = (f"fetch({json.dumps(url + path)}, {{method: {json.dumps(method)}, headers: {{\"Content-Type\": "
                       f"\"application/json\", Authorization: \"{scheme} \" + process.env.{variable}}}{sent}}})"

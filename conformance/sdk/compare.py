@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.reporting import RESULTS_DIR
-from conformance.reporting.results import read_sdk_traffic, surface_file, version
+from conformance.reporting.results import read_sdk_traffic, surface_coverage, surface_file, version
 from conformance.reporting.summary import load
 from conformance.tools import cache_dir
 
@@ -169,10 +169,9 @@ def compare(old: Pin, new: Pin, old_reports: Path, new_reports: Path) -> Compari
 
 def _unexercised(pin: Pin, reports: Path, calls: list[str]) -> list[str]:
     """Of ``calls`` (new in ``pin``), those no scenario of its run exercised and none is kept from on purpose."""
-    from conformance.sdk.versions import surface_coverage
-
-    coverage = surface_coverage(pin.sdk, _surface(reports, pin.sdk),
-                                [line for line in traffic(reports) if line["sdk"] == pin.sdk])
+    path = reports / RESULTS_DIR / surface_file(pin.sdk)
+    surface = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    coverage = surface_coverage(surface, [line for line in traffic(reports) if line["sdk"] == pin.sdk])
     return sorted(call for call in calls if call in coverage["gaps"])
 
 

@@ -36,6 +36,7 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from conformance.apis import APIS
 from conformance.tools import NodeTool, ToolError
 
 HERE = Path(__file__).with_name("npm")
@@ -43,7 +44,7 @@ RUNNER = HERE / "runner.cjs"
 SCENARIOS = HERE / "scenarios.yaml"
 PINNED = {"mem0ai": "3.3.1", "klavis": "2.15.0"}  # the versions the lock folders npm/<package>/ hold
 API_OF = {"mem0ai": "mem0", "klavis": "klavis"}
-KEY_VARIABLE = {"mem0ai": "MEM0_API_KEY", "klavis": "KLAVIS_API_KEY"}
+KEY_VARIABLE = {package: APIS[api].key_variable for package, api in API_OF.items()}
 PREFIX = "npm:"  # an npm SDK's name in the guard: "npm:mem0ai"
 _SPEC = re.compile(r"^(?:npm:)?(mem0ai|klavis)(?:@([0-9][0-9A-Za-z.+-]*))?$")
 
@@ -293,7 +294,8 @@ class NpmClients:
     def fetch(self, method: str, path: str, body: Any = None) -> Any:
         """What a TypeScript user sends by hand where the SDK has no call that reaches the operation."""
         return self._invoke("fetch", _shown([method, path] + ([body] if body is not None else [])),
-                            lambda: self.runner.request(op="fetch", method=method, url=self.url + path, body=body))
+                            lambda: self.runner.request(op="fetch", method=method, url=self.url + path, body=body,
+                                                        scheme=APIS[self.sdk.api].scheme))
 
     def surface(self) -> dict[str, Any]:
         return self.runner.request(op="surface")

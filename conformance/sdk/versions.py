@@ -114,25 +114,19 @@ NOT_DRIVEN: Mapping[str, Mapping[str, str]] = _frozen({
 _RECORDED = {"klavis": (("SandboxClient.", "Klavis.sandbox."), ("AsyncSandboxClient.", "AsyncKlavis.sandbox."))}
 
 
-def surface_coverage(sdk: str, calls: Mapping[str, Any], traffic: list[Mapping[str, Any]]) -> dict[str, Any]:
-    """Which of the SDK's public calls (``calls``: its surface, constructors left out) the scenarios of
-    ``traffic`` (one line per scenario, with the calls it made) exercised, which are not driven on purpose
-    (:data:`NOT_DRIVEN`, with the reason), and which are gaps."""
-    public = sorted(name for name in calls if "." in name)
-    exercised: dict[str, set[str]] = {}
-    for line in traffic:
-        for call in line.get("calls", ()):
-            method = str(call.get("method", ""))
-            for recorded, shown in _RECORDED.get(sdk, ()):
-                if method.startswith(recorded):
-                    method = shown + method.removeprefix(recorded)
-            if method in public:
-                exercised.setdefault(method, set()).add(str(line.get("scenario", "")))
+def surface_name(sdk: str, method: str) -> str:
+    """A recorded call's name in the SDK's surface (klavis's ``SandboxClient.x`` is ``Klavis.sandbox.x``)."""
+    for recorded, shown in _RECORDED.get(sdk, ()):
+        if method.startswith(recorded):
+            return shown + method.removeprefix(recorded)
+    return method
+
+
+def not_driven(sdk: str, calls: Mapping[str, Any]) -> dict[str, str]:
+    """The public calls of ``calls`` (an SDK's surface) that no scenario drives on purpose, with the reason."""
     reasons = NOT_DRIVEN.get(sdk, {})
-    not_driven = {name: reasons[name.rsplit(".", 1)[-1]] for name in public
-                  if name not in exercised and name.rsplit(".", 1)[-1] in reasons}
-    return {"calls": len(public), "exercised": {name: sorted(found) for name, found in sorted(exercised.items())},
-            "not_driven": not_driven, "gaps": [name for name in public if name not in exercised and name not in not_driven]}
+    return {name: reasons[name.rsplit(".", 1)[-1]] for name in sorted(calls)
+            if "." in name and name.rsplit(".", 1)[-1] in reasons}
 
 
 class UnknownRelease(LookupError):

@@ -65,7 +65,7 @@ class ReferenceServer:
         if mutant_id is None:
             self.planted = None
             return None
-        from conformance.mutants.catalogue import UnknownMutant, get
+        from conformance.catalogue.mutants import UnknownMutant, get
 
         if self.shared is not None:
             raise MutantError("a mutant needs the in-memory state of one worker, not a state shared through --state "

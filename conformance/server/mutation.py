@@ -1,6 +1,6 @@
 """One mutant planted in the reference server (``run --mutant ID``, ``serve --mutant ID``).
 
-The mutant (:mod:`conformance.mutants.catalogue`) changes the server only at the boundary every
+The mutant (:mod:`conformance.catalogue.mutants`) changes the server only at the boundary every
 handler already has, and only for its own operation:
 
 - request mutants change the :class:`~conformance.server.registry.Call` before the handler reads it
@@ -29,7 +29,7 @@ from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from conformance.mutants.catalogue import UPPER, Mutant
+from conformance.catalogue.mutants import UPPER, Mutant
 from conformance.server.errors import ApiError
 from conformance.server.operations import Operation, build_operation
 from conformance.server.records import BOOKKEEPING, Snapshot, changes, repeat, restore, revert

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-DEFAULT_MEM0_KEY = "m0-reference-key"
-DEFAULT_KLAVIS_KEY = "kl-reference-key"
+from conformance.apis import KLAVIS, MEM0
+
+DEFAULT_MEM0_KEY = MEM0.reference_key
+DEFAULT_KLAVIS_KEY = KLAVIS.reference_key
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class ServerSettings:
     mem0_key: str = DEFAULT_MEM0_KEY
     klavis_key: str = DEFAULT_KLAVIS_KEY
     faults: frozenset[str] = field(default_factory=frozenset)
-    mutant: str | None = None  # the id of a planted mutant (conformance.mutants.catalogue), or None
+    mutant: str | None = None  # the id of a planted mutant (conformance.catalogue.mutants), or None
     processing_delay: float = 0.0
     max_body_bytes: int = 1024 * 1024  # larger request bodies get 413 before they are read on
     state: str | None = None  # a SQLite file the state is shared through (serve --workers, --state); None: memory

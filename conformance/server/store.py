@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-ENTITY_KEYS = ("user_id", "agent_id", "app_id", "run_id")
+from conformance.apis import ENTITY_KEYS
+
 
 
 def now() -> datetime:

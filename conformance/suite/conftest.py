@@ -233,3 +233,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return group, module_time.get(name, 0.0) if group == len(_FIRST) else 0.0
 
     items.sort(key=rank)  # stable: the order within each module is kept, and modules stay whole
+
+
+@pytest.fixture(scope="module")
+def population(mem0: ApiClient, ids: Ids, cleanup: Cleanup):
+    """One population of memories per test module that reads or changes it (:mod:`machines.population`)."""
+    from conformance.suite.machines.population import populate
+
+    return populate(mem0, ids, cleanup)

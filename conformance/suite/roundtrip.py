@@ -30,11 +30,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.apis import ENTITY_KEYS
 from conformance.suite.sources import DUMP, KLAVIS, ROUNDTRIP, roundtrip_source
 from conformance.verdicts import Severity, fact, require
 
 SERVER_ASSIGNED = ("id", "created_at", "updated_at", "dumped_at")
-ENTITY_KEYS = ("user_id", "agent_id", "app_id", "run_id")
 # Mem0Memory fields a record keeps besides content (everything not server-assigned or input text).
 KEPT = (*ENTITY_KEYS, "metadata", "include_preferences", "exclude_preferences", "category_definitions",
         "processing_instructions", "response_format", "auto_infer", "background_processing", "read_only",

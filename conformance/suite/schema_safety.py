@@ -36,7 +36,8 @@ from typing import Any
 import schemathesis
 
 from conformance.client import Exchange, RateLimiter, Recorder
-from conformance.verdicts import UNSERVED, TargetBroken
+from conformance.apis import ENTITY_TYPES, UNSERVED
+from conformance.verdicts import TargetBroken
 
 # operationIds that no run prefix can scope: they act on the whole project, organization or
 # membership. Not generated on a live target without allow_destructive.
@@ -50,7 +51,7 @@ UNSCOPED = frozenset({
     # server samples among all of the project's
     "profile_settings_update", "profile_jobs_create",
 })
-ENTITY_KEYS = {"user_id": "user", "agent_id": "agent", "app_id": "app", "run_id": "run"}
+ENTITY_KEYS = {key: kind for kind, key in ENTITY_TYPES.items()}  # an entity id's key -> its entity type
 # (path prefix, key): names in bodies and queries that tag what the run creates or lists, run-prefixed
 # so that the run's sandboxes and webhooks are recognisable as its own (and its lists show only those).
 LABELS = (("/sandbox", "tag"), ("/api/v1/webhooks/", "name"))

@@ -6,7 +6,7 @@ Learned ids and scoped filters (:mod:`conformance.suite.schema_safety`) make tha
 certain, so the number of operations whose success answer was validated changed from run to
 run. Here each operation has a recipe: the resources it needs, made by the run through the
 suite's client (run-prefixed, registered for cleanup), and the request that the effective
-document allows and the API must answer with a 2xx. ``test_schema.run_operation`` sends it as a
+document allows and the API must answer with a 2xx. ``engine.run_operation`` sends it as a
 schemathesis case after the generated ones, through the same hooks and every default check, and
 requires the 2xx: the figure of validated operations in the summary is then exact on every run.
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import itertools
 import re
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
-from conformance.verdicts import (
+from conformance.verdicts import (  # eventually: the suite's bounded wait, defined beside require
     ContractViolation,
     Severity,
     Source,
+    eventually,
     operation_source,
     require,
 )
@@ -127,25 +127,6 @@ def expect_error(response: httpx.Response, what: str = "", source: Source | None
     require(response.content.strip(), f"{label}: the {response.status_code} refusal has an empty body",
             received=_received(response), documented="a non-empty error body", source=source)
     return answer_of(response)
-
-
-def eventually(check: Callable[[], T], *, within: float, what: str, interval: float = 0.05) -> T:
-    """Call ``check`` until it returns without an AssertionError, for at most ``within`` seconds.
-
-    Models eventual consistency: the target file's ``consistency_wait`` bounds the wait, so a
-    target that never gets there fails with the last assertion, never hangs.
-    """
-    __tracebackhide__ = True
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return check()
-        except AssertionError as exc:
-            if time.monotonic() >= deadline:
-                exc.add_note(f"{what}: still not true after {within:g}s")
-                raise
-        time.sleep(interval)
-        interval = min(interval * 2, 1.0)
 
 
 class Patience:

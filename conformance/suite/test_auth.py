@@ -15,7 +15,8 @@ import re
 import httpx
 import pytest
 
-from conformance.client import SCHEMES, ApiClient
+from conformance.apis import APIS
+from conformance.client import ApiClient
 from conformance.suite.sources import KLAVIS, refused
 from conformance.verdicts import Severity, fact, require
 
@@ -71,8 +72,8 @@ def test_a_wrong_key_in_the_right_scheme_is_refused_with_401(request, run_prefix
     """A key other than the configured one (unrelated or a near miss), in the API's own scheme, gets 401 with a body."""
     client = request.getfixturevalue(api)
     for how, token in near_misses(configured_key(client), run_prefix).items():
-        refused_401(send(client, path, f"{SCHEMES[api]} {token}"), api,
-                    f"GET {path} with a wrong {SCHEMES[api]} key ({how})")
+        refused_401(send(client, path, APIS[api].authorization(token)), api,
+                    f"GET {path} with a wrong {APIS[api].scheme} key ({how})")
 
 
 @pytest.mark.parametrize(("api", "path"), CALLS)
@@ -85,7 +86,7 @@ def test_a_request_without_the_key_in_the_api_s_scheme_is_refused_with_401(reque
         "missing header": None,
         "other API's scheme": f"{OTHER_SCHEME[api]} {key}",
         "bare key": key,
-        "scheme alone": SCHEMES[api],
+        "scheme alone": APIS[api].scheme,
     }[variant]
     refused_401(send(client, path, header), api, f"GET {path} with {variant}")
 

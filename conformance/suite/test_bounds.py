@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from conformance.mutants.catalogue import UPPER, catalogue
+from conformance.catalogue.mutants import UPPER, catalogue
 from conformance.suite.support import expect, expect_error, track_entity, track_sandbox
 from conformance.verdicts import Severity, operation_source, require
 

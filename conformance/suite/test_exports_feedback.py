@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from conformance.suite.machines.population import Population, populate
 from conformance.suite.support import eventually, expect
 from conformance.verdicts import Severity, operation_source, require
 
@@ -22,11 +21,6 @@ pytestmark = [pytest.mark.requires("mem0")]
 SCHEMA = {"type": "object", "properties": {"id": {"type": "string"}, "memory": {"type": "string"}}}
 NOBODY = "00000000-0000-4000-8000-0000000000aa"  # an organization or project id that cannot exist
 PENDING = ("PENDING", "RUNNING", "QUEUED", "PROCESSING", "IN_PROGRESS")
-
-
-@pytest.fixture(scope="module")
-def population(mem0, ids, cleanup) -> Population:
-    return populate(mem0, ids, cleanup)
 
 
 def _export(mem0, body: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 
+from conformance.apis import ENTITY_TYPES
 from conformance.client import ApiClient
 from conformance.suite.machines.mem0_calls import (
     expect_deleted,
@@ -35,7 +36,6 @@ from strategies.platform import (
     webhook_update_fields,
 )
 
-ENTITY_KEYS = {"user": "user_id", "agent": "agent_id", "app": "app_id", "run": "run_id"}
 ENTITY_DELETES = {"v1": "DELETE /v1/entities/{entity_type}/{entity_id}/", "v2": "DELETE /v2/entities/{entity_type}/{entity_name}/"}
 PROJECT = "/api/v1/orgs/organizations/{org_id}/projects/{project_id}/"
 WEBHOOKS = "/api/v1/webhooks/projects/{project_id}/"
@@ -51,7 +51,7 @@ def add_memories(mem0: ApiClient, kind: str, name: str, texts: list[str]) -> lis
     Asks for a synchronous add; a target that queues it anyway is polled through the event.
     """
     body = {
-        ENTITY_KEYS[kind]: name, "messages": [{"role": "user", "content": text} for text in texts],
+        ENTITY_TYPES[kind]: name, "messages": [{"role": "user", "content": text} for text in texts],
         "infer": False, "async_mode": False, "output_format": "v1.1",
     }
     source = fact("Add", "POST /v1/memories/")
@@ -71,7 +71,7 @@ def add_memories(mem0: ApiClient, kind: str, name: str, texts: list[str]) -> lis
 def listed(mem0: ApiClient, kind: str, name: str) -> set[str]:
     """The ids of the memories a v2 list of entity ``kind``/``name`` shows."""
     source = fact("List/search filters (v2/v3)", "POST /v2/memories/")
-    answer = expect(mem0.post("/v2/memories/", json={"filters": {ENTITY_KEYS[kind]: name}}), 200, source=source)
+    answer = expect(mem0.post("/v2/memories/", json={"filters": {ENTITY_TYPES[kind]: name}}), 200, source=source)
     return {item["id"] for item in results_of(answer, what=f"POST /v2/memories/ of {kind} {name}", source=source)}
 
 

@@ -27,7 +27,7 @@ from conformance.sdk import npm
 from conformance.sdk.calls import Call, CallLog
 from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
 from conformance.sdk.traffic import DRIFT, Finding, Traffic, check, judge
-from conformance.sdk.versions import UnknownRelease, release, surface, unlike
+from conformance.sdk.versions import UnknownRelease, not_driven, release, surface, surface_name, unlike
 from conformance.specs import find_operation
 from conformance.suite.support import track_sandbox, track_webhook
 
@@ -208,7 +208,7 @@ def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings, 
         operations[label] = sorted(set(operations[label]) | set(body))
     line = {"sdk": scenario.sdk, "version": _version(scenario.sdk), "scenario": scenario.id,
             "operations": operations, "drift": sorted({str(f) for f in findings if f.kind == DRIFT}),
-            "calls": [call.record() for call in calls]}
+            "calls": [{**call.record(), "method": surface_name(scenario.sdk, call.method)} for call in calls]}
     folder = reports / RESULTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"sdk-traffic-{worker_name(config)}.jsonl", "a", encoding="utf-8") as fh:
@@ -216,8 +216,8 @@ def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings, 
     calls = folder / surface_file(scenario.sdk)  # the SDK's public calls and parameters, for sdk compare
     if not calls.exists():
         found = context.npm[scenario.sdk].surface()["calls"] if scenario.sdk in context.npm else surface(scenario.sdk)
-        calls.write_text(json.dumps({"sdk": scenario.sdk, "version": _version(scenario.sdk), "calls": found}, indent=1),
-                         encoding="utf-8")
+        calls.write_text(json.dumps({"sdk": scenario.sdk, "version": _version(scenario.sdk), "calls": found,
+                                     "not_driven": not_driven(scenario.sdk, found)}, indent=1), encoding="utf-8")
 
 
 def _attach(scenario: Scenario, calls: list[Call], findings, elapsed: float, raised) -> None:

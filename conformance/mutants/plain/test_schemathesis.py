@@ -21,18 +21,16 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.filters import FilterSet
 from schemathesis.pytest.lazy import get_all_tests
 
-from conformance.client import SCHEMES
-from conformance.server.settings import DEFAULT_KLAVIS_KEY, DEFAULT_MEM0_KEY
+from conformance.apis import APIS
 from conformance.specs import effective
-from conformance.suite.test_schema import CONFIG_FILE, OPERATIONS
+from conformance.suite.engine import CONFIG_FILE, OPERATIONS
 
-KEYS = {"mem0": DEFAULT_MEM0_KEY, "klavis": DEFAULT_KLAVIS_KEY}
 STEPS = 6  # schemathesis's own default number of steps per stateful scenario
 
 
 def plain(api: str, url: str):
     config = SchemathesisConfig.from_path(CONFIG_FILE)
-    config.projects.default.update(base_url=url, headers={"Authorization": f"{SCHEMES[api]} {KEYS[api]}"})
+    config.projects.default.update(base_url=url, headers={"Authorization": APIS[api].authorization(APIS[api].reference_key)})
     return schemathesis.openapi.from_dict(effective(api), config=config)
 
 

@@ -6,8 +6,9 @@
 //   {"op": "make", "name": "client", "url": "http://127.0.0.1:PORT"}   -> {"returned": null}
 //   {"op": "call", "on": "client", "method": "add", "args": [...]}   -> {"returned": <value>} | {"raised": {...}}
 //   {"op": "surface"}                                                -> {"returned": {"MemoryClient.add": ["messages", ...]}}
-//   {"op": "fetch", "url": "...", "method": "POST", "body": {...}}   -> {"returned": {"status": 200, "body": <JSON>}}
-//     (what a TypeScript user writes by hand where the SDK offers no call: Node's fetch, the SDK's auth scheme)
+//   {"op": "fetch", "url": "...", "method": "POST", "body": {...}, "scheme": "Bearer"}
+//                                                    -> {"returned": {"status": 200, "body": <JSON>}}
+//     (what a TypeScript user writes by hand where the SDK offers no call: Node's fetch, the API's auth scheme)
 // The API key comes from MEM0_API_KEY or KLAVIS_API_KEY and is never written out. Nothing else is printed on
 // stdout: what the SDK logs goes to stderr.
 "use strict";
@@ -24,14 +25,14 @@ console.log = console.info = console.warn = console.error; // the SDK's own logg
 // How each SDK's client is made, and which of its objects carry the calls the guard may make.
 const CLIENTS = {
   mem0ai: {
-    authorization: () => `Token ${process.env.MEM0_API_KEY}`,
+    key: () => process.env.MEM0_API_KEY,
     make: (url) => new (sdk.MemoryClient || sdk.default)({ apiKey: process.env.MEM0_API_KEY, host: url }),
     ready: async (client) => { if (client.initialized) await client.initialized; }, // its constructor pings
     holders: { MemoryClient: (client) => client },
     classes: () => ({ MemoryClient: sdk.MemoryClient || sdk.default }),
   },
   klavis: {
-    authorization: () => `Bearer ${process.env.KLAVIS_API_KEY}`,
+    key: () => process.env.KLAVIS_API_KEY,
     make: (url) => new sdk.KlavisClient({ apiKey: process.env.KLAVIS_API_KEY, baseUrl: url }),
     ready: async () => {},
     holders: { "KlavisClient.sandbox": (client) => client.sandbox },
@@ -120,7 +121,7 @@ async function handle(request) {
   if (request.op === "fetch") {
     const response = await fetch(request.url, {
       method: request.method,
-      headers: { Authorization: kind.authorization(), "Content-Type": "application/json" },
+      headers: { Authorization: `${request.scheme} ${kind.key()}`, "Content-Type": "application/json" },
       body: request.body == null ? undefined : JSON.stringify(request.body),
     });
     const text = await response.text();

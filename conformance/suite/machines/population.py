@@ -145,3 +145,30 @@ def check_all(mem0, population: Population, *, after: str) -> None:
     for memory_id in sorted(population.deleted):
         expect_deleted(mem0, memory_id, what=f"GET /v1/memories/{memory_id}/ after {after}",
                        source=operation_source("GET /v1/memories/{memory_id}/"))
+
+
+def categories_of(mem0, population: Population, short: str) -> list[str]:
+    memory = memory_of(mem0, population.ids[short])
+    return [c for c in memory.get("categories") or [] if isinstance(c, str)]
+
+
+def filter_cases(people: Population) -> dict[str, tuple[dict[str, Any], Callable[[Expected], bool]]]:
+    """Filters of the filter language and the memories each selects."""
+    n = people.names
+    return {
+        "AND": ({"user_id": n["user"], "AND": [{"agent_id": n["agent"]}]},
+                lambda e: e.user_id == n["user"] and e.agent_id == n["agent"]),
+        "OR": ({"OR": [{"user_id": n["user"]}, {"user_id": n["user2"]}]}, lambda e: e.user_id in (n["user"], n["user2"])),
+        "NOT": ({"user_id": n["user"], "NOT": [{"agent_id": n["agent"]}]},
+                lambda e: e.user_id == n["user"] and e.agent_id != n["agent"]),
+        "metadata": ({"user_id": n["user"], "metadata": {"topic": "work"}},
+                     lambda e: e.user_id == n["user"] and (e.metadata or {}).get("topic") == "work"),
+        "in": ({"user_id": {"in": [n["user"], n["user2"]]}}, lambda e: e.user_id in (n["user"], n["user2"])),
+        "ne": ({"user_id": n["user"], "agent_id": {"ne": n["agent"]}},
+               lambda e: e.user_id == n["user"] and e.agent_id != n["agent"]),
+        "any": ({"user_id": n["user"], "run_id": "*"}, lambda e: e.user_id == n["user"] and e.run_id is not None),
+        "created_at": ({"user_id": n["user"], "created_at": {"lt": "2025-01-01"}},
+                       lambda e: e.user_id == n["user"] and e.id == people.ids["tea"]),
+        "keywords": ({"user_id": n["user"], "keywords": "PEANUTS"},
+                     lambda e: e.user_id == n["user"] and "peanuts" in e.memory.lower()),
+    }

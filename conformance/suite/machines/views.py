@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from conformance.apis import ENTITY_KEYS
 from conformance.verdicts import Severity, Source, require
 
-ENTITY_KEYS = ("user_id", "agent_id", "app_id", "run_id")
 CLIENT = (*ENTITY_KEYS, "metadata", "expiration_date")
 SERVER = ("created_at", "updated_at", "hash", "categories")
 MOVES = ("updated_at", "hash", "categories")  # what a change of the memory may move; created_at never moves

@@ -41,11 +41,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.apis import ENTITY_KEYS  # the filter language's entity ids (FACTS.md)
+from conformance.catalogue.walk import bounds_of, branches, escape, follow, items_of, properties, types_of
 from conformance.retries import READING_POSTS
-from conformance.specs import APIS, HTTP_METHODS, at_pointer, effective
+from conformance.specs import APIS, HTTP_METHODS, effective
 
-ENTITY_KEYS = ("user_id", "agent_id", "app_id", "run_id")  # the filter language's entity ids (FACTS.md)
-BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems")
 UPPER = frozenset({"maximum", "maxLength", "maxItems"})
 FAMILIES = ("request", "state", "answer")
 REQUEST_DEPTH = 2  # body properties: body.x, body.x.y, body.x[].y
@@ -132,66 +132,6 @@ def render_site(site: tuple[str, ...]) -> str:
     return text
 
 
-# --- walking schemas -------------------------------------------------------------------------------
-
-def _follow(document: dict[str, Any], node: Any, pointer: str) -> tuple[Any, str]:
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
-        pointer = node["$ref"][1:]
-        node = at_pointer(document, pointer)
-    return node, pointer
-
-
-def _branches(document: dict[str, Any], node: Any, pointer: str, depth: int = 0) -> Iterator[tuple[dict, str]]:
-    """``node`` (references followed) and every ``allOf``/``anyOf``/``oneOf`` branch of it, recursively."""
-    node, pointer = _follow(document, node, pointer)
-    if not isinstance(node, dict) or depth > 4:
-        return
-    yield node, pointer
-    for keyword in ("allOf", "anyOf", "oneOf"):
-        for index, branch in enumerate(node.get(keyword) or []):
-            yield from _branches(document, branch, f"{pointer}/{keyword}/{index}", depth + 1)
-
-
-def _escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
-
-
-def properties(document: dict[str, Any], node: Any, pointer: str) -> list[tuple[str, Any, str, bool]]:
-    """``(name, schema, pointer, required)`` of the properties ``node`` declares, branches included."""
-    found: dict[str, tuple[str, Any, str, bool]] = {}
-    required: set[str] = set()
-    for branch, where in _branches(document, node, pointer):
-        if where == _follow(document, node, pointer)[1] or "/allOf/" in where:
-            required.update(branch.get("required") or [])
-        for name, schema in (branch.get("properties") or {}).items():
-            found.setdefault(name, (name, schema, f"{where}/properties/{_escape(name)}", False))
-    return [(name, schema, where, name in required) for name, schema, where, _ in found.values()]
-
-
-def items_of(document: dict[str, Any], node: Any, pointer: str) -> tuple[Any, str] | None:
-    for branch, where in _branches(document, node, pointer):
-        if isinstance(branch.get("items"), dict):
-            return branch["items"], f"{where}/items"
-    return None
-
-
-def types_of(document: dict[str, Any], node: Any, pointer: str) -> set[str]:
-    kinds: set[str] = set()
-    for branch, _ in _branches(document, node, pointer):
-        kind = branch.get("type")
-        kinds.update(kind if isinstance(kind, list) else [kind] if kind else [])
-        if "properties" in branch:
-            kinds.add("object")
-        if "items" in branch:
-            kinds.add("array")
-    return kinds - {"null"}
-
-
-def bounds_of(document: dict[str, Any], node: Any, pointer: str) -> list[tuple[str, float, str]]:
-    return [(keyword, branch[keyword], where) for branch, where in _branches(document, node, pointer)
-            for keyword in BOUNDS if isinstance(branch.get(keyword), int | float) and not isinstance(branch[keyword], bool)]
-
-
 # --- request sites ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -206,15 +146,15 @@ def request_sites(document: dict[str, Any], path: str, method: str) -> Iterator[
     """Every query parameter and body property of one operation (see the module docstring)."""
     item = document["paths"][path]
     operation = item[method]
-    base = f"/paths/{_escape(path)}"
+    base = f"/paths/{escape(path)}"
     parameters = [(p, f"{base}/parameters/{i}") for i, p in enumerate(item.get("parameters") or [])]
     parameters += [(p, f"{base}/{method}/parameters/{i}") for i, p in enumerate(operation.get("parameters") or [])]
     for raw, where in parameters:
-        parameter, where = _follow(document, raw, where)
+        parameter, where = follow(document, raw, where)
         if parameter.get("in") == "query":
             yield RequestSite(("query", parameter["name"]), parameter.get("schema", {}), f"{where}/schema",
                               bool(parameter.get("required")))
-    body, where = _follow(document, operation.get("requestBody"), f"{base}/{method}/requestBody")
+    body, where = follow(document, operation.get("requestBody"), f"{base}/{method}/requestBody")
     media = ((body or {}).get("content") or {}).get("application/json")
     if media and "schema" in media:
         yield from _body_sites(document, media["schema"], f"{where}/content/application~1json/schema", ("body",), 1)
@@ -247,7 +187,7 @@ def answer_sites(document: dict[str, Any], path: str,
     """``(status, site, is_array, schema, pointer)`` of every property and array of every declared JSON answer."""
     responses = document["paths"][path][method].get("responses") or {}
     for status, raw in responses.items():
-        response, where = _follow(document, raw, f"/paths/{_escape(path)}/{method}/responses/{status}")
+        response, where = follow(document, raw, f"/paths/{escape(path)}/{method}/responses/{status}")
         media = ((response or {}).get("content") or {}).get("application/json")
         if not media or "schema" not in media:
             continue
@@ -266,7 +206,7 @@ def _answer_walk(document: dict[str, Any], node: Any, pointer: str, site: tuple[
     if depth <= 0:
         return
     for name, schema, where, _ in properties(document, node, pointer):
-        target = _follow(document, schema, where)[1]
+        target = follow(document, schema, where)[1]
         if target in seen:
             continue
         child = (*site, name)
@@ -362,7 +302,7 @@ def _single_valued(document: dict[str, Any], schema: Any, pointer: str) -> bool:
     """The documents allow one value only: a ``const`` or one-value ``enum`` on the property itself (beside a
     ``$ref``, as OpenAPI 3.1 allows) or on what it refers to."""
     nodes = [schema] if isinstance(schema, dict) else []
-    nodes += [branch for branch, _ in _branches(document, schema, pointer)]
+    nodes += [branch for branch, _ in branches(document, schema, pointer)]
     return any(len(node.get("enum") or [None, None]) == 1 or "const" in node for node in nodes)
 
 
@@ -379,7 +319,7 @@ def _answer_mutants(api: str, operation: str, label: str, document: dict[str, An
             refusals = refusals or status.startswith("4")
             continue
         identity = pointer if not is_array else (items_of(document, schema, pointer) or (None, pointer))[1]
-        identity = _follow(document, {"$ref": "#" + identity} if identity.startswith("/") else schema, identity)[1]
+        identity = follow(document, {"$ref": "#" + identity} if identity.startswith("/") else schema, identity)[1]
         shapes.setdefault((status, is_array, identity + "|" + (site[-1] if not is_array else "")), []).append(
             (site, schema, pointer))
     for (status, is_array, _), found in shapes.items():
