@@ -43,6 +43,15 @@ def _hypothesis_prints_its_examples() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _a_liveness_watch_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test watches its own targets' liveness: a silence an earlier test left behind (a target it stopped on
+    purpose) would otherwise make this test's requests fail at once (the watch is one per process, as a run's is)."""
+    from conformance import liveness
+
+    monkeypatch.setattr(liveness, "WATCH", liveness.Watch())
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """The fault matrix's table: which suite tests catch each planted fault, and how fast."""
     from tests.test_fault_matrix import outcomes_of, summary_table
