@@ -30,7 +30,8 @@ from typing import Any
 import httpx
 
 from conformance import retries
-from conformance.apis import APIS, CAPABILITIES, PINNABLE
+from conformance.apis import CAPABILITIES, PINNABLE
+from conformance.client import Recorder, http_client
 from conformance.targets import ApiTarget, Target
 from conformance.verdicts import TargetBroken
 
@@ -170,8 +171,8 @@ def _json(response: httpx.Response | None) -> dict[str, Any]:
 
 
 def _client(api: ApiTarget, timeout: float) -> httpx.Client:
-    return httpx.Client(base_url=api.url, timeout=timeout, headers={"Authorization": APIS[api.api].authorization(api.key)},
-                        transport=retries.transport(httpx.HTTPTransport(), retries.PROBING))  # one quick retry
+    """The probes' client: the one HTTP layer with the probes' policy (one quick retry)."""
+    return http_client(api, Recorder(limit=1000), timeout=timeout, policies=retries.PROBING, watched=False)
 
 
 def discover(target: Target, prefix: str) -> tuple[Finding, ...]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +26,10 @@ import httpx
 import requests
 
 from conformance.client import (
+    AsyncRecordingTransport,
     Exchange,
     Recorder,
     RecordingTransport,
-    record_exchange,
     redact,
 )
 from conformance.sdk.calls import Call, reproducer
@@ -75,7 +74,7 @@ class Traffic:
 
     def async_client(self, *, timeout: float = 30.0) -> httpx.AsyncClient:
         """The same for an SDK's ``httpx.AsyncClient`` (mem0ai's AsyncMemoryClient)."""
-        return httpx.AsyncClient(timeout=timeout, transport=_AsyncRecordingTransport(self.recorder, self.secrets))
+        return httpx.AsyncClient(timeout=timeout, transport=AsyncRecordingTransport(self.recorder, self.secrets))
 
     @contextmanager
     def requests_recorded(self) -> Iterator[None]:
@@ -105,28 +104,6 @@ class Traffic:
         exchanges = list(self.recorder)
         self.recorder.clear()
         return exchanges
-
-
-class _AsyncRecordingTransport(httpx.AsyncBaseTransport):
-    """:class:`conformance.client.RecordingTransport` for asynchronous clients."""
-
-    def __init__(self, recorder: Recorder, secrets: tuple[str, ...]) -> None:
-        self.recorder, self.secrets = recorder, tuple(secret for secret in secrets if secret)
-        self.inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        started = time.monotonic()
-        try:
-            response = await self.inner.handle_async_request(request)
-            await response.aread()
-        except httpx.TransportError as exc:
-            record_exchange(self.recorder, request, None, started, self.secrets, exc)
-            raise
-        record_exchange(self.recorder, request, response, started, self.secrets)
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 def check(exchange: Exchange) -> list[Finding]:
