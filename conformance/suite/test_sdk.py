@@ -60,10 +60,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """The Python SDKs' scenarios, then the data scenarios of each npm SDK the run drives."""
     if "scenario" not in metafunc.fixturenames:
         return
-    try:
-        chosen = npm.chosen(metafunc.config.getoption("npm_sdk", default=[]))
-    except npm.NpmError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    wanted = metafunc.config.stash[plugin.SETTINGS].npm_sdks  # resolved with the run (--npm-sdk), None: the pinned
+    chosen = npm.default_sdks() if wanted is None else tuple(npm.NpmSdk.parse(text) for text in wanted)
     _NPM.clear()
     _NPM.update({sdk.name: sdk for sdk in chosen})
     metafunc.parametrize("scenario", [_param(s) for s in (*SCENARIOS, *npm.scenarios(chosen))])
