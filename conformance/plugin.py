@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from conformance.capabilities import Finding, pinned_all
+from conformance.capabilities import CapabilityFinding, pinned_all
 from conformance.cleanup import Leak, new_run_id, run_prefix
 from conformance.client import Recorder
 from conformance.nodes import SUITE, identity, in_suite
@@ -67,7 +67,7 @@ class RunSettings:
     run_id: str = field(default_factory=new_run_id)
     preflight: bool = False  # check the target at session start (plain pytest; `run` has checked it)
     profile: str | None = None  # the Hypothesis profile loaded
-    findings: tuple[Finding, ...] = ()  # the target's capabilities, as the preflight found them
+    findings: tuple[CapabilityFinding, ...] = ()  # the target's capabilities, as the preflight found them
     drift: tuple[str, ...] = ()  # `specs drift` JSON files: failures they explain are marked (run --drift)
     mutant: str | None = None  # a mutant planted in the embedded reference server (run --mutant)
     html: bool = False  # the run builds the HTML report itself (run --html)
@@ -87,7 +87,7 @@ class RunSettings:
     def from_wire(cls, data: dict[str, Any]) -> RunSettings:
         return cls(Target.from_wire(data["target"]), frozenset(data["faults"]),
                    Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"],
-                   findings=tuple(Finding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())),
+                   findings=tuple(CapabilityFinding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())),
                    mutant=data.get("mutant"), html=data.get("html", False),
                    npm_sdks=None if data.get("npm_sdks") is None else tuple(data["npm_sdks"]))
 

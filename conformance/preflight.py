@@ -14,7 +14,7 @@ import httpx
 
 from conformance import capabilities, exits
 from conformance.apis import REDACTED
-from conformance.capabilities import Finding
+from conformance.capabilities import CapabilityFinding
 from conformance.cleanup import run_prefix
 from conformance.client import Recorder, http_client
 from conformance.targets import ApiTarget, Target
@@ -70,7 +70,7 @@ def check(target: Target, prefix: str = "mct-preflight") -> None:
             check_api(api, prefix=prefix)
 
 
-def survey(target: Target, run_id: str) -> tuple[Target, tuple[Finding, ...]]:
+def survey(target: Target, run_id: str) -> tuple[Target, tuple[CapabilityFinding, ...]]:
     """Check ``target`` (:func:`check`), then discover its capabilities; the target as tests see it
     (offered or pinned capabilities usable) and the findings to print and record."""
     prefix = run_prefix(run_id, "preflight")

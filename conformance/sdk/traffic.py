@@ -32,7 +32,7 @@ from conformance.client import (
     RecordingTransport,
     redact,
 )
-from conformance.sdk.calls import Call, reproducer
+from conformance.sdk.calls import SdkCall, reproducer
 from conformance.specs import effective, find_operation, resolve, validator
 from conformance.verdicts import (
     ContractViolation,
@@ -52,7 +52,7 @@ class SdkDisagreement(Exception):
 
 
 @dataclass(frozen=True)
-class Finding:
+class TrafficFinding:
     kind: str  # VIOLATION or DRIFT
     operation: str  # "POST /v3/memories/" (the template), or the request's own path when no operation matches
     message: str
@@ -106,26 +106,26 @@ class Traffic:
         return exchanges
 
 
-def check(exchange: Exchange) -> list[Finding]:
+def check(exchange: Exchange) -> list[TrafficFinding]:
     """What is wrong, or beyond the seed documents, about one exchange."""
     path = urlsplit(exchange.url).path
     operation = find_operation(exchange.method, path)
     if operation is None:
-        return [Finding(DRIFT, f"{exchange.method} {_templated(path)}", UNDECLARED)]
+        return [TrafficFinding(DRIFT, f"{exchange.method} {_templated(path)}", UNDECLARED)]
     label = operation.label
     document = effective(operation.api)
     raw = document["paths"][operation.path][operation.method.lower()]
     found = []
     if raw.get("x-conformance-supplement"):
-        found.append(Finding(DRIFT, label, "not in the vendored seed documents (a supplement of this project)"))
+        found.append(TrafficFinding(DRIFT, label, "not in the vendored seed documents (a supplement of this project)"))
     body = resolve(document, raw.get("requestBody")) or {}
     schema = body.get("content", {}).get("application/json", {}).get("schema")
     sent = _json(exchange.request_body)
     if schema is not None and sent is not _NOT_JSON and exchange.request_body:
-        found += [Finding(DRIFT, label, f"the request body {problem}") for problem in _problems(operation.api, schema, sent)]
-        found += [Finding(DRIFT, label, f"sends the body field {name}, which the document does not declare")
+        found += [TrafficFinding(DRIFT, label, f"the request body {problem}") for problem in _problems(operation.api, schema, sent)]
+        found += [TrafficFinding(DRIFT, label, f"sends the body field {name}, which the document does not declare")
                   for name in _undeclared_fields(document, schema, sent)]
-    found += [Finding(DRIFT, label, f"sends the query parameter {name}, which the document does not declare")
+    found += [TrafficFinding(DRIFT, label, f"sends the query parameter {name}, which the document does not declare")
               for name in _undeclared_query(document, operation, exchange.url)]
     if exchange.status is None:
         return found
@@ -133,13 +133,13 @@ def check(exchange: Exchange) -> list[Finding]:
     answer = resolve(document, responses.get(str(exchange.status)) or responses.get(f"{exchange.status // 100}XX")
                      or responses.get("default"))
     if answer is None:
-        found.append(Finding(VIOLATION, label, f"answered {exchange.status}, a status the document does not declare "
+        found.append(TrafficFinding(VIOLATION, label, f"answered {exchange.status}, a status the document does not declare "
                                                f"({', '.join(sorted(responses))})"))
         return found
     schema = (answer.get("content") or {}).get("application/json", {}).get("schema")
     received = _json(exchange.response_body)
     if schema is not None and received is not _NOT_JSON and exchange.response_body:
-        found += [Finding(VIOLATION, label, f"the {exchange.status} answer {problem}")
+        found += [TrafficFinding(VIOLATION, label, f"the {exchange.status} answer {problem}")
                   for problem in _problems(operation.api, schema, received)]
     return found
 
@@ -207,8 +207,8 @@ def _validator(api: str, schema: str) -> Any:
     return validator(effective(api), json.loads(schema))
 
 
-def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised: BaseException | None, *,
-          expectation: str, source: str, calls: Sequence[Call] = ()) -> BaseException | str | None:
+def judge(call: str, exchanges: list[Exchange], findings: list[TrafficFinding], raised: BaseException | None, *,
+          expectation: str, source: str, calls: Sequence[SdkCall] = ()) -> BaseException | str | None:
     """The outcome of one scenario: an exception to raise (a violation of the target, the target broken,
     or the scenario's own failed expectation), a finding to report apart (a string: the SDK raised
     although every answer conformed, or the target refused what the SDK sent against the document),
@@ -261,7 +261,7 @@ def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised:
             f"{answered}, every answer valid{again}")
 
 
-def _named(call: str, culprit: Call | None) -> str:
+def _named(call: str, culprit: SdkCall | None) -> str:
     """The call a message is about, its arguments cut short (the report's step shows them whole)."""
     if culprit is None:
         return call
