@@ -32,7 +32,7 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
     from conformance import retries
     from conformance.client import ApiClient, RateLimiter, Recorder
     from conformance.suite import schema_safety
-    from conformance.suite.engine import Calls, schema_of
+    from conformance.suite.engine import Sender, schema_of
     from conformance.targets import ApiTarget
 
     figures: dict[str, float] = {}
@@ -50,7 +50,7 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
             method, path, kwargs = sent[i % len(sent)]
             api.request(method, path, **kwargs).raise_for_status()
 
-        schema = schema_of("mem0", Calls(url, f"Token {KEY}"))
+        schema = schema_of("mem0", Sender(url, f"Token {KEY}"))
         cases = [schema[path][method].Case(**({"body": kwargs["json"]} if "json" in kwargs else {}))
                  for method, path, kwargs in [("GET", "/v1/memories/{memory_id}/", {}),
                                               ("GET", "/v1/memories/{memory_id}/history/", {}),
@@ -58,11 +58,11 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
         for case in cases[:2]:
             case.path_parameters = {"memory_id": memory_id}
         session = retries.mount(requests.Session())
-        calls = Calls(url, f"Token {KEY}", http=session)
+        sender = Sender(url, f"Token {KEY}", http=session)
         hooks = schema_safety.CallHooks(Recorder(), (KEY,), RateLimiter("1000000/s"))
 
         def schemathesis_call(i: int) -> None:
-            response = cases[i % len(cases)].call(**calls.kwargs())
+            response = cases[i % len(cases)].call(**sender.kwargs())
             if response.status_code >= 400:
                 raise RuntimeError(f"{response.status_code} {response.text[:200]}")
 

@@ -30,7 +30,8 @@ from typing import Any
 import httpx
 
 from conformance import retries
-from conformance.apis import APIS, CAPABILITIES, PINNABLE
+from conformance.apis import CAPABILITIES, PINNABLE
+from conformance.client import Recorder, http_client
 from conformance.targets import ApiTarget, Target
 from conformance.verdicts import TargetBroken
 
@@ -45,7 +46,7 @@ GATED = {operation: c.name for c in CATALOGUE if c.name in ("ping", "v3", "event
 
 
 @dataclass(frozen=True)
-class Finding:
+class CapabilityFinding:
     """What the preflight found out about one capability of a target."""
 
     name: str
@@ -170,11 +171,11 @@ def _json(response: httpx.Response | None) -> dict[str, Any]:
 
 
 def _client(api: ApiTarget, timeout: float) -> httpx.Client:
-    return httpx.Client(base_url=api.url, timeout=timeout, headers={"Authorization": APIS[api.api].authorization(api.key)},
-                        transport=retries.transport(httpx.HTTPTransport(), retries.PROBING))  # one quick retry
+    """The probes' client: the one HTTP layer with the probes' policy (one quick retry)."""
+    return http_client(api, Recorder(limit=1000), timeout=timeout, policies=retries.PROBING, watched=False)
 
 
-def discover(target: Target, prefix: str) -> tuple[Finding, ...]:
+def discover(target: Target, prefix: str) -> tuple[CapabilityFinding, ...]:
     """Probe ``target`` (not the embedded server) for every capability of :data:`CATALOGUE`."""
     found: dict[str, tuple[bool, str]] = {}
     timeout = min(max(api.timeout for api in (target.mem0, target.klavis) if api is not None), 15.0)
@@ -191,16 +192,16 @@ def discover(target: Target, prefix: str) -> tuple[Finding, ...]:
             continue
         pinned = target.shared_data if capability.name == "shared_data" else capability.name in api.capabilities
         offered, evidence = found.get(capability.name, (False, "needs both a Mem0 and a Klavis URL"))
-        findings.append(Finding(capability.name, offered, pinned, evidence))
+        findings.append(CapabilityFinding(capability.name, offered, pinned, evidence))
     return tuple(findings)
 
 
-def pinned_all(target: Target) -> tuple[Finding, ...]:
+def pinned_all(target: Target) -> tuple[CapabilityFinding, ...]:
     """The embedded reference server: it implements every capability, all pinned, nothing probed."""
-    return tuple(Finding(c.name, True, True, "implemented by the reference server") for c in CATALOGUE)
+    return tuple(CapabilityFinding(c.name, True, True, "implemented by the reference server") for c in CATALOGUE)
 
 
-def apply(target: Target, findings: Iterable[Finding]) -> Target:
+def apply(target: Target, findings: Iterable[CapabilityFinding]) -> Target:
     """``target`` with what a test may rely on: each capability offered or pinned (a pinned missing
     one still runs its tests, which then fail on the missing operations)."""
     usable = {f.name for f in findings if f.offered or f.pinned}

@@ -224,32 +224,78 @@ class RecordingTransport(httpx.BaseTransport):
         secrets: tuple[str, ...] = (),
         limiter: RateLimiter | None = None,
         inner: httpx.BaseTransport | None = None,
+        watched: bool = True,
     ) -> None:
         self.recorder = recorder
         self.secrets = tuple(s for s in secrets if s)
         self.limiter = limiter or RateLimiter(None)
         self.inner = inner or httpx.HTTPTransport()
+        self.watched = watched  # answers and silences count for the run's liveness (conformance/liveness.py)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            liveness.WATCH.check()
-        except liveness.TargetSilent as exc:  # the target went silent: this request is not even sent
-            raise httpx.ConnectError(str(exc), request=request) from exc
+        if self.watched:
+            try:
+                liveness.WATCH.check()
+            except liveness.TargetSilent as exc:  # the target went silent: this request is not even sent
+                raise httpx.ConnectError(str(exc), request=request) from exc
         self.limiter.wait()
         started = time.monotonic()
         try:
             response = self.inner.handle_request(request)
             response.read()
         except httpx.TransportError as exc:
-            liveness.WATCH.unanswered(started)
+            if self.watched:
+                liveness.WATCH.unanswered(started)
             record_exchange(self.recorder, request, None, started, self.secrets, exc)
             raise
-        liveness.WATCH.answered()
+        if self.watched:
+            liveness.WATCH.answered()
         record_exchange(self.recorder, request, response, started, self.secrets)
         return response
 
     def close(self) -> None:
         self.inner.close()
+
+
+class _Client(httpx.Client):
+    recording: RecordingTransport  # the transport that records, rate-limits and watches every attempt
+
+
+def http_client(api: ApiTarget, recorder: Recorder, *, timeout: float | None = None, policies: Any = None,
+                limiter: RateLimiter | None = None, watched: bool = True) -> _Client:
+    """An httpx client for one API of a target, through the one HTTP layer: the key in the API's scheme, every
+    attempt rate-limited and recorded into ``recorder`` (keys redacted), retried by the one policy (``policies``:
+    another one of :mod:`conformance.retries`, such as the probes'), and watched for liveness unless the
+    requests come before the run (``watched=False``: the preflight's, which stops the run on silence itself)."""
+    recording = RecordingTransport(recorder, secrets=(api.key,), limiter=limiter or RateLimiter(api.rate_limit),
+                                   watched=watched)
+    client = _Client(base_url=api.url, headers={"Authorization": APIS[api.api].authorization(api.key)},
+                     timeout=timeout or api.timeout, transport=retries.transport(recording, policies))
+    client.recording = recording
+    return client
+
+
+class AsyncRecordingTransport(httpx.AsyncBaseTransport):
+    """:class:`RecordingTransport` for asynchronous clients (an SDK's ``httpx.AsyncClient``): every exchange
+    recorded, keys redacted."""
+
+    def __init__(self, recorder: Recorder, secrets: tuple[str, ...]) -> None:
+        self.recorder, self.secrets = recorder, tuple(secret for secret in secrets if secret)
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started = time.monotonic()
+        try:
+            response = await self.inner.handle_async_request(request)
+            await response.aread()
+        except httpx.TransportError as exc:
+            record_exchange(self.recorder, request, None, started, self.secrets, exc)
+            raise
+        record_exchange(self.recorder, request, response, started, self.secrets)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 class ApiClient:
@@ -263,13 +309,8 @@ class ApiClient:
         self.url = api.url
         self.wait = api.consistency_wait
         self.recorder = recorder
-        self.transport = RecordingTransport(recorder, secrets=(api.key,), limiter=limiter or RateLimiter(api.rate_limit))
-        self.http = httpx.Client(
-            base_url=api.url,
-            headers={"Authorization": APIS[api.api].authorization(api.key)},
-            timeout=api.timeout,
-            transport=retries.transport(self.transport),  # every attempt recorded and rate-limited
-        )
+        self.http = http_client(api, recorder, limiter=limiter)
+        self.transport = self.http.recording
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request (retried by :mod:`conformance.retries`); what outlasts the retries raises

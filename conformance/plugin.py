@@ -24,29 +24,25 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.capabilities import Finding, pinned_all
-from conformance.nodes import SUITE, identity, in_suite
+from conformance.capabilities import CapabilityFinding, pinned_all
 from conformance.cleanup import Leak, new_run_id, run_prefix
 from conformance.client import Recorder
+from conformance.nodes import SUITE, identity, in_suite
 from conformance.profiles import ProfileError, load_profile
 from conformance.targets import Target, TargetError, embedded, resolve
 
 PLUGIN_NAME = "mem0-conformance"
-PROFILE = pytest.StashKey[str]()
-TARGET = pytest.StashKey[Target]()  # the configured target, or the embedded placeholder
-FAULTS = pytest.StashKey[frozenset[str]]()
 MUTANT = pytest.StashKey["str | None"]()  # the mutant the next embedded server plants (run --mutant; mutants run)
 EMBEDDED = pytest.StashKey[Any]()  # the embedded reference server of this process, once started
-RUN_ID = pytest.StashKey[str]()
 RECORDER = pytest.StashKey[Recorder]()
 LEAKS = pytest.StashKey[list[Leak]]()
-FINDINGS = pytest.StashKey[tuple[Finding, ...]]()  # the target's capabilities (conformance.capabilities)
 SUCCESSES = pytest.StashKey[Counter]()  # validated 2xx answers per operation label, in this process
 SETTINGS = pytest.StashKey["RunSettings"]()
 
@@ -71,10 +67,11 @@ class RunSettings:
     run_id: str = field(default_factory=new_run_id)
     preflight: bool = False  # check the target at session start (plain pytest; `run` has checked it)
     profile: str | None = None  # the Hypothesis profile loaded
-    findings: tuple[Finding, ...] = ()  # the target's capabilities, as the preflight found them
+    findings: tuple[CapabilityFinding, ...] = ()  # the target's capabilities, as the preflight found them
     drift: tuple[str, ...] = ()  # `specs drift` JSON files: failures they explain are marked (run --drift)
     mutant: str | None = None  # a mutant planted in the embedded reference server (run --mutant)
     html: bool = False  # the run builds the HTML report itself (run --html)
+    npm_sdks: tuple[str, ...] | None = None  # the npm SDKs the SDK guard drives ("mem0ai@3.3.1"); None: the pinned
 
     def __post_init__(self) -> None:
         if self.target.embedded and not self.findings:
@@ -84,42 +81,68 @@ class RunSettings:
         return {"target": self.target.to_wire(), "faults": sorted(self.faults), "run_id": self.run_id,
                 "reports": str(self.reports) if self.reports else None, "profile": self.profile,
                 "findings": [finding.to_wire() for finding in self.findings], "drift": list(self.drift),
-                "mutant": self.mutant, "html": self.html}
+                "mutant": self.mutant, "html": self.html, "npm_sdks": None if self.npm_sdks is None else list(self.npm_sdks)}
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> RunSettings:
         return cls(Target.from_wire(data["target"]), frozenset(data["faults"]),
                    Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"],
-                   findings=tuple(Finding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())),
-                   mutant=data.get("mutant"), html=data.get("html", False))
+                   findings=tuple(CapabilityFinding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())),
+                   mutant=data.get("mutant"), html=data.get("html", False),
+                   npm_sdks=None if data.get("npm_sdks") is None else tuple(data["npm_sdks"]))
+
+
+class SettingsError(ValueError):
+    """A run cannot be resolved; the message is one sentence naming the setting."""
+
+
+def resolve_settings(*, target_file: Path | None = None, mem0_url: str | None = None, klavis_url: str | None = None,
+                     allow_destructive: bool = False, faults: Iterable[str] = (), mutant: str | None = None,
+                     reports: Path | None = None, npm_sdks: Iterable[str] = (), drift: tuple[str, ...] = (),
+                     html: bool = False) -> RunSettings:
+    """The one resolution of a run, which the command (``run``), the plugin (plain pytest) and ``sdk compare``
+    share: the target (a file, then the environment, then the options; none: the embedded reference server),
+    the planted faults or mutant (the embedded server only, by known names), the npm SDKs of the SDK guard,
+    the reports folder, a new run id. The target's capabilities are found by the preflight, which updates it."""
+    faults = frozenset(faults)
+    for option, value in (("--fault", faults), ("--mutant", mutant)):
+        if value and (target_file or mem0_url or klavis_url):  # said before any key is looked up
+            raise SettingsError(f"{option} applies only to the embedded reference server, not to a target")
+    try:
+        target = resolve(target_file=target_file, mem0_url=mem0_url, klavis_url=klavis_url,
+                         allow_destructive=allow_destructive)
+    except TargetError as exc:
+        raise SettingsError(str(exc)) from None
+    if target is not None and (faults or mutant):
+        raise SettingsError(f"{'--fault' if faults else '--mutant'} applies only to the embedded reference server, "
+                            "not to a target")
+    if faults:
+        from conformance.server.faults import UnknownFault, validate
+
+        try:
+            validate(faults)
+        except UnknownFault as exc:
+            raise SettingsError(str(exc)) from None
+    from conformance.sdk.npm import NpmError, chosen
+
+    npm_sdks = list(npm_sdks)
+    try:
+        npm = tuple(f"{sdk.package}@{sdk.version}" for sdk in chosen(npm_sdks)) if npm_sdks else None
+    except NpmError as exc:
+        raise SettingsError(str(exc)) from None
+    return RunSettings(target or embedded(""), faults, Path(reports).resolve() if reports else None,
+                       preflight=target is not None, drift=drift, mutant=mutant, html=html, npm_sdks=npm)
 
 
 def settings_from_options(config: pytest.Config) -> RunSettings:
     """The settings of a plain pytest session, from its options (a usage error names a bad one)."""
     try:
-        target = resolve(target_file=config.getoption("target"), mem0_url=config.getoption("mem0_url"),
-                         klavis_url=config.getoption("klavis_url"),
-                         allow_destructive=config.getoption("allow_destructive"))
-    except TargetError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    faults = frozenset(config.getoption("reference_fault"))
-    check_faults(faults, target)
-    reports = config.getoption("conformance_reports")
-    return RunSettings(target or embedded(""), faults, Path(reports).resolve() if reports else None,
-                       preflight=target is not None)
-
-
-def check_faults(faults: frozenset[str], target: Target | None) -> None:
-    """Faults go only to the embedded server, and must exist (a usage error otherwise)."""
-    if not faults:
-        return
-    if target is not None:
-        raise pytest.UsageError("--reference-fault applies only to the embedded reference server, not to a target")
-    from conformance.server.faults import UnknownFault, validate
-
-    try:
-        validate(faults)
-    except UnknownFault as exc:
+        return resolve_settings(target_file=config.getoption("target"), mem0_url=config.getoption("mem0_url"),
+                                klavis_url=config.getoption("klavis_url"),
+                                allow_destructive=config.getoption("allow_destructive"),
+                                faults=config.getoption("fault"), reports=config.getoption("conformance_reports"),
+                                npm_sdks=config.getoption("npm_sdk"))
+    except SettingsError as exc:
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -130,7 +153,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--target", metavar="FILE", type=Path, help="target file (TOML): URLs, keys, timeouts, deviations")
     group.addoption("--allow-destructive", action="store_true", default=False,
                     help="allow unscoped deletes and organization/project/member removal on a live target")
-    group.addoption("--reference-fault", action="append", default=[], metavar="NAME",
+    group.addoption("--fault", action="append", default=[], metavar="NAME",
                     help="plant this fault in the embedded reference server (repeatable)")
     group.addoption("--reports", dest="conformance_reports", metavar="DIR",
                     help="write Allure results, junit.xml and the summary into DIR")
@@ -179,16 +202,11 @@ class Conformance:
                 self.settings = replace(self.settings, profile=load_profile())
             except ProfileError as exc:
                 raise pytest.UsageError(str(exc)) from None
-        config.stash[PROFILE] = self.settings.profile
-        config.stash[TARGET] = self.settings.target
-        config.stash[FAULTS] = self.settings.faults
-        config.stash[MUTANT] = self.settings.mutant
-        config.stash[RUN_ID] = self.settings.run_id
+        config.stash[SETTINGS] = self.settings  # the run's settings: the one object every part reads
+        config.stash[MUTANT] = self.settings.mutant  # the mutant the next embedded server plants (mutants run moves it)
         config.stash[RECORDER] = self.recorder
         config.stash[LEAKS] = self.leaks
-        config.stash[FINDINGS] = self.settings.findings
         config.stash[SUCCESSES] = self.successes
-        config.stash[SETTINGS] = self.settings
         from conformance.reporting.verdict_hooks import Verdicts
 
         self.verdicts = Verdicts(self.settings, self.recorder, self.successes)
@@ -225,8 +243,7 @@ class Conformance:
         except PreflightError as exc:
             pytest.exit(f"mem0-conformance: {exc}.", returncode=exc.exit_code)
         self.settings = replace(self.settings, target=target, findings=findings, preflight=False)
-        session.config.stash[TARGET] = target
-        session.config.stash[FINDINGS] = findings
+        session.config.stash[SETTINGS] = self.settings
         self.verdicts.surveyed(self.settings)
 
     @pytest.hookimpl(tryfirst=True)  # before -k and -m deselect: an entry is checked against every collected test
@@ -311,7 +328,7 @@ def worker_name(config: pytest.Config) -> str:
 
 
 def prefix(config: pytest.Config) -> str:
-    return run_prefix(config.stash[RUN_ID], worker_name(config))
+    return run_prefix(config.stash[SETTINGS].run_id, worker_name(config))
 
 
 def unmatched_deviation(target: Target, collected: list[str]) -> None:

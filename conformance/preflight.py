@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import httpx
 
-from conformance import capabilities, retries
-from conformance.capabilities import Finding
+from conformance import capabilities, exits
+from conformance.apis import REDACTED
+from conformance.capabilities import CapabilityFinding
 from conformance.cleanup import run_prefix
-from conformance import exits
-from conformance.apis import APIS, REDACTED
+from conformance.client import Recorder, http_client
 from conformance.targets import ApiTarget, Target
 
 PROBES = {"mem0": "/v1/ping/", "klavis": "/sandbox"}
@@ -53,10 +53,9 @@ def check_api(api: ApiTarget, *, timeout: float | None = None, prefix: str = "mc
 
 def _probe(api: ApiTarget, probe: str, timeout: float | None) -> httpx.Response:
     where = f"the {NAMES[api.api]} target {api.url}"
-    try:  # a reset or a 503 now and then is retried as the suite's own requests are (conformance/retries.py)
-        with httpx.Client(transport=retries.transport(httpx.HTTPTransport()),
-                          timeout=timeout or min(api.timeout, 15.0)) as http:
-            return http.get(api.url + probe, headers={"Authorization": APIS[api.api].authorization(api.key)})
+    try:  # through the one HTTP layer: retried, rate-limited and recorded as the suite's own requests are
+        with http_client(api, Recorder(limit=100), timeout=timeout or min(api.timeout, 15.0), watched=False) as http:
+            return http.get(probe)
     except httpx.TimeoutException:
         raise Unreachable(f"{where} did not answer GET {probe} in time") from None
     except httpx.HTTPError as exc:
@@ -71,7 +70,7 @@ def check(target: Target, prefix: str = "mct-preflight") -> None:
             check_api(api, prefix=prefix)
 
 
-def survey(target: Target, run_id: str) -> tuple[Target, tuple[Finding, ...]]:
+def survey(target: Target, run_id: str) -> tuple[Target, tuple[CapabilityFinding, ...]]:
     """Check ``target`` (:func:`check`), then discover its capabilities; the target as tests see it
     (offered or pinned capabilities usable) and the findings to print and record."""
     prefix = run_prefix(run_id, "preflight")

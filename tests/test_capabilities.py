@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from conformance import capabilities, preflight
-from conformance.capabilities import CATALOGUE, Finding, route_missing
+from conformance.capabilities import CATALOGUE, CapabilityFinding, route_missing
 from conformance.server import ServerSettings, ServerThread, create_app
 from conformance.targets import ApiTarget, Target, TargetError, embedded, from_mapping
 from tests.chaos import ChaosProxy
@@ -50,7 +50,7 @@ def target_of(url: str, *, klavis: bool = True, pinned: frozenset[str] = frozens
                   klavis=ApiTarget("klavis", url, KEYS["KLAVIS_API_KEY"]) if klavis else None)
 
 
-def offered(findings: tuple[Finding, ...]) -> dict[str, bool]:
+def offered(findings: tuple[CapabilityFinding, ...]) -> dict[str, bool]:
     return {finding.name: finding.offered for finding in findings}
 
 
@@ -122,8 +122,8 @@ def test_a_target_file_pins_only_known_capabilities():
 
 def test_pinned_missing_and_discovered_capabilities_are_applied():
     base = target_of("http://127.0.0.1:1", pinned=frozenset({"v3"}))
-    findings = (Finding("v3", False, True, "POST /v3/memories/ 404"), Finding("events", True, False, "..."),
-                Finding("webhooks", False, False, "..."), Finding("shared_data", False, False, "..."))
+    findings = (CapabilityFinding("v3", False, True, "POST /v3/memories/ 404"), CapabilityFinding("events", True, False, "..."),
+                CapabilityFinding("webhooks", False, False, "..."), CapabilityFinding("shared_data", False, False, "..."))
     applied = capabilities.apply(base, findings)
     assert applied.mem0.capabilities == {"v3", "events"} and not applied.shared_data
     assert findings[0].line() == "v3: MISSING (pinned) - POST /v3/memories/ 404"

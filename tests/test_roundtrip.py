@@ -15,7 +15,7 @@ from conformance.suite.roundtrip import (
     normalise_dump,
     normalise_initialize,
 )
-from strategies.sandbox import memory_lists
+from conformance.strategies.sandbox import memory_lists
 
 PREFIX = "mct-unit-main"
 

@@ -13,7 +13,7 @@ import pytest
 from conformance.client import Exchange
 from conformance.reporting.summary import FORMAT
 from conformance.sdk.scenarios import SCENARIOS
-from conformance.sdk.traffic import DRIFT, VIOLATION, Finding, check, judge
+from conformance.sdk.traffic import DRIFT, VIOLATION, TrafficFinding, check, judge
 from conformance.verdicts import ContractViolation, TargetBroken
 from tests.test_cli import EXE
 from tests.test_report_runs import KEYS, Run, run
@@ -50,7 +50,7 @@ def test_a_violation_names_the_field():
 
 def test_judge_tells_target_violations_sdk_defects_and_broken_targets_apart():
     ok = [exchange("GET", "/v1/ping/", 200, PING)]
-    bad = Finding(VIOLATION, "GET /v1/ping/", "the 200 answer at (root): 'project_id' is a required property")
+    bad = TrafficFinding(VIOLATION, "GET /v1/ping/", "the 200 answer at (root): 'project_id' is a required property")
     args = {"expectation": "x", "source": "Add"}
     assert judge("sdk 1 call()", ok, [], None, **args) is None
     assert isinstance(judge("sdk 1 call()", ok, [bad], None, **args), ContractViolation)

@@ -11,7 +11,7 @@ import pytest
 from conformance.client import Exchange, Recorder, RecordingTransport
 from conformance.reporting.summary import SURFACE_ATTACHMENT, SURFACE_GLOBALS
 from conformance.sdk import npm
-from conformance.sdk.calls import Call, reproducer
+from conformance.sdk.calls import SdkCall, reproducer
 from conformance.sdk.traffic import DRIFT, SdkDisagreement, check, judge
 from conformance.server import ServerSettings, ServerThread, create_app
 from tests.test_report_runs import KEYS
@@ -86,7 +86,7 @@ def test_a_path_no_document_has_is_the_sdk_s_finding_once_per_route():
                     '{"detail": "Not Found"}', 0.01)
     (finding,) = check(sent)
     assert finding.kind == DRIFT and finding.operation == "POST /sandbox/snowflake/{id}/initialize"
-    call = Call("npm:klavis", "2.15.0", "KlavisClient.sandbox.initializeSandbox", '"3f1c", {}', [sent])
+    call = SdkCall("npm:klavis", "2.15.0", "KlavisClient.sandbox.initializeSandbox", '"3f1c", {}', [sent])
     call.error = npm.NodeRaised({"type": "KlavisError", "message": "Status code: 404", "status": 404, "at": ""})
     outcome = judge("klavis", [sent], check(sent), call.error, expectation="x", source="Add", calls=[call])
     assert isinstance(outcome, str) and outcome.startswith(
@@ -100,11 +100,11 @@ def test_a_path_no_document_has_is_the_sdk_s_finding_once_per_route():
 
 
 def test_a_node_reproducer_reads_the_key_from_its_variable():
-    call = Call("npm:mem0ai", "3.3.1", "MemoryClient.search", '"tea", {"filters": {"user_id": "u"}}')
+    call = SdkCall("npm:mem0ai", "3.3.1", "MemoryClient.search", '"tea", {"filters": {"user_id": "u"}}')
     line = reproducer(call, "http://127.0.0.1:8000")
     assert line.startswith("npm install mem0ai@3.3.1; node -e 'const {MemoryClient} = require(\"mem0ai\");")
     assert 'new MemoryClient({apiKey: process.env.MEM0_API_KEY, host: "http://127.0.0.1:8000"}).search("tea", ' in line
-    fetched = reproducer(Call("npm:klavis", "2.15.0", "fetch", '"GET", "/sandbox/mem0/s1/dump"'), "http://h")
+    fetched = reproducer(SdkCall("npm:klavis", "2.15.0", "fetch", '"GET", "/sandbox/mem0/s1/dump"'), "http://h")
     assert 'fetch("http://h/sandbox/mem0/s1/dump", {method: "GET", headers: {"Content-Type": "application/json", ' \
         'Authorization: "Bearer " + process.env.KLAVIS_API_KEY}})' in fetched
 

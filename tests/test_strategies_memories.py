@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from hypothesis import HealthCheck, find, given, settings
 
-from strategies.memories import (
+from conformance.strategies.memories import (
     expiration_dates,
     memory_texts,
     message_lists,

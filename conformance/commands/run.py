@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from conformance import exits
@@ -29,55 +30,36 @@ def missing_sdks() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from conformance import preflight, suite_runner
-    from conformance.cleanup import new_run_id
-    from conformance.plugin import RunSettings
-    from conformance.targets import TargetError, embedded, resolve
+    from conformance.plugin import SettingsError, resolve_settings
 
-    def embedded_only(names_a_target: bool) -> None:
-        for option in ("fault", "mutant"):
-            if names_a_target and getattr(args, option):
-                raise CliError(f"--{option} applies only to the embedded reference server, not to a target")
-
-    embedded_only(bool(args.target or args.mem0_url or args.klavis_url))  # before any key is looked up
+    if args.npm_sdk and not (args.sdk or args.sdk_only):
+        raise CliError("--npm-sdk chooses the npm SDKs of the SDK guard: add --sdk or --sdk-only")
+    try:
+        settings = resolve_settings(target_file=args.target, mem0_url=args.mem0_url, klavis_url=args.klavis_url,
+                                    allow_destructive=args.allow_destructive, faults=args.fault, mutant=args.mutant,
+                                    reports=args.reports, npm_sdks=args.npm_sdk, html=args.html)
+    except SettingsError as exc:
+        raise CliError(str(exc)) from None
     if args.sdk or args.sdk_only:
-        from conformance.sdk.npm import NpmError, chosen
-
-        try:
-            npm_sdks = chosen(args.npm_sdk) if shutil.which("node") and shutil.which("npm") else ()
-        except NpmError as exc:
-            raise CliError(str(exc)) from None
+        npm_sdks = settings.npm_sdks if settings.npm_sdks is not None else ("pinned",)
+        if not (shutil.which("node") and shutil.which("npm")):
+            npm_sdks = ()
         if len(missing_sdks()) == 2 and not npm_sdks:  # with one of them, its scenarios run and the other's are skipped
             raise CliError("the SDK guard drives mem0ai and klavis, and neither is installed in this environment "
                            "(nor an npm SDK with Node.js): pip install 'mem0-conformance[sdk]' (a guard that ran no "
                            "scenario would pass)")
-    elif args.npm_sdk:
-        raise CliError("--npm-sdk chooses the npm SDKs of the SDK guard: add --sdk or --sdk-only")
-    try:
-        target = resolve(target_file=args.target, mem0_url=args.mem0_url, klavis_url=args.klavis_url,
-                         allow_destructive=args.allow_destructive)
-    except TargetError as exc:
-        raise CliError(str(exc)) from None
-    embedded_only(target is not None)
-    if args.fault:
-        from conformance.server.faults import UnknownFault, validate
-
-        try:
-            validate(args.fault)
-        except UnknownFault as exc:
-            raise CliError(str(exc)) from None
     baseline = _summary(args.baseline) if args.baseline else None
-    run_id, findings = new_run_id(), ()
-    if target is not None:
+    if settings.preflight:
         try:
-            target, findings = preflight.survey(target, run_id)
+            target, findings = preflight.survey(settings.target, settings.run_id)
         except preflight.PreflightError as exc:
             print(f"mem0-conformance: {str(exc).rstrip('.')}.", file=sys.stderr)
             return exc.exit_code
+        settings = replace(settings, target=target, findings=findings, preflight=False)
     pytest_args = list(args.pytest_args)
     if pytest_args[:1] == ["--"]:
         pytest_args = pytest_args[1:]
     pytest_args += ["--sdk"] * args.sdk + ["--sdk-only"] * args.sdk_only
-    pytest_args += [f"--npm-sdk={npm}" for npm in args.npm_sdk]
     if args.shard:
         group, splits = args.shard
         pytest_args += ["--splits", str(splits), "--group", str(group), "--durations-path", str(suite_runner.DURATIONS),
@@ -85,10 +67,9 @@ def run(args: argparse.Namespace) -> int:
     if args.store_durations:
         pytest_args += ["-p", "no:xdist", "--store-durations", "--clean-durations",
                         "--durations-path", str(suite_runner.DURATIONS)]
-    reports = args.reports.resolve()
-    drift = drift_files(args.drift, reports) if args.drift else ()
-    settings = RunSettings(target or embedded(""), frozenset(args.fault), reports, run_id, findings=findings, drift=drift,
-                           mutant=args.mutant, html=args.html)
+    reports = settings.reports
+    if args.drift:
+        settings = replace(settings, drift=drift_files(args.drift, reports))
     code = suite_runner.run_suite(settings, pytest_args)
     if args.shard and code == 5:  # pytest found no test in this shard (more shards than the selection fills): fine
         print(f"mem0-conformance: shard {args.shard[0]}/{args.shard[1]} holds no test of this selection")

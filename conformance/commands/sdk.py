@@ -20,6 +20,13 @@ def sdk_compare(args: argparse.Namespace) -> int:
         run_guard,
     )
 
+    from conformance.plugin import SettingsError, resolve_settings
+
+    if args.mem0_url or args.klavis_url:  # the target resolved as every run resolves it, before anything is installed
+        try:
+            resolve_settings(mem0_url=args.mem0_url, klavis_url=args.klavis_url)
+        except SettingsError as exc:
+            raise CliError(str(exc)) from None
     try:
         old, new = Pin.parse(args.old), Pin.parse(args.new)
         if old.sdk != new.sdk:

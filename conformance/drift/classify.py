@@ -1,6 +1,6 @@
 """What a difference between two documents means, and for whom.
 
-Each :class:`~conformance.drift.engine.Delta` becomes one or more :class:`Finding`, in one of
+Each :class:`~conformance.drift.engine.Delta` becomes one or more :class:`DriftFinding`, in one of
 four classes:
 
 - **breaking for clients**: a client written against the older document can fail against a
@@ -46,7 +46,7 @@ _ANY = None  # no constraint
 
 
 @dataclass(frozen=True)
-class Finding:
+class DriftFinding:
     """One classified difference of one operation; ``path`` is where in the part (Optic's key, split)."""
 
     klass: str
@@ -78,7 +78,7 @@ class Finding:
         return f"{self.operation}: {self.place}{subject}: {self.kind}{detail}"
 
 
-def classify(delta: Delta) -> list[Finding]:
+def classify(delta: Delta) -> list[DriftFinding]:
     """The findings of one delta (none for the project's own extensions)."""
     if delta.part == "operation":
         return _operation(delta)
@@ -87,7 +87,7 @@ def classify(delta: Delta) -> list[Finding]:
     return _body(delta)
 
 
-def classify_all(found: Iterable[Delta]) -> list[Finding]:
+def classify_all(found: Iterable[Delta]) -> list[DriftFinding]:
     """Every delta classified, duplicates dropped, renames and status changes paired."""
     seen, result = set(), []
     for delta in _merge_types(found):
@@ -121,8 +121,8 @@ def _merge_types(found: Iterable[Delta]) -> list[Delta]:
 
 # --- operations ------------------------------------------------------------------------------------------
 
-def _operation(delta: Delta) -> list[Finding]:
-    base = Finding(CLIENTS, "", delta.operation, "operation", "", "", "")
+def _operation(delta: Delta) -> list[DriftFinding]:
+    base = DriftFinding(CLIENTS, "", delta.operation, "operation", "", "", "")
     if delta.change == "removed" and not delta.key:
         return [replace(base, kind="operation removed")]
     if delta.change == "added" and not delta.key:
@@ -143,8 +143,8 @@ def _operation(delta: Delta) -> list[Finding]:
 
 # --- parameters ------------------------------------------------------------------------------------------
 
-def _parameter(delta: Delta) -> list[Finding]:
-    base = Finding(CLIENTS, "", delta.operation, "parameter", delta.where, "", "")
+def _parameter(delta: Delta) -> list[DriftFinding]:
+    base = DriftFinding(CLIENTS, "", delta.operation, "parameter", delta.where, "", "")
     if not delta.key:  # the parameter as a whole
         if delta.change == "added":
             required = isinstance(delta.after, dict) and bool(delta.after.get("required"))
@@ -172,9 +172,9 @@ def _parameter(delta: Delta) -> list[Finding]:
 
 # --- request and response bodies ---------------------------------------------------------------------------
 
-def _body(delta: Delta) -> list[Finding]:
+def _body(delta: Delta) -> list[DriftFinding]:
     request = delta.part == "request"
-    base = Finding(CLIENTS, "", delta.operation, delta.part, delta.where, "", "", content_type=delta.content_type)
+    base = DriftFinding(CLIENTS, "", delta.operation, delta.part, delta.where, "", "", content_type=delta.content_type)
     if not delta.content_type and not delta.key and delta.change != "changed":  # the whole body or response
         if request:
             return [replace(base, kind="request body removed")] if delta.change == "removed" else \
@@ -221,17 +221,17 @@ def _body(delta: Delta) -> list[Finding]:
                                                      wording.subject(path[:-1]))]
 
 
-def _documented(base: Finding, keyword: str, delta: Delta, path: tuple[str, ...]) -> Finding:
+def _documented(base: DriftFinding, keyword: str, delta: Delta, path: tuple[str, ...]) -> DriftFinding:
     return replace(base, klass=DOCUMENTATION, kind=f"{keyword} {wording.verb(delta.change)}", path=path)
 
 
-def _review(base: Finding, what: str, delta: Delta, path: tuple[str, ...]) -> Finding:
+def _review(base: DriftFinding, what: str, delta: Delta, path: tuple[str, ...]) -> DriftFinding:
     """A difference this table does not know: counted as breaking for clients, to be looked at."""
     return replace(base, klass=CLIENTS, kind=f"{what} {wording.verb(delta.change)} (review)", path=path,
                    detail=wording.short(delta.before, delta.after))
 
 
-def _property(base: Finding, direction: str, subject: str, path: tuple[str, ...], delta: Delta) -> Finding:
+def _property(base: DriftFinding, direction: str, subject: str, path: tuple[str, ...], delta: Delta) -> DriftFinding:
     node = delta.after if delta.change == "added" else delta.before
     node = node if isinstance(node, dict) else {}
     shape = json.dumps({k: node.get(k) for k in ("type", "format", "nullable", "items")}, sort_keys=True)
@@ -249,9 +249,9 @@ def _property(base: Finding, direction: str, subject: str, path: tuple[str, ...]
                    kind="new required response field" if required else "response field added")
 
 
-def _keywords(base: Finding, direction: str, before: dict[str, Any], after: dict[str, Any], subject: str) -> list[Finding]:
+def _keywords(base: DriftFinding, direction: str, before: dict[str, Any], after: dict[str, Any], subject: str) -> list[DriftFinding]:
     """The findings of a schema node whose keywords changed (``before``/``after``: the changed ones only)."""
-    found: list[Finding] = []
+    found: list[DriftFinding] = []
 
     def add(effect: str, label: str, detail: str, keyword: str) -> None:
         if effect == "same":
@@ -335,10 +335,10 @@ def _keywords(base: Finding, direction: str, before: dict[str, Any], after: dict
 
 # --- pairing ----------------------------------------------------------------------------------------------
 
-def _pair_renames(findings: list[Finding]) -> list[Finding]:
+def _pair_renames(findings: list[DriftFinding]) -> list[DriftFinding]:
     """A field removed and one added beside it with the same type, alone in their object: a rename.
     A path parameter removed and one added: a renamed path parameter (the URL is the same)."""
-    groups: dict[tuple[str, ...], list[Finding]] = {}
+    groups: dict[tuple[str, ...], list[DriftFinding]] = {}
     for finding in findings:
         if finding.kind in ("request field removed", "response field removed", "new optional request field",
                             "new required request field", "response field added", "new required response field"):
@@ -365,9 +365,9 @@ def _pair_renames(findings: list[Finding]) -> list[Finding]:
     return _rewritten(findings, replaced, dropped)
 
 
-def _pair_statuses(findings: list[Finding]) -> list[Finding]:
+def _pair_statuses(findings: list[DriftFinding]) -> list[DriftFinding]:
     """A success status no longer documented and another one added: the success status changed."""
-    by_operation: dict[str, list[Finding]] = {}
+    by_operation: dict[str, list[DriftFinding]] = {}
     for finding in findings:
         if finding.part == "response" and not finding.content_type and not finding.path and finding.where[:1] == "2":
             by_operation.setdefault(finding.operation, []).append(finding)
@@ -382,6 +382,6 @@ def _pair_statuses(findings: list[Finding]) -> list[Finding]:
     return _rewritten(findings, replaced, dropped)
 
 
-def _rewritten(findings: list[Finding], replaced: dict[int, Finding], dropped: set[int]) -> list[Finding]:
+def _rewritten(findings: list[DriftFinding], replaced: dict[int, DriftFinding], dropped: set[int]) -> list[DriftFinding]:
     """``findings`` in their order, some replaced (by identity) and some dropped."""
     return [replaced.get(id(f), f) for f in findings if id(f) not in dropped]

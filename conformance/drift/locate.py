@@ -8,7 +8,7 @@ from typing import Any
 import jsonpath
 
 from conformance.drift.classify import (
-    Finding,
+    DriftFinding,
 )
 from conformance.drift.engine import (
     Move,
@@ -43,7 +43,7 @@ class Locator:
     def operation(self, method: str, path: str) -> str | None:
         return pointer(["paths", path, method.lower()]) if (method, template(path)) in self.paths else None
 
-    def pointer(self, finding: Finding) -> str | None:
+    def pointer(self, finding: DriftFinding) -> str | None:
         method, _, path = finding.operation.partition(" ")
         actual = self.paths.get((method, template(path)))
         if actual is None:

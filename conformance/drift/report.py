@@ -33,7 +33,7 @@ from conformance.drift.classify import (
     CLASSES,
     CLIENTS,
     DOCUMENTATION,
-    Finding,
+    DriftFinding,
     classify_all,
 )
 from conformance.drift.engine import (
@@ -58,7 +58,7 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 class Change:
     """A finding with where it is in both documents, and (against the effective document) whose it is."""
 
-    finding: Finding
+    finding: DriftFinding
     old: str | None  # JSON pointer into the older document (fragment form: "#/paths/...")
     new: str | None  # JSON pointer into the newer document
     published: bool = True  # against the effective document: also a change between the vendored and the newer one
@@ -245,7 +245,7 @@ def compare(name: str, older: dict[str, Any], newer: dict[str, Any], scope: set[
     introduced = {(f"{m.method} {m.new_path}", f"path {name}") for m in found_moves if m.generalized
                   for name in _parameters(m.new_path) - _parameters(m.old_path)}
     findings = [f for f in findings if (f.operation, f.where) not in introduced or f.kind != "new required parameter"]
-    changes = [Change(Finding(DOCUMENTATION if m.generalized else CLIENTS,
+    changes = [Change(DriftFinding(DOCUMENTATION if m.generalized else CLIENTS,
                               "path generalized" if m.generalized else "operation moved",
                               f"{m.method} {m.new_path}", "operation", "", "", f"from {m.old_path}"),
                       old_locator.operation(m.method, m.old_path), new_locator.operation(m.method, m.new_path),
@@ -261,7 +261,7 @@ def _parameters(path: str) -> set[str]:
     return set(re.findall(r"\{([^}]+)\}", path))
 
 
-def _restated(finding: Finding, older: dict[str, Any], newer: dict[str, Any], found_moves: list[Move]) -> Finding:
+def _restated(finding: DriftFinding, older: dict[str, Any], newer: dict[str, Any], found_moves: list[Move]) -> DriftFinding:
     """An operation's ``security`` written out where the document's default applied: no change."""
     if finding.kind != "security changed":
         return finding
@@ -286,7 +286,7 @@ def _restated(finding: Finding, older: dict[str, Any], newer: dict[str, Any], fo
     return replace(finding, detail=detail + (f"; the newer document does not define {', '.join(undefined)}" if undefined else ""))
 
 
-def _newer_place(finding: Finding) -> Finding:
+def _newer_place(finding: DriftFinding) -> DriftFinding:
     """Where a finding is in the newer document: a changed success status is at its new code."""
     if finding.kind == "success status changed":
         return replace(finding, where=finding.detail.rpartition(" -> ")[2].split(", ")[0])

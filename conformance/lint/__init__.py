@@ -1,7 +1,7 @@
 """``specs lint``: find the defects of an OpenAPI document.
 
 A check is a small function registered with :func:`check`. It receives a :class:`Document`
-and yields :class:`Finding` objects, each pointing at the node that is wrong with a JSON
+and yields :class:`Defect` objects, each pointing at the node that is wrong with a JSON
 Pointer. Generic checks apply to any OpenAPI document; API checks encode a published fact
 about one API (FACTS.md) that the document contradicts.
 
@@ -22,7 +22,7 @@ EXCLUSION_KEY = "x-excluded-defects"
 
 
 @dataclass(frozen=True)
-class Finding:
+class Defect:
     check: str
     pointer: str
     message: str
@@ -150,7 +150,7 @@ def _is_inside_example(parts: tuple[Any, ...]) -> bool:
     return any(p in ("example", "examples", "x-code-samples") for p in parts)
 
 
-def lint(raw: dict[str, Any], api: str, *, only: Iterable[str] | None = None) -> list[Finding]:
+def lint(raw: dict[str, Any], api: str, *, only: Iterable[str] | None = None) -> list[Defect]:
     """Run every check registered for ``api`` (or the ``only`` ones) over a document."""
     from conformance.lint import generic, klavis, mem0  # noqa: F401  (registers the checks)
 
@@ -162,6 +162,6 @@ def lint(raw: dict[str, Any], api: str, *, only: Iterable[str] | None = None) ->
             continue
         for parts, message in check_.function(document):
             findings.append(
-                Finding(check_.id, pointer(parts), message, document.exclusion(tuple(parts), check_.id))
+                Defect(check_.id, pointer(parts), message, document.exclusion(tuple(parts), check_.id))
             )
     return findings

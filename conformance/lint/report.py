@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 
-from conformance.lint import REGISTRY, Finding, lint
+from conformance.lint import REGISTRY, Defect, lint
 from conformance.specs import APIS, api_spec
 
 FIXED, EXCLUDED, OPEN = "fixed", "excluded", "open"
@@ -14,7 +14,7 @@ FIXED, EXCLUDED, OPEN = "fixed", "excluded", "open"
 
 @dataclass(frozen=True)
 class Settled:
-    finding: Finding
+    finding: Defect
     status: str  # fixed | excluded | open
     reason: str = ""
 
@@ -23,10 +23,10 @@ class Settled:
 class LintResult:
     api: str
     pristine: list[Settled] = field(default_factory=list)
-    introduced: list[Finding] = field(default_factory=list)  # defects only the effective document has
+    introduced: list[Defect] = field(default_factory=list)  # defects only the effective document has
 
     @property
-    def open(self) -> list[Settled | Finding]:
+    def open(self) -> list[Settled | Defect]:
         return [s for s in self.pristine if s.status == OPEN] + list(self.introduced)
 
 

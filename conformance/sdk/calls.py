@@ -1,7 +1,7 @@
 """One record per SDK call: which method, with what (keys redacted), the exchanges it made, how long, how it ended.
 
 A scenario's clients are wrapped in :class:`Watched`: every public method called on them (and on
-the objects they hand out, such as ``Klavis().sandbox``) becomes a :class:`Call` in the scenario's
+the objects they hand out, such as ``Klavis().sandbox``) becomes a :class:`SdkCall` in the scenario's
 :class:`CallLog`, and an Allure step of its own with the call's exchanges attached. Calls the SDK
 makes internally (a method calling another on ``self``) are not recorded twice: they run on the
 real object. Asynchronous methods are awaited inside their record.
@@ -25,7 +25,7 @@ _SDK_MODULES = ("mem0", "klavis")
 
 
 @dataclass
-class Call:
+class SdkCall:
     sdk: str
     version: str
     method: str  # "MemoryClient.add", "SandboxClient.dump_mem0sandbox"
@@ -76,9 +76,9 @@ class CallLog:
     """The calls of one scenario, in order; exchanges are taken from the recorder as each call ends."""
 
     def __init__(self, recorder: Recorder, version_of: Callable[[str], str], *,
-                 step: Callable[[Call], Any] | None = None) -> None:
+                 step: Callable[[SdkCall], Any] | None = None) -> None:
         self.recorder, self.version_of = recorder, version_of
-        self.calls: list[Call] = []
+        self.calls: list[SdkCall] = []
         self._step = step  # opens a report step around a call (Allure's), or None
 
     def watch(self, obj: Any, sdk: str, name: str | None = None) -> Any:
@@ -114,26 +114,26 @@ class CallLog:
             finally:
                 self._end(call, started)
 
-    def last(self, method: str) -> Call:
+    def last(self, method: str) -> SdkCall:
         """The latest call of ``method`` (its last dotted part: ``"add"``)."""
         return next(call for call in reversed(self.calls) if call.method.rsplit(".", 1)[-1] == method)
 
-    def failing(self) -> Call | None:
+    def failing(self) -> SdkCall | None:
         """The call that raised last, if one did."""
         return next((call for call in reversed(self.calls) if call.error is not None), None)
 
     def _begin(self, sdk: str, method: str, args: tuple, kwargs: dict[str, Any],
-               shown: str | None = None) -> tuple[Call, float]:
-        call = Call(sdk, self.version_of(sdk), method, arguments(args, kwargs) if shown is None else shown)
+               shown: str | None = None) -> tuple[SdkCall, float]:
+        call = SdkCall(sdk, self.version_of(sdk), method, arguments(args, kwargs) if shown is None else shown)
         call.first = len(self.recorder)
         self.calls.append(call)
         return call, time.monotonic()
 
-    def _end(self, call: Call, started: float) -> None:
+    def _end(self, call: SdkCall, started: float) -> None:
         call.duration = time.monotonic() - started
         call.exchanges = list(self.recorder)[call.first:]
 
-    def _stepping(self, call: Call):
+    def _stepping(self, call: SdkCall):
         from contextlib import nullcontext
 
         return self._step(call) if self._step is not None else nullcontext()
@@ -200,7 +200,7 @@ _NODE_MAKERS = {
 }
 
 
-def reproducer(call: Call, url: str) -> str:
+def reproducer(call: SdkCall, url: str) -> str:
     """A few lines that make the same SDK call against ``url`` (the SDK version pinned, the key from
     its environment variable, never printed)."""
     if call.sdk in _NODE_MAKERS:
@@ -222,7 +222,7 @@ def reproducer(call: Call, url: str) -> str:
             f"print({expression})\"")
 
 
-def _node_reproducer(call: Call, url: str) -> str:
+def _node_reproducer(call: SdkCall, url: str) -> str:
     """The same for an npm SDK: a Node.js one-liner (``fetch``: the request as a TypeScript user sends it)."""
     import json
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,13 +26,13 @@ import httpx
 import requests
 
 from conformance.client import (
+    AsyncRecordingTransport,
     Exchange,
     Recorder,
     RecordingTransport,
-    record_exchange,
     redact,
 )
-from conformance.sdk.calls import Call, reproducer
+from conformance.sdk.calls import SdkCall, reproducer
 from conformance.specs import effective, find_operation, resolve, validator
 from conformance.verdicts import (
     ContractViolation,
@@ -53,7 +52,7 @@ class SdkDisagreement(Exception):
 
 
 @dataclass(frozen=True)
-class Finding:
+class TrafficFinding:
     kind: str  # VIOLATION or DRIFT
     operation: str  # "POST /v3/memories/" (the template), or the request's own path when no operation matches
     message: str
@@ -75,7 +74,7 @@ class Traffic:
 
     def async_client(self, *, timeout: float = 30.0) -> httpx.AsyncClient:
         """The same for an SDK's ``httpx.AsyncClient`` (mem0ai's AsyncMemoryClient)."""
-        return httpx.AsyncClient(timeout=timeout, transport=_AsyncRecordingTransport(self.recorder, self.secrets))
+        return httpx.AsyncClient(timeout=timeout, transport=AsyncRecordingTransport(self.recorder, self.secrets))
 
     @contextmanager
     def requests_recorded(self) -> Iterator[None]:
@@ -107,48 +106,26 @@ class Traffic:
         return exchanges
 
 
-class _AsyncRecordingTransport(httpx.AsyncBaseTransport):
-    """:class:`conformance.client.RecordingTransport` for asynchronous clients."""
-
-    def __init__(self, recorder: Recorder, secrets: tuple[str, ...]) -> None:
-        self.recorder, self.secrets = recorder, tuple(secret for secret in secrets if secret)
-        self.inner = httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        started = time.monotonic()
-        try:
-            response = await self.inner.handle_async_request(request)
-            await response.aread()
-        except httpx.TransportError as exc:
-            record_exchange(self.recorder, request, None, started, self.secrets, exc)
-            raise
-        record_exchange(self.recorder, request, response, started, self.secrets)
-        return response
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def check(exchange: Exchange) -> list[Finding]:
+def check(exchange: Exchange) -> list[TrafficFinding]:
     """What is wrong, or beyond the seed documents, about one exchange."""
     path = urlsplit(exchange.url).path
     operation = find_operation(exchange.method, path)
     if operation is None:
-        return [Finding(DRIFT, f"{exchange.method} {_templated(path)}", UNDECLARED)]
+        return [TrafficFinding(DRIFT, f"{exchange.method} {_templated(path)}", UNDECLARED)]
     label = operation.label
     document = effective(operation.api)
     raw = document["paths"][operation.path][operation.method.lower()]
     found = []
     if raw.get("x-conformance-supplement"):
-        found.append(Finding(DRIFT, label, "not in the vendored seed documents (a supplement of this project)"))
+        found.append(TrafficFinding(DRIFT, label, "not in the vendored seed documents (a supplement of this project)"))
     body = resolve(document, raw.get("requestBody")) or {}
     schema = body.get("content", {}).get("application/json", {}).get("schema")
     sent = _json(exchange.request_body)
     if schema is not None and sent is not _NOT_JSON and exchange.request_body:
-        found += [Finding(DRIFT, label, f"the request body {problem}") for problem in _problems(operation.api, schema, sent)]
-        found += [Finding(DRIFT, label, f"sends the body field {name}, which the document does not declare")
+        found += [TrafficFinding(DRIFT, label, f"the request body {problem}") for problem in _problems(operation.api, schema, sent)]
+        found += [TrafficFinding(DRIFT, label, f"sends the body field {name}, which the document does not declare")
                   for name in _undeclared_fields(document, schema, sent)]
-    found += [Finding(DRIFT, label, f"sends the query parameter {name}, which the document does not declare")
+    found += [TrafficFinding(DRIFT, label, f"sends the query parameter {name}, which the document does not declare")
               for name in _undeclared_query(document, operation, exchange.url)]
     if exchange.status is None:
         return found
@@ -156,13 +133,13 @@ def check(exchange: Exchange) -> list[Finding]:
     answer = resolve(document, responses.get(str(exchange.status)) or responses.get(f"{exchange.status // 100}XX")
                      or responses.get("default"))
     if answer is None:
-        found.append(Finding(VIOLATION, label, f"answered {exchange.status}, a status the document does not declare "
+        found.append(TrafficFinding(VIOLATION, label, f"answered {exchange.status}, a status the document does not declare "
                                                f"({', '.join(sorted(responses))})"))
         return found
     schema = (answer.get("content") or {}).get("application/json", {}).get("schema")
     received = _json(exchange.response_body)
     if schema is not None and received is not _NOT_JSON and exchange.response_body:
-        found += [Finding(VIOLATION, label, f"the {exchange.status} answer {problem}")
+        found += [TrafficFinding(VIOLATION, label, f"the {exchange.status} answer {problem}")
                   for problem in _problems(operation.api, schema, received)]
     return found
 
@@ -230,8 +207,8 @@ def _validator(api: str, schema: str) -> Any:
     return validator(effective(api), json.loads(schema))
 
 
-def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised: BaseException | None, *,
-          expectation: str, source: str, calls: Sequence[Call] = ()) -> BaseException | str | None:
+def judge(call: str, exchanges: list[Exchange], findings: list[TrafficFinding], raised: BaseException | None, *,
+          expectation: str, source: str, calls: Sequence[SdkCall] = ()) -> BaseException | str | None:
     """The outcome of one scenario: an exception to raise (a violation of the target, the target broken,
     or the scenario's own failed expectation), a finding to report apart (a string: the SDK raised
     although every answer conformed, or the target refused what the SDK sent against the document),
@@ -284,7 +261,7 @@ def judge(call: str, exchanges: list[Exchange], findings: list[Finding], raised:
             f"{answered}, every answer valid{again}")
 
 
-def _named(call: str, culprit: Call | None) -> str:
+def _named(call: str, culprit: SdkCall | None) -> str:
     """The call a message is about, its arguments cut short (the report's step shows them whole)."""
     if culprit is None:
         return call

@@ -2,7 +2,7 @@
 
 With no target configured, ``target`` starts the embedded reference server for this process
 (one per xdist worker) on 127.0.0.1 and a free port, with the planted faults of
-``--reference-fault`` and the mutant of ``run --mutant``, and stops it at the end of the session.
+``--fault`` and the mutant of ``run --mutant``, and stops it at the end of the session.
 """
 
 from __future__ import annotations
@@ -39,14 +39,14 @@ EMBEDDED_PROCESSING_DELAY = 0.05
 
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config) -> Iterator[Target]:
-    configured = pytestconfig.stash[plugin.TARGET]
+    configured = pytestconfig.stash[plugin.SETTINGS].target
     if not configured.embedded:
         yield configured
         return
     from conformance.server import ServerSettings, ServerThread, create_app
     from conformance.targets import embedded
 
-    settings = ServerSettings(faults=pytestconfig.stash[plugin.FAULTS], mutant=pytestconfig.stash.get(plugin.MUTANT, None),
+    settings = ServerSettings(faults=pytestconfig.stash[plugin.SETTINGS].faults, mutant=pytestconfig.stash.get(plugin.MUTANT, None),
                               processing_delay=EMBEDDED_PROCESSING_DELAY)
     app, log = create_app(settings), os.environ.get(REQUEST_LOG)
     pytestconfig.stash[plugin.EMBEDDED] = app.state.server

@@ -3,7 +3,7 @@ settings file (``conformance/schemathesis.toml``), one operation's test (example
 its success path), the stateful workflow, and schemathesis's failures as the suite's verdicts.
 
 Used by the suite's ``test_schema.py``, by ``bench/`` and by the plain-schemathesis baseline of the
-mutation run. Where requests go and how they are kept safe is the caller's: a :class:`Calls` carries
+mutation run. Where requests go and how they are kept safe is the caller's: a :class:`Sender` carries
 the target's URL and key, the run's HTTP session and its safety hooks (:mod:`conformance.suite.schema_safety`);
 what each operation's success path sends is :mod:`conformance.suite.success_paths`.
 """
@@ -57,7 +57,7 @@ FULL_COVERAGE_FROM = 100
 
 
 @dataclass(frozen=True)
-class Calls:
+class Sender:
     """Where and how schemathesis sends requests; the key stays out of ``repr`` (and so of tracebacks)."""
 
     base_url: str
@@ -85,7 +85,7 @@ class _RetryingProbeSession(schemathesis_requests.SameHostRedirectsSession):
         retries.mount(self)
 
 
-# Every request of a test goes through the suite's session (Calls.kwargs), but schemathesis sends its checks'
+# Every request of a test goes through the suite's session (Sender.kwargs), but schemathesis sends its checks'
 # extra requests (ignored_auth's probes without and with a wrong key) on a session of its own, opened per
 # request: that session class gets the same retry policy, so a 429 or 503 with Retry-After on a probe is
 # waited out like on any other request (schemathesis 4 offers no setting for the probes' session).
@@ -98,7 +98,7 @@ def _settings_file() -> dict[str, Any]:
     return tomllib.loads(CONFIG_FILE.read_text(encoding="utf-8"))
 
 
-def schema_of(api: str, calls: Calls, *, exclude: frozenset[str] = frozenset()) -> Any:
+def schema_of(api: str, sender: Sender, *, exclude: frozenset[str] = frozenset()) -> Any:
     """A schemathesis schema of the effective document bound to the target, with the shared settings
     file, both generation modes and every phase.
 
@@ -107,7 +107,7 @@ def schema_of(api: str, calls: Calls, *, exclude: frozenset[str] = frozenset()) 
     """
     config = SchemathesisConfig.from_dict(copy.deepcopy(_settings_file()))  # a fresh config: it is updated below
     project = config.projects.default
-    project.update(base_url=calls.base_url, headers={"Authorization": calls.authorization})
+    project.update(base_url=sender.base_url, headers={"Authorization": sender.authorization})
     project.generation.update(modes=MODES)
     project.phases.update(phases=PHASES)
     project.update(request_retries=retries.ATTEMPTS)  # its own requests (the auth probes too) after no answer
@@ -129,14 +129,14 @@ def operations_of(document: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 OPERATIONS = {"mem0": _labels("mem0"), "klavis": _labels("klavis")}
-SCHEMAS: dict[str, tuple[Calls, Any]] = {}  # per API, the schema of the latest target: built once per target and process
+SCHEMAS: dict[str, tuple[Sender, Any]] = {}  # per API, the schema of the latest target: built once per target and process
 
-def run_operation(api: str, label: str, calls: Calls, resources: Any = None) -> None:
+def run_operation(api: str, label: str, sender: Sender, resources: Any = None) -> None:
     """Run schemathesis's test of one operation (examples, coverage, fuzzing) with the profile's budget, then
     its success path (:mod:`conformance.suite.success_paths`) when ``resources`` are given."""
     __tracebackhide__ = True
-    if api not in SCHEMAS or SCHEMAS[api][0] != calls:  # a run against one target builds it once
-        SCHEMAS[api] = (calls, schema_of(api, calls))
+    if api not in SCHEMAS or SCHEMAS[api][0] != sender:  # a run against one target builds it once
+        SCHEMAS[api] = (sender, schema_of(api, sender))
     schema = SCHEMAS[api][1]
     only = FilterSet().with_include(operation_id=OPERATIONS[api][label])
     schema = schema.clone(filter_set=schema.config.operations.filter_set_with(include=only))
@@ -147,7 +147,7 @@ def run_operation(api: str, label: str, calls: Calls, resources: Any = None) -> 
     nothing_generated = None
     try:
         try:
-            test(calls=calls)
+            test(sender=sender)
         except SkipTest as exc:  # the phases had nothing to generate (an examples-only run, say)
             nothing_generated = str(exc)
         if resources is not None:
@@ -156,22 +156,22 @@ def run_operation(api: str, label: str, calls: Calls, resources: Any = None) -> 
             except Unavailable:  # the summary names the operation among those whose success path went unvalidated
                 request = None
             if request is not None:
-                walk_success_path(operation, request, calls)
+                walk_success_path(operation, request, sender)
     except FailureGroup as exc:
         raise violation_of(exc, operation_source(label)) from None
     if nothing_generated is not None and resources is None:
         pytest.skip(nothing_generated)
 
 
-def walk_success_path(operation: Any, request: Request, calls: Calls) -> None:
+def walk_success_path(operation: Any, request: Request, sender: Sender) -> None:
     """Send ``request`` as a schemathesis case of ``operation``, check its answer with every default check, and
     require a 2xx: the operation's success path, validated on every run."""
     __tracebackhide__ = True
     case = operation.Case(path_parameters=request.path or None, query=request.query or None,
                           **({} if request.body is NO_BODY else {"body": request.body}))
-    assert calls.hooks is not None, "a success path is sent through the run's hooks"
-    with calls.hooks.sending_as_built(request.ids()):
-        response = _send_and_validate(case, calls)
+    assert sender.hooks is not None, "a success path is sent through the run's hooks"
+    with sender.hooks.sending_as_built(request.ids()):
+        response = _send_and_validate(case, sender)
     if not 200 <= response.status_code < 300:
         label = f"{case.method} {case.path}"
         raise ContractViolation(f"{label}: the success path answered {response.status_code}",
@@ -206,40 +206,40 @@ def violation_of(group: FailureGroup, source: Source) -> ContractViolation:
     return violation
 
 
-def _call_and_validate(case, calls: Calls) -> None:
+def _call_and_validate(case, sender: Sender) -> None:
     """schemathesis's test function (under ``@given``, so it returns nothing)."""
     __tracebackhide__ = True
-    _send_and_validate(case, calls)
+    _send_and_validate(case, sender)
 
 
-def _send_and_validate(case, calls: Calls) -> Any:
+def _send_and_validate(case, sender: Sender) -> Any:
     """Send the case and check the answer; no answer is the target misbehaving (and so is a 429/502/503/504 after the retries:
     see ``CallHooks.after``)."""
     __tracebackhide__ = True
     try:
-        response = case.call(**calls.kwargs())
+        response = case.call(**sender.kwargs())
     except requests.RequestException as exc:
         raise TargetBroken(f"{case.method} {case.formatted_path}: {type(exc).__name__}: {exc}",
                            operation=f"{case.method} {case.path}") from exc
     case.validate_response(response)
-    calls.validated(case, response)
+    sender.validated(case, response)
     return response
 
 
-def run_stateful(api: str, calls: Calls, *, exclude: frozenset[str] = frozenset()) -> None:
+def run_stateful(api: str, sender: Sender, *, exclude: frozenset[str] = frozenset()) -> None:
     """schemathesis's state machine over the links of ``api``'s effective document (but the operations of
     ``exclude``), ``STATEFUL_STEPS`` steps a run, every answer through the default checks."""
-    schema = schema_of(api, calls, exclude=exclude)
+    schema = schema_of(api, sender, exclude=exclude)
 
     class Workflow(schema.as_state_machine()):
         def get_call_kwargs(self, case):  # noqa: ARG002
             __tracebackhide__ = True
-            return calls.kwargs()
+            return sender.kwargs()
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             __tracebackhide__ = True
             super().validate_response(response, case, additional_checks, **kwargs)
-            calls.validated(case, response)
+            sender.validated(case, response)
 
     try:
         run_state_machine_as_test(Workflow, settings=settings(settings(), stateful_step_count=STATEFUL_STEPS))

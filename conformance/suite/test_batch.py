@@ -27,7 +27,7 @@ from conformance.suite.machines.mem0_calls import (
 from conformance.suite.sources import fading, refused, refused_update
 from conformance.suite.support import expect, expect_error
 from conformance.verdicts import Severity, fact, require
-from strategies.memories import PHRASES, memory_texts
+from conformance.strategies.memories import PHRASES, memory_texts
 
 pytestmark = [pytest.mark.requires("mem0"), pytest.mark.contract("Batch limits and atomicity")]
 

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.contract("Capabilities", story="capabilities the targe
 def test_a_pinned_or_discovered_capability_is_offered(name, request, target, run_prefix):
     """The operations of a capability the target file pins (or the preflight found) exist on the target."""
     capability = BY_NAME[name]
-    finding = next((f for f in request.config.stash[plugin.FINDINGS] if f.name == name), None)
+    finding = next((f for f in request.config.stash[plugin.SETTINGS].findings if f.name == name), None)
     if finding is None or not (finding.pinned or finding.offered):
         pytest.skip(f"the target does not offer {name!r} ({finding.evidence if finding else 'not probed'}); "
                     "pin it in the target file to fail instead")

@@ -25,7 +25,7 @@ from conformance.suite.machines.mem0_calls import (
 from conformance.suite.sources import fading, refused_update, shows_immutable
 from conformance.suite.support import expect
 from conformance.verdicts import Severity, fact, require
-from strategies.memories import memory_texts, metadatas
+from conformance.strategies.memories import memory_texts, metadatas
 
 pytestmark = [pytest.mark.requires("mem0"), pytest.mark.contract("Immutability")]
 

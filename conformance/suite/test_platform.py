@@ -26,7 +26,7 @@ from conformance.suite.machines.mem0_calls import (
 from conformance.suite.sources import refused
 from conformance.suite.support import eventually, expect, expect_error, track_webhook
 from conformance.verdicts import Severity, fact, operation_source, require
-from strategies.platform import (
+from conformance.strategies.platform import (
     ENTITY_KINDS,
     event_type_lists,
     feedback_reasons,

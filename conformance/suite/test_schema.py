@@ -28,7 +28,7 @@ from conformance.cleanup import Cleanup
 from conformance.client import ApiClient, Recorder
 from conformance.plugin import SUCCESSES
 from conformance.specs import operation_by_label
-from conformance.suite.engine import OPERATIONS, Calls, run_operation, run_stateful
+from conformance.suite.engine import OPERATIONS, Sender, run_operation, run_stateful
 from conformance.suite.schema_safety import ENTITY_KEYS, UNSCOPED, CallHooks, Learned, Scope, active
 from conformance.suite.success_paths import KlavisResources, Mem0Resources
 from conformance.suite.support import (
@@ -70,8 +70,8 @@ def _register_created(client: ApiClient, cleanup: Cleanup, shared: bool):
     return created
 
 
-def _calls(api: str, client: ApiClient, target: Target, recorder: Recorder, run_prefix: str,
-           cleanup: Cleanup, http: requests.Session, successes: Counter[str], learned: Learned) -> tuple[Calls, CallHooks]:
+def _sender(api: str, client: ApiClient, target: Target, recorder: Recorder, run_prefix: str,
+           cleanup: Cleanup, http: requests.Session, successes: Counter[str], learned: Learned) -> tuple[Sender, CallHooks]:
     key = target.api(api).key
     scope = None
     if _live(target):
@@ -88,7 +88,7 @@ def _calls(api: str, client: ApiClient, target: Target, recorder: Recorder, run_
     hooks = CallHooks(recorder, (key,), client.transport.limiter, scope, _register_created(client, cleanup, target.shared_data),
                       filter_user=filter_user if api == "mem0" else None, learned=learned,
                       picks=learned.copy())
-    return Calls(client.url, APIS[api].authorization(key), target.api(api).timeout, http, successes, hooks), hooks
+    return Sender(client.url, APIS[api].authorization(key), target.api(api).timeout, http, successes, hooks), hooks
 
 
 def _skip_unscoped(api: str, request: pytest.FixtureRequest, target: Target) -> None:
@@ -105,23 +105,23 @@ def _http() -> Iterator[requests.Session]:
 
 
 @pytest.fixture
-def mem0_calls(request, mem0, target, recorder, run_prefix, cleanup, _http, learned) -> Iterator[Calls]:
+def mem0_sender(request, mem0, target, recorder, run_prefix, cleanup, _http, learned) -> Iterator[Sender]:
     """How schemathesis calls the target's Mem0 API (base URL, key), with the run's safety hooks active."""
     _skip_unscoped("mem0", request, target)
-    calls, hooks = _calls("mem0", mem0, target, recorder, run_prefix, cleanup, _http, request.config.stash[SUCCESSES],
+    sender, hooks = _sender("mem0", mem0, target, recorder, run_prefix, cleanup, _http, request.config.stash[SUCCESSES],
                           learned)
     with active(hooks):
-        yield calls
+        yield sender
 
 
 @pytest.fixture
-def klavis_calls(request, klavis, target, recorder, run_prefix, cleanup, _http, learned) -> Iterator[Calls]:
+def klavis_sender(request, klavis, target, recorder, run_prefix, cleanup, _http, learned) -> Iterator[Sender]:
     """How schemathesis calls the target's Klavis API (base URL, key), with the run's safety hooks active."""
     _skip_unscoped("klavis", request, target)
-    calls, hooks = _calls("klavis", klavis, target, recorder, run_prefix, cleanup, _http, request.config.stash[SUCCESSES],
+    sender, hooks = _sender("klavis", klavis, target, recorder, run_prefix, cleanup, _http, request.config.stash[SUCCESSES],
                           learned)
     with active(hooks):
-        yield calls
+        yield sender
 
 
 def feature_of(api: str, label: str) -> str:
@@ -143,16 +143,16 @@ def operation_params(api: str) -> list[Any]:
 
 @pytest.mark.requires("mem0")
 @pytest.mark.parametrize("operation", operation_params("mem0"))
-def test_mem0_operation(operation, mem0_calls, mem0, ids, cleanup, target):
+def test_mem0_operation(operation, mem0_sender, mem0, ids, cleanup, target):
     """Every generated request to this Mem0 operation, and its success path, get answers that pass all default checks."""
-    run_operation("mem0", operation, mem0_calls, Mem0Resources(mem0, ids, cleanup, destructive=not _live(target)))
+    run_operation("mem0", operation, mem0_sender, Mem0Resources(mem0, ids, cleanup, destructive=not _live(target)))
 
 
 @pytest.mark.requires("klavis")
 @pytest.mark.parametrize("operation", operation_params("klavis"))
-def test_klavis_operation(operation, klavis_calls, klavis, ids, cleanup):
+def test_klavis_operation(operation, klavis_sender, klavis, ids, cleanup):
     """Every generated request to this Klavis operation, and its success path, get answers that pass all default checks."""
-    run_operation("klavis", operation, klavis_calls, KlavisResources(klavis, ids, cleanup))
+    run_operation("klavis", operation, klavis_sender, KlavisResources(klavis, ids, cleanup))
 
 
 def _lacking(api: str, target: Target) -> frozenset[str]:
@@ -162,19 +162,19 @@ def _lacking(api: str, target: Target) -> frozenset[str]:
                      if label in OPERATIONS[api] and need not in offered)
 
 
-def _run_stateful(api: str, calls: Calls, target: Target) -> None:
-    run_stateful(api, calls, exclude=(UNSCOPED if _live(target) else frozenset()) | _lacking(api, target))
+def _run_stateful(api: str, sender: Sender, target: Target) -> None:
+    run_stateful(api, sender, exclude=(UNSCOPED if _live(target) else frozenset()) | _lacking(api, target))
 
 
 @pytest.mark.requires("mem0")
 @pytest.mark.contract("Stateful workflows", story="links between Mem0 operations")
-def test_mem0_stateful(mem0_calls, target):
+def test_mem0_stateful(mem0_sender, target):
     """Sequences that follow the Mem0 overlay links (create, then read, update, delete what was created) pass all default checks."""
-    _run_stateful("mem0", mem0_calls, target)
+    _run_stateful("mem0", mem0_sender, target)
 
 
 @pytest.mark.requires("klavis")
 @pytest.mark.contract("Stateful workflows", story="links between Klavis operations")
-def test_klavis_stateful(klavis_calls, target):
+def test_klavis_stateful(klavis_sender, target):
     """Sequences that follow the Klavis overlay links (acquire, then initialize, dump, reset, release) pass all default checks."""
-    _run_stateful("klavis", klavis_calls, target)
+    _run_stateful("klavis", klavis_sender, target)

@@ -24,9 +24,9 @@ import pytest
 from conformance import plugin
 from conformance.reporting.results import surface_file, version
 from conformance.sdk import npm
-from conformance.sdk.calls import Call, CallLog
+from conformance.sdk.calls import SdkCall, CallLog
 from conformance.sdk.scenarios import SCENARIOS, Context, Scenario
-from conformance.sdk.traffic import DRIFT, Finding, Traffic, check, judge
+from conformance.sdk.traffic import DRIFT, TrafficFinding, Traffic, check, judge
 from conformance.sdk.versions import UnknownRelease, not_driven, release, surface, surface_name, unlike
 from conformance.specs import find_operation
 from conformance.suite.support import track_sandbox, track_webhook
@@ -60,10 +60,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """The Python SDKs' scenarios, then the data scenarios of each npm SDK the run drives."""
     if "scenario" not in metafunc.fixturenames:
         return
-    try:
-        chosen = npm.chosen(metafunc.config.getoption("npm_sdk", default=[]))
-    except npm.NpmError as exc:
-        raise pytest.UsageError(str(exc)) from None
+    wanted = metafunc.config.stash[plugin.SETTINGS].npm_sdks  # resolved with the run (--npm-sdk), None: the pinned
+    chosen = npm.default_sdks() if wanted is None else tuple(npm.NpmSdk.parse(text) for text in wanted)
     _NPM.clear()
     _NPM.update({sdk.name: sdk for sdk in chosen})
     metafunc.parametrize("scenario", [_param(s) for s in (*SCENARIOS, *npm.scenarios(chosen))])
@@ -152,7 +150,7 @@ def _start_npm(sdk: npm.NpmSdk, context: Context, target, traffic: Traffic, star
 
 
 @contextmanager
-def _step(call: Call):
+def _step(call: SdkCall):
     """Each SDK call an Allure step, its exchanges attached; the step fails when the call raised."""
     import allure
 
@@ -178,7 +176,7 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
         raised = exc
     exchanges, calls = traffic.take(), list(sdk_context.log.calls)
     findings = [finding for exchange in exchanges for finding in check(exchange)]
-    findings += [Finding(DRIFT, "conformance/sdk/versions.py", text) for text in unlike(sdk_context.releases, calls)]
+    findings += [TrafficFinding(DRIFT, "conformance/sdk/versions.py", text) for text in unlike(sdk_context.releases, calls)]
     _attach(scenario, calls, findings, time.monotonic() - started, raised)
     _record(request.config, scenario, exchanges, calls, findings, sdk_context)
     outcome = judge(f"{scenario.sdk} {_version(scenario.sdk)} {scenario.call}", exchanges, findings, raised,
@@ -189,7 +187,7 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
         pytest.xfail(outcome)
 
 
-def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings, context: Context) -> None:
+def _record(config, scenario: Scenario, exchanges, calls: list[SdkCall], findings, context: Context) -> None:
     """The scenario's traffic for ``sdk compare``: one JSON line per scenario in ``sdk-traffic-<worker>.jsonl``
     beside the results (operations called, the body fields sent to each, drift, the SDK calls made), and
     the SDK's public surface once (``sdk-surface-<sdk>.json``)."""
@@ -220,7 +218,7 @@ def _record(config, scenario: Scenario, exchanges, calls: list[Call], findings, 
                                      "not_driven": not_driven(scenario.sdk, found)}, indent=1), encoding="utf-8")
 
 
-def _attach(scenario: Scenario, calls: list[Call], findings, elapsed: float, raised) -> None:
+def _attach(scenario: Scenario, calls: list[SdkCall], findings, elapsed: float, raised) -> None:
     """The scenario in the report: its expectation and source, each SDK call (a step of its own, see
     :func:`_step`) with its outcome, and drift apart."""
     import allure

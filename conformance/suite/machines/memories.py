@@ -43,7 +43,7 @@ from conformance.suite.machines.views import ENTITY_KEYS, Expected, Views
 from conformance.suite.sources import FILTERS, refused_update
 from conformance.suite.support import Patience, expect
 from conformance.verdicts import Severity, fact, operation_source, require
-from strategies.memories import expiration_dates, memory_texts, metadatas
+from conformance.strategies.memories import expiration_dates, memory_texts, metadatas
 
 TEXTS = memory_texts(free=False)
 METADATA = metadatas()

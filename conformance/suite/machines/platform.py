@@ -26,8 +26,8 @@ from conformance.cleanup import Cleanup
 from conformance.suite.machines.platform_reads import ORGS, WEBHOOKS, PlatformReads, Thing
 from conformance.suite.support import expect, track_entity, track_webhook
 from conformance.verdicts import operation_source, require
-from strategies.memories import metadatas
-from strategies.platform import ENTITY_KINDS, MEMBER_ROLES, event_type_lists
+from conformance.strategies.memories import metadatas
+from conformance.strategies.platform import ENTITY_KINDS, MEMBER_ROLES, event_type_lists
 
 
 def _said(answer: Any, what: str, label: str) -> None:

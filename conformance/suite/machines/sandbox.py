@@ -27,7 +27,7 @@ from conformance.suite import roundtrip
 from conformance.suite.sources import DUMP, KLAVIS, refused
 from conformance.suite.support import Patience, expect
 from conformance.verdicts import fact, require
-from strategies.sandbox import initialize_bodies, invalid_initialize_bodies
+from conformance.strategies.sandbox import initialize_bodies, invalid_initialize_bodies
 
 HELD = 2  # sandboxes an example holds: two, so that one sandbox's dump can show the other's data
 BASE = "/sandbox/mem0"
