@@ -41,10 +41,8 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         raise CliError(str(exc)) from None
     if args.sdk or args.sdk_only:
-        npm_sdks = settings.npm_sdks if settings.npm_sdks is not None else ("pinned",)
-        if not (shutil.which("node") and shutil.which("npm")):
-            npm_sdks = ()
-        if len(missing_sdks()) == 2 and not npm_sdks:  # with one of them, its scenarios run and the other's are skipped
+        npm_runs = settings.npm_sdks != () and bool(shutil.which("node") and shutil.which("npm"))  # None: the pinned
+        if len(missing_sdks()) == 2 and not npm_runs:  # with one of them, its scenarios run and the other's are skipped
             raise CliError("the SDK guard drives mem0ai and klavis, and neither is installed in this environment "
                            "(nor an npm SDK with Node.js): pip install 'mem0-conformance[sdk]' (a guard that ran no "
                            "scenario would pass)")

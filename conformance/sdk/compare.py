@@ -169,9 +169,8 @@ def compare(old: Pin, new: Pin, old_reports: Path, new_reports: Path) -> Compari
 
 def _unexercised(pin: Pin, reports: Path, calls: list[str]) -> list[str]:
     """Of ``calls`` (new in ``pin``), those no scenario of its run exercised and none is kept from on purpose."""
-    path = reports / RESULTS_DIR / surface_file(pin.sdk)
-    surface = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    coverage = surface_coverage(surface, [line for line in traffic(reports) if line["sdk"] == pin.sdk])
+    lines = [line for line in traffic(reports) if line["sdk"] == pin.sdk]
+    coverage = surface_coverage(_surface_data(reports, pin.sdk), lines)
     return sorted(call for call in calls if call in coverage["gaps"])
 
 
@@ -200,9 +199,14 @@ def _moves(old: dict[str, set[str]], new: dict[str, set[str]]) -> dict[str, tupl
             if old[call] != new[call]}
 
 
-def _surface(reports: Path, sdk: str) -> dict[str, list[str]]:
+def _surface_data(reports: Path, sdk: str) -> dict[str, Any]:
+    """The guard's surface file of ``sdk`` in ``reports`` (its calls, version and the calls not driven), or {}."""
     path = reports / RESULTS_DIR / surface_file(sdk)
-    return json.loads(path.read_text(encoding="utf-8"))["calls"] if path.is_file() else {}
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def _surface(reports: Path, sdk: str) -> dict[str, list[str]]:
+    return _surface_data(reports, sdk).get("calls", {})
 
 
 def _surface_change(sdk: str, old_reports: Path, new_reports: Path) -> tuple[dict[str, list[str]], dict[str, list[str]]]:

@@ -4,6 +4,7 @@ and states its expectation and its source (a FACTS.md entry)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from conformance.sdk.context import Context, ids_of, same_shape, shape
 from conformance.sdk.versions import PAGE, REFUSED, SENT
@@ -193,42 +194,35 @@ def _feedback(ctx: Context) -> None:
             received=answer, documented='{"id", "feedback": "POSITIVE", "feedback_reason"}', source=fact("Add"))
 
 
-def _export(ctx: Context) -> None:
+EXPORT_SCHEMA = {"type": "object", "properties": {"memory": {"type": "string"}}}
+
+
+def _exported(ctx: Context, schema: Any, source: str) -> None:
+    """create_memory_export(schema, filters) for a user with one memory, then get_memory_export holds it."""
     user = ctx.new_user()
     ctx.memory(user, "Collects stamps")
-    schema = {"type": "object", "properties": {"memory": {"type": "string"}}}
-    created = ctx.mem0.create_memory_export(schema=json.dumps(schema), filters={"user_id": user})
+    created = ctx.mem0.create_memory_export(schema=schema, filters={"user_id": user})
     require(isinstance(created, dict) and created.get("id"), "create_memory_export() answers no export id",
-            received=created, documented='{"message", "id"}', source=fact("Add"))
+            received=created, documented='{"message", "id"}', source=fact(source))
 
     def exported() -> None:
         found = ctx.mem0.get_memory_export(memory_export_id=created["id"])
         require("Collects stamps" in json.dumps(found, ensure_ascii=False),
                 "get_memory_export() does not hold the user's memory", received=found,
-                documented="the export of the user's memories", source=fact("Add"))
+                documented="the export of the user's memories", source=fact(source))
 
     eventually(exported, within=ctx.wait, what="the export holds the memory")
 
 
-EXPORT_SCHEMA = {"type": "object", "properties": {"memory": {"type": "string"}}}
+def _export(ctx: Context) -> None:
+    """The export as the SDK annotates it: the schema as a JSON string."""
+    _exported(ctx, json.dumps(EXPORT_SCHEMA), "Add")
 
 
 def _export_as_documented(ctx: Context) -> None:
     """The export with its schema as the document types it (an object; the SDK annotates a str but sends what
     it is given), so that get_memory_export is reached whatever the string form meets."""
-    user = ctx.new_user()
-    ctx.memory(user, "Collects stamps")
-    created = ctx.mem0.create_memory_export(schema=EXPORT_SCHEMA, filters={"user_id": user})
-    require(isinstance(created, dict) and created.get("id"), "create_memory_export(schema={...}) answers no export id",
-            received=created, documented='{"message", "id"}', source=fact("Exports"))
-
-    def exported() -> None:
-        found = ctx.mem0.get_memory_export(memory_export_id=created["id"])
-        require("Collects stamps" in json.dumps(found, ensure_ascii=False),
-                "get_memory_export() does not hold the user's memory", received=found,
-                documented="the export of the user's memories", source=fact("Exports"))
-
-    eventually(exported, within=ctx.wait, what="the export holds the memory")
+    _exported(ctx, EXPORT_SCHEMA, "Exports")
 
 
 def _project_update(ctx: Context) -> None:
