@@ -31,7 +31,7 @@ def _requests(memory_id: str) -> list[tuple[str, str, dict[str, Any]]]:
 def main(seconds: float = SECONDS) -> dict[str, float]:
     from conformance import retries
     from conformance.client import ApiClient, RateLimiter, Recorder
-    from conformance.suite import schema_safety
+    from conformance.suite import call_hooks
     from conformance.suite.engine import Sender, schema_of
     from conformance.targets import ApiTarget
 
@@ -59,14 +59,14 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
             case.path_parameters = {"memory_id": memory_id}
         session = retries.mount(requests.Session())
         sender = Sender(url, f"Token {KEY}", http=session)
-        hooks = schema_safety.CallHooks(Recorder(), (KEY,), RateLimiter("1000000/s"))
+        hooks = call_hooks.CallHooks(Recorder(), (KEY,), RateLimiter("1000000/s"))
 
         def schemathesis_call(i: int) -> None:
             response = cases[i % len(cases)].call(**sender.kwargs())
             if response.status_code >= 400:
                 raise RuntimeError(f"{response.status_code} {response.text[:200]}")
 
-        with schema_safety.active(hooks):
+        with call_hooks.active(hooks):
             for name, action in (("raw httpx.Client", raw_call), ("suite client", suite_call),
                                  ("schemathesis call", schemathesis_call), ("raw httpx.Client, again", raw_call)):
                 figures[f"{name} (requests/s)"] = per_second(action, seconds)

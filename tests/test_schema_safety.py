@@ -1,4 +1,4 @@
-"""The live-safety rewriting of schemathesis requests (conformance.suite.schema_safety), without network."""
+"""The live-safety rewriting of schemathesis requests (conformance.suite.live_scope, learned, call_hooks), without network."""
 
 from __future__ import annotations
 
@@ -9,15 +9,12 @@ import pytest
 
 from conformance.client import RateLimiter, Recorder
 from conformance.specs import effective
-from conformance.suite.schema_safety import (
+from conformance.suite.call_hooks import CallHooks, active, after_call, before_call
+from conformance.suite.learned import with_entity
+from conformance.suite.live_scope import (
     UNSCOPED,
-    CallHooks,
     Scope,
-    active,
-    after_call,
-    before_call,
     rewrite_case,
-    with_entity,
 )
 
 PREFIX = "mct-run1-main"

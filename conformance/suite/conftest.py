@@ -20,7 +20,7 @@ from conformance import plugin
 from conformance.cleanup import Cleanup, Ids
 from conformance.client import ApiClient, RateLimiter, Recorder
 from conformance.profiles import hypothesis_printer
-from conformance.suite.schema_safety import Learned
+from conformance.suite.learned import Learned
 from conformance.suite.support import (
     answer_of,
     expect,
@@ -153,7 +153,7 @@ def _connections(target: Target, recorder: Recorder, pytestconfig: pytest.Config
 
 @pytest.fixture(scope="session")
 def learned(_connections: dict) -> Learned:
-    """Ids of resources the run's answers showed (see ``schema_safety.Learned``)."""
+    """Ids of resources the run's answers showed (see ``conformance.suite.learned``)."""
     return _connections["learned"]
 
 

@@ -4,7 +4,7 @@ its success path), the stateful workflow, and schemathesis's failures as the sui
 
 Used by the suite's ``test_schema.py``, by ``bench/`` and by the plain-schemathesis baseline of the
 mutation run. Where requests go and how they are kept safe is the caller's: a :class:`Sender` carries
-the target's URL and key, the run's HTTP session and its safety hooks (:mod:`conformance.suite.schema_safety`);
+the target's URL and key, the run's HTTP session and its safety hooks (:mod:`conformance.suite.call_hooks`);
 what each operation's success path sends is :mod:`conformance.suite.success_paths`.
 """
 
@@ -37,7 +37,7 @@ import conformance
 from conformance import retries
 from conformance.apis import UNSERVED
 from conformance.specs import HTTP_METHODS, effective
-from conformance.suite.schema_safety import CallHooks
+from conformance.suite.call_hooks import CallHooks
 from conformance.suite.success_paths import NO_BODY, RECIPES, Request, Unavailable
 from conformance.verdicts import ContractViolation, Severity, Source, TargetBroken, operation_source
 

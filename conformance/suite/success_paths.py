@@ -2,7 +2,7 @@
 
 Generated cases reach an operation's 2xx only when they happen to address something that
 exists: a member's email, a project of the organization in the path, an immutable-free memory.
-Learned ids and scoped filters (:mod:`conformance.suite.schema_safety`) make that likely, never
+Learned ids and scoped filters (:mod:`conformance.suite.learned`) make that likely, never
 certain, so the number of operations whose success answer was validated changed from run to
 run. Here each operation has a recipe: the resources it needs, made by the run through the
 suite's client (run-prefixed, registered for cleanup), and the request that the effective
@@ -13,7 +13,7 @@ requires the 2xx: the figure of validated operations in the summary is then exac
 A recipe makes its resources fresh for its own test, since the generated cases before it may
 have deleted or changed anything the run made earlier (they address learned ids). Only what
 cannot be made is shared: the key's own organization and project (``GET /v1/ping/``). The
-operations no run prefix can scope (``schema_safety.UNSCOPED``) are skipped on a live target
+operations no run prefix can scope (``live_scope.UNSCOPED``) are skipped on a live target
 before their recipe runs; their recipes make their own organization.
 """
 

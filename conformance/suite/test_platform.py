@@ -17,11 +17,11 @@ from hypothesis import given
 
 from conformance.apis import ENTITY_TYPES
 from conformance.client import ApiClient
+from conformance.suite.machines.mem0_calls import add_memories as add_verbatim
 from conformance.suite.machines.mem0_calls import (
     expect_deleted,
     expect_kept,
     results_of,
-    settle,
 )
 from conformance.suite.sources import refused
 from conformance.suite.support import eventually, expect, expect_error, track_webhook
@@ -46,26 +46,8 @@ PENDING = ("PENDING", "RUNNING", "QUEUED", "PROCESSING", "IN_PROGRESS")
 
 
 def add_memories(mem0: ApiClient, kind: str, name: str, texts: list[str]) -> list[str]:
-    """Store ``texts`` verbatim (infer off) as memories of entity ``kind``/``name``; their ids.
-
-    Asks for a synchronous add; a target that queues it anyway is polled through the event.
-    """
-    body = {
-        ENTITY_TYPES[kind]: name, "messages": [{"role": "user", "content": text} for text in texts],
-        "infer": False, "async_mode": False, "output_format": "v1.1",
-    }
-    source = fact("Add", "POST /v1/memories/")
-    answer = expect(mem0.post("/v1/memories/", json=body), 200, 201, source=source)
-    items = answer.get("results") if isinstance(answer, dict) else answer
-    if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict) and "event_id" in items[0]:
-        results = settle(mem0, items[0]["event_id"])  # queued although a synchronous add was asked for
-    else:
-        results = results_of(answer, what="POST /v1/memories/ (infer false, async_mode false)", source=source)
-    ids = [result["id"] for result in results]
-    require(len(ids) == len(texts), f"POST /v1/memories/ of {len(texts)} verbatim messages for {kind} {name} "
-            f"creates {len(ids)} memories", received=results, documented=f"{len(texts)} memories: one per message",
-            source=source, severity=Severity.CRITICAL)
-    return ids
+    """Store ``texts`` verbatim (infer off, synchronously) as memories of entity ``kind``/``name``; their ids."""
+    return [memory_id for memory_id, _ in add_verbatim(mem0, texts, **{ENTITY_TYPES[kind]: name})]
 
 
 def listed(mem0: ApiClient, kind: str, name: str) -> set[str]:

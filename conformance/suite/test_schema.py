@@ -7,7 +7,7 @@ per-operation settings of ``conformance/schemathesis.toml``. One stateful test p
 the overlay links. The budget per operation is the Hypothesis profile's ``max_examples``.
 
 Base URL and key come from the target. On a live target without ``allow_destructive`` the
-hooks of :mod:`conformance.suite.schema_safety` keep every request inside the run (unscoped
+hooks of :mod:`conformance.suite.call_hooks` keep every request inside the run (unscoped
 operations are skipped, entity ids run-prefixed, foreign resource ids replaced by absent ones).
 Every exchange goes into the suite's recorder, so a failure shows what was sent, keys redacted.
 """
@@ -29,7 +29,9 @@ from conformance.client import ApiClient, Recorder
 from conformance.plugin import SUCCESSES
 from conformance.specs import operation_by_label
 from conformance.suite.engine import OPERATIONS, Sender, run_operation, run_stateful
-from conformance.suite.schema_safety import ENTITY_KEYS, UNSCOPED, CallHooks, Learned, Scope, active
+from conformance.suite.call_hooks import CallHooks, active
+from conformance.suite.learned import Learned
+from conformance.suite.live_scope import ENTITY_KEYS, UNSCOPED, Scope
 from conformance.suite.success_paths import KlavisResources, Mem0Resources
 from conformance.suite.support import (
     track_background_initialize,
