@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -35,36 +36,44 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")  # before mem0 is imported: no 
 os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-conformance-sdk-"))
 
 API_OF = {"mem0ai": "mem0", "klavis": "klavis", **{npm.PREFIX + package: api for package, api in npm.API_OF.items()}}
-_NPM: dict[str, npm.NpmSdk] = {}  # the npm SDKs this run drives (--npm-sdk), by their name in the guard
+def npm_sdks(config: pytest.Config) -> dict[str, npm.NpmSdk]:
+    """The npm SDKs this run drives (``--npm-sdk``, resolved with the run's settings), by their name in the guard."""
+    wanted = config.stash[plugin.SETTINGS].npm_sdks  # resolved: None the pinned ones, () none
+    return {sdk.name: sdk for sdk in (npm.default_sdks() if wanted is None else map(npm.NpmSdk.parse, wanted))}
 
 
-def _version(sdk: str) -> str:
-    """The version of an SDK the guard drives: the installed Python package's, or the npm SDK's chosen one."""
-    if sdk.startswith(npm.PREFIX):
-        return _NPM[sdk].version if sdk in _NPM else "not installed"
-    return version(sdk)
+def versions(config: pytest.Config) -> Callable[[str], str]:
+    """The version of each SDK the guard drives: the installed Python package's ("not installed" when it is
+    missing), or the chosen npm SDK's."""
+    chosen = npm_sdks(config)
+    return lambda sdk: chosen[sdk].version if sdk.startswith(npm.PREFIX) else version(sdk)
 
 
-def _feature(sdk: str) -> str:
-    """The report's feature of an SDK and version: ``mem0ai 2.2.1``, ``mem0ai 3.3.1 (npm)``."""
-    return f"{sdk.removeprefix(npm.PREFIX)} {_version(sdk)}" + (" (npm)" if sdk.startswith(npm.PREFIX) else "")
+def _feature(sdk: str, of: str) -> str:
+    """The report's feature of an SDK and version: ``mem0ai 2.2.1``, ``mem0ai 3.3.1 (npm)``, ``mem0ai (not installed)``."""
+    name = sdk.removeprefix(npm.PREFIX)
+    if of == "not installed":
+        return f"{name} (not installed)"
+    return f"{name} {of}" + (" (npm)" if sdk.startswith(npm.PREFIX) else "")
 
 
-def _param(scenario: Scenario):
+def _param(scenario: Scenario, of: Callable[[str], str]):
     return pytest.param(scenario, id=scenario.id, marks=[
         pytest.mark.sdk, pytest.mark.requires(API_OF[scenario.sdk], *scenario.needs),
-        pytest.mark.contract(_feature(scenario.sdk), api="sdk", story=scenario.call)])
+        pytest.mark.contract(_feature(scenario.sdk, of(scenario.sdk)), api="sdk", story=scenario.call)])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """The Python SDKs' scenarios, then the data scenarios of each npm SDK the run drives."""
     if "scenario" not in metafunc.fixturenames:
         return
-    wanted = metafunc.config.stash[plugin.SETTINGS].npm_sdks  # resolved with the run (--npm-sdk), None: the pinned
-    chosen = npm.default_sdks() if wanted is None else tuple(npm.NpmSdk.parse(text) for text in wanted)
-    _NPM.clear()
-    _NPM.update({sdk.name: sdk for sdk in chosen})
-    metafunc.parametrize("scenario", [_param(s) for s in (*SCENARIOS, *npm.scenarios(chosen))])
+    chosen, of = npm_sdks(metafunc.config), versions(metafunc.config)
+    metafunc.parametrize("scenario", [_param(s, of) for s in (*SCENARIOS, *npm.scenarios(tuple(chosen.values())))])
+
+
+@pytest.fixture(scope="session")
+def sdk_version(pytestconfig) -> Callable[[str], str]:
+    return versions(pytestconfig)
 
 
 @pytest.fixture(scope="session")
@@ -83,19 +92,19 @@ def npm_runners() -> dict[str, tuple[npm.RecordingProxy, npm.NodeRunner]]:
 
 
 @pytest.fixture(scope="session")
-def sdk_context(request, target, cleanup, traffic) -> Context:
+def sdk_context(request, target, cleanup, traffic, sdk_version) -> Context:
     releases = {}
     for sdk in releases_wanted(target):
         if version(sdk) == "not installed":
             continue  # its scenarios skip, saying so (_build); the npm SDKs need no Python package
         try:
-            releases[sdk] = release(sdk, _version(sdk))
+            releases[sdk] = release(sdk, sdk_version(sdk))
         except UnknownRelease as exc:
             pytest.skip(str(exc))
     users = request.getfixturevalue("new_user") if target.mem0 is not None else (lambda: "")
     klavis_api = request.getfixturevalue("klavis") if target.klavis is not None else None
     mem0_api = request.getfixturevalue("mem0") if target.mem0 is not None else None
-    log = CallLog(traffic.recorder, _version, step=_step)
+    log = CallLog(traffic.recorder, sdk_version, step=_step)
     context = Context(log, releases, users, lambda sandbox_id: track_sandbox(cleanup, klavis_api, sandbox_id),
                       lambda webhook_id: track_webhook(cleanup, mem0_api, webhook_id),
                       wait=max(api.consistency_wait for api in (target.mem0, target.klavis) if api is not None),
@@ -124,7 +133,7 @@ def _build(scenario: Scenario, context: Context, target, traffic: Traffic, reque
     and recording proxy on first use (installing the SDK with npm the first time)."""
     if scenario.sdk.startswith(npm.PREFIX):
         if scenario.sdk not in context.npm:
-            _start_npm(_NPM[scenario.sdk], context, target, traffic, request.getfixturevalue("npm_runners"))
+            _start_npm(npm_sdks(request.config)[scenario.sdk], context, target, traffic, request.getfixturevalue("npm_runners"))
         return
     if scenario.sdk not in context.releases:
         pytest.skip(f"the {scenario.sdk} SDK is not installed (pip install 'mem0-conformance[sdk]')")
@@ -161,7 +170,7 @@ def _step(call: SdkCall):
             allure.attach(call.render(), name="SDK call", attachment_type=allure.attachment_type.TEXT)
 
 
-def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic: Traffic, request):
+def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic: Traffic, sdk_version, request):
     """The SDK call does what its scenario states, and every exchange it makes conforms to the documents."""
     traffic.take()
     sdk_context.log.calls.clear()
@@ -177,9 +186,10 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
     exchanges, calls = traffic.take(), list(sdk_context.log.calls)
     findings = [finding for exchange in exchanges for finding in check(exchange)]
     findings += [TrafficFinding(DRIFT, "conformance/sdk/versions.py", text) for text in unlike(sdk_context.releases, calls)]
-    _attach(scenario, calls, findings, time.monotonic() - started, raised)
-    _record(request.config, scenario, exchanges, calls, findings, sdk_context)
-    outcome = judge(f"{scenario.sdk} {_version(scenario.sdk)} {scenario.call}", exchanges, findings, raised,
+    of = sdk_version(scenario.sdk)
+    _attach(scenario, of, calls, findings, time.monotonic() - started, raised)
+    _record(request.config, scenario, of, exchanges, calls, findings, sdk_context)
+    outcome = judge(f"{scenario.sdk} {of} {scenario.call}", exchanges, findings, raised,
                     expectation=scenario.expectation, source=scenario.source, calls=calls)
     if isinstance(outcome, BaseException):
         raise outcome
@@ -187,7 +197,7 @@ def test_sdk_scenario(scenario: Scenario, sdk_context: Context, target, traffic:
         pytest.xfail(outcome)
 
 
-def _record(config, scenario: Scenario, exchanges, calls: list[SdkCall], findings, context: Context) -> None:
+def _record(config, scenario: Scenario, of: str, exchanges, calls: list[SdkCall], findings, context: Context) -> None:
     """The scenario's traffic for ``sdk compare``: one JSON line per scenario in ``sdk-traffic-<worker>.jsonl``
     beside the results (operations called, the body fields sent to each, drift, the SDK calls made), and
     the SDK's public surface once (``sdk-surface-<sdk>.json``)."""
@@ -204,7 +214,7 @@ def _record(config, scenario: Scenario, exchanges, calls: list[SdkCall], finding
         body = json.loads(exchange.request_body) if exchange.request_body.startswith("{") else {}
         operations.setdefault(label, [])
         operations[label] = sorted(set(operations[label]) | set(body))
-    line = {"sdk": scenario.sdk, "version": _version(scenario.sdk), "scenario": scenario.id,
+    line = {"sdk": scenario.sdk, "version": of, "scenario": scenario.id,
             "operations": operations, "drift": sorted({str(f) for f in findings if f.kind == DRIFT}),
             "calls": [{**call.record(), "method": surface_name(scenario.sdk, call.method)} for call in calls]}
     folder = reports / RESULTS_DIR
@@ -214,16 +224,16 @@ def _record(config, scenario: Scenario, exchanges, calls: list[SdkCall], finding
     calls = folder / surface_file(scenario.sdk)  # the SDK's public calls and parameters, for sdk compare
     if not calls.exists():
         found = context.npm[scenario.sdk].surface()["calls"] if scenario.sdk in context.npm else surface(scenario.sdk)
-        calls.write_text(json.dumps({"sdk": scenario.sdk, "version": _version(scenario.sdk), "calls": found,
+        calls.write_text(json.dumps({"sdk": scenario.sdk, "version": of, "calls": found,
                                      "not_driven": not_driven(scenario.sdk, found)}, indent=1), encoding="utf-8")
 
 
-def _attach(scenario: Scenario, calls: list[SdkCall], findings, elapsed: float, raised) -> None:
+def _attach(scenario: Scenario, of: str, calls: list[SdkCall], findings, elapsed: float, raised) -> None:
     """The scenario in the report: its expectation and source, each SDK call (a step of its own, see
     :func:`_step`) with its outcome, and drift apart."""
     import allure
 
-    lines = [f"{scenario.sdk} {_version(scenario.sdk)}: {scenario.call}",
+    lines = [f"{scenario.sdk} {of}: {scenario.call}",
              f"expected: {scenario.expectation} (FACTS.md: {scenario.source})", f"duration: {elapsed:.3f}s",
              f"outcome: {'raised ' + type(raised).__name__ + ': ' + str(raised)[:300] if raised else 'as expected'}", ""]
     lines += [f"{call.duration:7.3f}s  {call.name}  ->  {call.outcome}" for call in calls]
