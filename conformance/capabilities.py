@@ -31,7 +31,7 @@ import httpx
 
 from conformance import retries
 from conformance.apis import CAPABILITIES, PINNABLE
-from conformance.client import Recorder, http_client
+from conformance.client import Recorder, http_client, route_missing
 from conformance.targets import ApiTarget, Target
 from conformance.verdicts import TargetBroken
 
@@ -60,19 +60,6 @@ class CapabilityFinding:
 
     def to_wire(self) -> list[Any]:
         return [self.name, self.offered, self.pinned, self.evidence]
-
-
-def route_missing(response: httpx.Response) -> bool:
-    """Whether the answer is that of a server without the route (not the API refusing the request)."""
-    if response.status_code in (405, 501):
-        return True
-    if response.status_code != 404:
-        return False
-    try:
-        body = response.json()
-    except ValueError:
-        return True  # an HTML or text page: the web server's, not the API's
-    return body == {"detail": "Not Found"} or not isinstance(body, dict)  # Starlette's and FastAPI's own 404
 
 
 class Prober:

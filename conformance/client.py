@@ -346,3 +346,16 @@ class ApiClient:
 
     def __repr__(self) -> str:
         return f"ApiClient({self.api!r}, {self.url!r})"
+
+
+def route_missing(response: httpx.Response) -> bool:
+    """Whether the answer is that of a server without the route (not the API refusing the request)."""
+    if response.status_code in (405, 501):
+        return True
+    if response.status_code != 404:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return True  # an HTML or text page: the web server's, not the API's
+    return body == {"detail": "Not Found"} or not isinstance(body, dict)  # Starlette's and FastAPI's own 404

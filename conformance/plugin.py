@@ -1,7 +1,7 @@
 """The pytest plugin (entry point ``pytest11``) that every conformance run goes through.
 
-A run is described by one :class:`RunSettings` (the resolved target, planted faults, where
-reports go, the run id) and served by one :class:`Conformance` plugin object:
+A run is described by one :class:`~conformance.settings.RunSettings` (the resolved target, planted
+faults, where reports go, the run id) and served by one :class:`Conformance` plugin object:
 
 - ``mem0-conformance run`` resolves the target, checks the faults and runs the preflight
   and the capability survey itself, then hands ``Conformance(settings)`` to pytest: nothing is
@@ -24,19 +24,18 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.capabilities import CapabilityFinding, pinned_all
-from conformance.cleanup import Leak, new_run_id, run_prefix
+from conformance.cleanup import Leak, run_prefix
 from conformance.client import Recorder
 from conformance.nodes import SUITE, identity, in_suite
 from conformance.profiles import ProfileError, load_profile
-from conformance.targets import Target, TargetError, embedded, resolve
+from conformance.settings import RunSettings, SettingsError, resolve_settings
+from conformance.targets import Target
 
 PLUGIN_NAME = "mem0-conformance"
 MUTANT = pytest.StashKey["str | None"]()  # the mutant the next embedded server plants (run --mutant; mutants run)
@@ -44,7 +43,7 @@ EMBEDDED = pytest.StashKey[Any]()  # the embedded reference server of this proce
 RECORDER = pytest.StashKey[Recorder]()
 LEAKS = pytest.StashKey[list[Leak]]()
 SUCCESSES = pytest.StashKey[Counter]()  # validated 2xx answers per operation label, in this process
-SETTINGS = pytest.StashKey["RunSettings"]()
+SETTINGS = pytest.StashKey[RunSettings]()
 
 NEEDS = {
     "mem0": "the target has no Mem0 API",
@@ -55,83 +54,6 @@ NEEDS = {
 }
 _WORKER_SETTINGS = "mem0_conformance_settings"
 _WORKER_LEAKS = "mem0_conformance_leaks"
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """Everything a run is about, resolved once."""
-
-    target: Target  # ``embedded("")`` when the run serves its own reference server
-    faults: frozenset[str] = frozenset()
-    reports: Path | None = None  # the folder for Allure results, JUnit and the summary
-    run_id: str = field(default_factory=new_run_id)
-    preflight: bool = False  # check the target at session start (plain pytest; `run` has checked it)
-    profile: str | None = None  # the Hypothesis profile loaded
-    findings: tuple[CapabilityFinding, ...] = ()  # the target's capabilities, as the preflight found them
-    drift: tuple[str, ...] = ()  # `specs drift` JSON files: failures they explain are marked (run --drift)
-    mutant: str | None = None  # a mutant planted in the embedded reference server (run --mutant)
-    html: bool = False  # the run builds the HTML report itself (run --html)
-    npm_sdks: tuple[str, ...] | None = None  # the npm SDKs the SDK guard drives ("mem0ai@3.3.1"); None: the pinned
-
-    def __post_init__(self) -> None:
-        if self.target.embedded and not self.findings:
-            object.__setattr__(self, "findings", pinned_all(self.target))
-
-    def to_wire(self) -> dict[str, Any]:
-        return {"target": self.target.to_wire(), "faults": sorted(self.faults), "run_id": self.run_id,
-                "reports": str(self.reports) if self.reports else None, "profile": self.profile,
-                "findings": [finding.to_wire() for finding in self.findings], "drift": list(self.drift),
-                "mutant": self.mutant, "html": self.html, "npm_sdks": None if self.npm_sdks is None else list(self.npm_sdks)}
-
-    @classmethod
-    def from_wire(cls, data: dict[str, Any]) -> RunSettings:
-        return cls(Target.from_wire(data["target"]), frozenset(data["faults"]),
-                   Path(data["reports"]) if data["reports"] else None, data["run_id"], profile=data["profile"],
-                   findings=tuple(CapabilityFinding(*finding) for finding in data["findings"]), drift=tuple(data.get("drift", ())),
-                   mutant=data.get("mutant"), html=data.get("html", False),
-                   npm_sdks=None if data.get("npm_sdks") is None else tuple(data["npm_sdks"]))
-
-
-class SettingsError(ValueError):
-    """A run cannot be resolved; the message is one sentence naming the setting."""
-
-
-def resolve_settings(*, target_file: Path | None = None, mem0_url: str | None = None, klavis_url: str | None = None,
-                     allow_destructive: bool = False, faults: Iterable[str] = (), mutant: str | None = None,
-                     reports: Path | None = None, npm_sdks: Iterable[str] = (), drift: tuple[str, ...] = (),
-                     html: bool = False) -> RunSettings:
-    """The one resolution of a run, which the command (``run``), the plugin (plain pytest) and ``sdk compare``
-    share: the target (a file, then the environment, then the options; none: the embedded reference server),
-    the planted faults or mutant (the embedded server only, by known names), the npm SDKs of the SDK guard,
-    the reports folder, a new run id. The target's capabilities are found by the preflight, which updates it."""
-    faults = frozenset(faults)
-    for option, value in (("--fault", faults), ("--mutant", mutant)):
-        if value and (target_file or mem0_url or klavis_url):  # said before any key is looked up
-            raise SettingsError(f"{option} applies only to the embedded reference server, not to a target")
-    try:
-        target = resolve(target_file=target_file, mem0_url=mem0_url, klavis_url=klavis_url,
-                         allow_destructive=allow_destructive)
-    except TargetError as exc:
-        raise SettingsError(str(exc)) from None
-    if target is not None and (faults or mutant):
-        raise SettingsError(f"{'--fault' if faults else '--mutant'} applies only to the embedded reference server, "
-                            "not to a target")
-    if faults:
-        from conformance.server.faults import UnknownFault, validate
-
-        try:
-            validate(faults)
-        except UnknownFault as exc:
-            raise SettingsError(str(exc)) from None
-    from conformance.sdk.npm import NpmError, chosen
-
-    npm_sdks = list(npm_sdks)
-    try:
-        npm = tuple(f"{sdk.package}@{sdk.version}" for sdk in chosen(npm_sdks)) if npm_sdks else None
-    except NpmError as exc:
-        raise SettingsError(str(exc)) from None
-    return RunSettings(target or embedded(""), faults, Path(reports).resolve() if reports else None,
-                       preflight=target is not None, drift=drift, mutant=mutant, html=html, npm_sdks=npm)
 
 
 def settings_from_options(config: pytest.Config) -> RunSettings:

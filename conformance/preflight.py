@@ -16,7 +16,7 @@ from conformance import capabilities, exits
 from conformance.apis import REDACTED
 from conformance.capabilities import CapabilityFinding
 from conformance.cleanup import run_prefix
-from conformance.client import Recorder, http_client
+from conformance.client import Recorder, http_client, route_missing
 from conformance.targets import ApiTarget, Target
 
 PROBES = {"mem0": "/v1/ping/", "klavis": "/sandbox"}
@@ -40,7 +40,7 @@ class KeyRejected(PreflightError):
 def check_api(api: ApiTarget, *, timeout: float | None = None, prefix: str = "mct-preflight") -> None:
     probe = PROBES[api.api]
     response = _probe(api, probe, timeout)
-    if api.api in FALLBACKS and capabilities.route_missing(response):
+    if api.api in FALLBACKS and route_missing(response):
         probe = FALLBACKS[api.api].format(prefix=prefix)
         response = _probe(api, probe, timeout)
     where = f"the {NAMES[api.api]} target {api.url}"

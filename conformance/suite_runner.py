@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conformance.plugin import Conformance, RunSettings
+from conformance.plugin import Conformance
+from conformance.settings import RunSettings
 
 SUITE = Path(__file__).with_name("suite")
 DURATIONS = SUITE / "durations.json"  # each test's duration, for run --shard (refreshed by run --store-durations)

@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from conformance import capabilities, preflight
-from conformance.capabilities import CATALOGUE, CapabilityFinding, route_missing
+from conformance.capabilities import CATALOGUE, CapabilityFinding
+from conformance.client import route_missing
 from conformance.server import ServerSettings, ServerThread, create_app
 from conformance.targets import ApiTarget, Target, TargetError, embedded, from_mapping
 from tests.chaos import ChaosProxy

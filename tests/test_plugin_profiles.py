@@ -65,7 +65,8 @@ def test_an_interrupt_s_report_leaves_out_traceback_entries_without_a_line():
 
     from _pytest._code.code import Traceback, TracebackEntry
 
-    from conformance.plugin import Conformance, RunSettings
+    from conformance.plugin import Conformance
+    from conformance.settings import RunSettings
     from conformance.targets import embedded
 
     try:

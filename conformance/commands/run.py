@@ -30,7 +30,7 @@ def missing_sdks() -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     from conformance import preflight, suite_runner
-    from conformance.plugin import SettingsError, resolve_settings
+    from conformance.settings import SettingsError, resolve_settings
 
     if args.npm_sdk and not (args.sdk or args.sdk_only):
         raise CliError("--npm-sdk chooses the npm SDKs of the SDK guard: add --sdk or --sdk-only")

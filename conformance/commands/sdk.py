@@ -20,7 +20,7 @@ def sdk_compare(args: argparse.Namespace) -> int:
         run_guard,
     )
 
-    from conformance.plugin import SettingsError, resolve_settings
+    from conformance.settings import SettingsError, resolve_settings
 
     if args.mem0_url or args.klavis_url:  # the target resolved as every run resolves it, before anything is installed
         try:

@@ -103,7 +103,8 @@ def _arguments(engine: str) -> list[str]:
 
 
 def _settings():
-    from conformance.plugin import Conformance, RunSettings
+    from conformance.plugin import Conformance
+    from conformance.settings import RunSettings
     from conformance.targets import embedded
 
     return Conformance(RunSettings(embedded("")))
