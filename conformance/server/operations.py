@@ -198,8 +198,8 @@ def _parse_body(operation: Operation, raw_body: bytes, problems: list[tuple[list
             problems.append((["body"], "Field required", "missing"))
         return None
     try:
-        body = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        body = json.loads(raw_body, parse_constant=_not_json)
+    except (ValueError, RecursionError) as exc:  # a JSONDecodeError, a UnicodeDecodeError or _not_json's
         problems.append((["body"], f"JSON decode error: {exc}", "json_invalid"))
         return None
     try:
@@ -214,6 +214,12 @@ def _parse_body(operation: Operation, raw_body: bytes, problems: list[tuple[list
         problems.append((["body", *error.absolute_path], error.message, _kind(error)))
         break
     return body
+
+
+def _not_json(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON (RFC 8259), though Python's parser reads them: refused
+    like any other malformed body, never stored (no answer could show them)."""
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _kind(error: Any) -> str:

@@ -89,13 +89,18 @@ def _count(mem0) -> int:
          + b'{"a": ' * 900 + b"1" + b"}" * 900 + b"}", 400),
         (b'{"user_id": "alice", "messages": [{"role": "user", "content": "x"}], "async_mode": false, "metadata": '
          + b'{"a": ' * 50 + b"1" + b"}" * 50 + b"}", 200),
+        (b'{"user_id": "alice", "messages": [{"role": "user", "content": "x"}], "async_mode": false, '
+         b'"metadata": {"a": NaN}}', 400),
+        (b'{"user_id": "alice", "messages": [{"role": "user", "content": "x"}], "async_mode": false, '
+         b'"metadata": {"a": [-Infinity]}}', 400),
     ],
     ids=["malformed-json", "wrong-type", "lone-surrogate", "not-utf8", "nested-beyond-any-stack",
-         "metadata-900-deep", "metadata-50-deep"],
+         "metadata-900-deep", "metadata-50-deep", "nan-in-metadata", "infinity-in-metadata"],
 )
 def test_mem0_bad_input_gets_400_and_changes_nothing(mem0, content, expected):
-    """Malformed JSON, wrong types, invalid Unicode and absurd nesting get 400 with an error body and
-    store nothing; deep but sane nesting is accepted (never a 500)."""
+    """Malformed JSON (NaN and Infinity included: Python's parser reads them, no answer could show them), wrong
+    types, invalid Unicode and absurd nesting get 400 with an error body and store nothing; deep but sane
+    nesting is accepted (never a 500)."""
     response = mem0.post("/v1/memories/", content=content, headers={"Content-Type": "application/json"})
     assert response.status_code == expected, response.text
     if expected == 400:
