@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conformance.server.store import Store
+from conformance.server.store import MemoryTable, Store
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, rest BLOB)",
@@ -102,7 +102,7 @@ class SharedState:
     def _catch_up(self, store: Store, version: int, rest: bytes) -> None:
         with store.lock:
             if self.version < 0:  # from scratch
-                store.memories, store.history, store.events, store.pending = {}, {}, {}, {}
+                store.memories, store.history, store.events, store.pending = MemoryTable(), {}, {}, {}
                 self.seqs = {"memories": {}, "events": {}}
                 self.rest = b""
             since = self.version

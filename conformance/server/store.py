@@ -9,6 +9,10 @@ Extraction rule (``infer``), since no LLM runs here:
 - ``infer=true``: every ``user`` message with non-blank content becomes one memory whose text is
   that content with surrounding white space removed; other roles add nothing.
 
+Reads cost what they ask for, not what the store holds: :class:`MemoryTable` keeps the memories
+in creation order with an index by entity id (``user_id``, ``agent_id``, ``app_id``, ``run_id``)
+and by sandbox, so a list, search, dump or delete of one entity or sandbox looks only at its own.
+
 Background processing: an add in async mode answers with a PENDING event; its memories come
 into existence when the event settles, ``processing_delay`` seconds later (checked at the start
 of every request, so nothing runs in the background).
@@ -44,7 +48,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a memory costs its fields, not a dict of them (bench/: per stored memory)
 class Memory:
     id: str
     memory: str
@@ -62,6 +66,12 @@ class Memory:
     sandbox_id: str | None = None
     # add options a Klavis dump gives back (include_preferences, category_definitions, ...)
     options: dict[str, Any] = field(default_factory=dict)
+
+    def __setstate__(self, state: Any) -> None:
+        """Unpickle, also what a state file of an earlier version holds (a memory with a ``__dict__``)."""
+        fields = state[1] if isinstance(state, tuple) else state
+        for name, value in (fields or {}).items():
+            object.__setattr__(self, name, value)
 
     @property
     def hash(self) -> str:
@@ -133,6 +143,110 @@ class NotFound(LookupError):
     pass
 
 
+INDEXED = (*ENTITY_KEYS, "sandbox_id")  # the fields a memory is found by
+
+
+class MemoryTable(dict):
+    """The memories by id, in creation order (a dict's), with an index of the :data:`INDEXED` fields.
+
+    Every way into or out of the dict keeps the index (the shared state and the mutation records
+    write it directly); a memory whose indexed fields change in place is re-indexed by the store
+    (:meth:`Store.update`). A replaced memory keeps its place, as a dict key does.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.position: dict[str, int] = {}  # id -> its place in creation order
+        self.index: dict[tuple[str, str], dict[str, None]] = {}  # (field, value) -> ids (an ordered set)
+        self._places = itertools.count()
+        self.update(*args, **kwargs)
+
+    def _add(self, key: str, memory: Memory) -> None:
+        for name in INDEXED:
+            value = getattr(memory, name)
+            if isinstance(value, str):
+                self.index.setdefault((name, value), {})[key] = None
+
+    def _remove(self, key: str, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            bucket = self.index.get((name, value)) if isinstance(value, str) else None
+            if bucket is not None:
+                bucket.pop(key, None)
+                if not bucket:
+                    del self.index[(name, value)]
+
+    def __setitem__(self, key: str, memory: Memory) -> None:
+        old = dict.get(self, key)
+        if old is not None:
+            self._remove(key, {name: getattr(old, name) for name in INDEXED})
+        else:
+            self.position[key] = next(self._places)
+        dict.__setitem__(self, key, memory)
+        self._add(key, memory)
+
+    def __delitem__(self, key: str) -> None:
+        memory = dict.pop(self, key)
+        self._remove(key, {name: getattr(memory, name) for name in INDEXED})
+        del self.position[key]
+
+    _MISSING = object()
+
+    def pop(self, key: str, default: Any = _MISSING) -> Any:
+        if key in self:
+            memory = dict.__getitem__(self, key)
+            del self[key]
+            return memory
+        if default is self._MISSING:
+            raise KeyError(key)
+        return default
+
+    def popitem(self) -> tuple[str, Memory]:
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        dict.clear(self)
+        self.position.clear()
+        self.index.clear()
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return dict.__getitem__(self, key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, memory in dict(*args, **kwargs).items():
+            self[key] = memory
+
+    def moved(self, key: str, before: dict[str, Any]) -> None:
+        """Re-index the memory ``key`` whose indexed fields were ``before`` (changed in place)."""
+        self._remove(key, before)
+        self._add(key, dict.__getitem__(self, key))
+
+    def having(self, required: dict[str, Any]) -> list[Memory]:
+        """The memories whose fields equal ``required`` (all of them), in creation order.
+
+        Indexed fields with a value are looked up (the smallest set first), the rest tested one by one."""
+        looked = {name: value for name, value in required.items() if name in INDEXED and isinstance(value, str)}
+        if not looked:
+            candidates: Iterable[Memory] = self.values()
+        else:
+            sets = [self.index.get((name, value), {}) for name, value in looked.items()]
+            smallest = min(sets, key=len)
+            candidates = [dict.__getitem__(self, key) for key in sorted(smallest, key=self.position.__getitem__)]
+        rest = [(name, value) for name, value in required.items() if name not in looked]
+        if not rest and len(looked) <= 1:
+            return list(candidates)
+        return [m for m in candidates if all(getattr(m, name) == value for name, value in required.items())]
+
+    def values_of(self, name: str) -> list[str]:
+        """The distinct values of an indexed field, in no particular order."""
+        return [value for field_name, value in self.index if field_name == name]
+
+    def __reduce__(self) -> Any:  # a plain dict on the wire: the index is rebuilt where it is read
+        return (MemoryTable, (dict(self),))
+
+
 class Store:
     """All state of one reference server. Every public method takes the lock."""
 
@@ -143,7 +257,7 @@ class Store:
 
     def reset(self) -> None:
         with self.lock:
-            self.memories: dict[str, Memory] = {}
+            self.memories: MemoryTable = MemoryTable()
             self.history: dict[str, list[dict[str, Any]]] = {}
             self.events: dict[str, Event] = {}
             self.pending: dict[str, Event] = {}  # the events with queued work still to apply
@@ -241,12 +355,15 @@ class Store:
         """Change a memory and record history (callers check immutability first)."""
         with self.lock:
             old = memory.memory
+            indexed = {name: getattr(memory, name) for name in INDEXED}
             if text is not None:
                 memory.memory = text
             if metadata is not ...:
                 memory.metadata = copy.deepcopy(metadata)
             for key, value in fields.items():
                 setattr(memory, key, copy.deepcopy(value))
+            if memory.id in self.memories and any(getattr(memory, name) != indexed[name] for name in indexed):
+                self.memories.moved(memory.id, indexed)
             memory.updated_at = now()
             self.record(memory, "UPDATE", old=old, new=memory.memory)
             return memory
@@ -280,10 +397,12 @@ class Store:
                 "updated_at": iso(moment),
             })
 
-    def select(self, predicate: Callable[[Memory], bool]) -> list[Memory]:
-        """Memories matching ``predicate``, oldest first (creation order is the stable order)."""
+    def select(self, predicate: Callable[[Memory], bool] | None = None, **required: Any) -> list[Memory]:
+        """Memories whose fields equal ``required`` (looked up in the index) and that match ``predicate``,
+        oldest first (creation order is the stable order)."""
         with self.lock:
-            return [m for m in self.memories.values() if predicate(m)]
+            found = self.memories.having(required)
+            return found if predicate is None else [m for m in found if predicate(m)]
 
     def history_of(self, memory_id: str) -> list[dict[str, Any]]:
         with self.lock:

@@ -127,7 +127,7 @@ def _held(call: Call) -> dict[str, Any]:
 
 
 def _memories(store: Store, sandbox_id: str) -> list[Memory]:
-    return store.select(lambda memory: memory.sandbox_id == sandbox_id)
+    return store.select(sandbox_id=sandbox_id)
 
 
 def _clear(store: Store, sandbox: dict[str, Any]) -> None:

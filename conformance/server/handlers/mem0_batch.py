@@ -22,7 +22,7 @@ from typing import Any
 
 from conformance.server import faults
 from conformance.server.errors import ApiError
-from conformance.server.filters import compile_filters
+from conformance.server.filters import compile_filters, required_entities
 from conformance.server.handlers.mem0_common import (
     IMMUTABLE_MESSAGE,
     MEMORY_NOT_FOUND,
@@ -142,7 +142,7 @@ def delete_all(call: Call) -> Reply:
         return Reply(200, {"message": "Memories deleted successfully!"})
     with call.store.lock:
         tombstones = call.store.table(TOMBSTONES)
-        doomed = call.store.select(lambda m: wipe or predicate(m))
+        doomed = call.store.select() if wipe else call.store.select(predicate, **required_entities(given))
         for memory in doomed:
             if tombstones.pop(memory.id, None) is None:
                 call.store.delete(memory)

@@ -45,12 +45,15 @@ def entity_id(kind: str, name: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{kind}:{name}"))
 
 
-def collect(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every entity, keyed by (type, name): {count, created_at, updated_at, record}."""
+def collect(store: Store, only: tuple[str, str] | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every entity (or ``only`` the one of that type and name), keyed by (type, name):
+    {count, created_at, updated_at, record}."""
     with store.lock:
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        for memory in store.memories.values():
-            for kind in TYPES:
+        kinds = TYPES if only is None else (only[0],)
+        memories = store.memories.values() if only is None else store.select(**{KEY[only[0]]: only[1]})
+        for memory in memories:
+            for kind in kinds:
                 name = getattr(memory, KEY[kind])
                 if not name:
                     continue
@@ -59,7 +62,10 @@ def collect(store: Store) -> dict[tuple[str, str], dict[str, Any]]:
                 info["count"] += 1
                 info["created_at"] = min(info["created_at"], memory.created_at)
                 info["updated_at"] = max(info["updated_at"], memory.updated_at)
-        for record in store.table("entities").values():
+        records = store.table("entities")
+        chosen = records.values() if only is None else [records[f"{only[0]}:{only[1]}"]] \
+            if f"{only[0]}:{only[1]}" in records else []
+        for record in chosen:
             info = found.setdefault((record["type"], record["name"]), {
                 "count": 0, "created_at": record["created_at"], "updated_at": record["updated_at"], "record": None})
             info["record"] = record
@@ -139,13 +145,18 @@ def list_entity_filters(call: Call) -> Reply:
 
 
 def find(call: Call, kind: str, ident: str) -> tuple[str, dict[str, Any]]:
-    """The entity of this type named ``ident`` (or whose id is ``ident``), or 404."""
-    found = collect(call.store)
+    """The entity of this type named ``ident`` (or whose id is ``ident``), or 404; the store's index
+    finds it by name, the names of its type by id."""
+    store = call.store
+    found = collect(store, (kind, ident))
     if (kind, ident) in found:
         return ident, found[(kind, ident)]
-    for (k, name), info in found.items():
-        if k == kind and entity_id(k, name) == ident:
-            return name, info
+    with store.lock:
+        names = {*store.memories.values_of(KEY[kind]),
+                 *(record["name"] for record in store.table("entities").values() if record["type"] == kind)}
+    for name in names:
+        if entity_id(kind, name) == ident:
+            return name, collect(store, (kind, name))[(kind, name)]
     raise mem0_error(404, f"Entity not found: no {kind} {ident!r}")
 
 
@@ -161,7 +172,7 @@ def delete_entity(call: Call, kind: str, ident: str) -> Reply:
     with call.store.lock:
         name, _ = find(call, kind, ident)
         if not call.fault(DELETE_KEEPS_MEMORIES):
-            for memory in call.store.select(lambda m: getattr(m, KEY[kind]) == name):
+            for memory in call.store.select(**{KEY[kind]: name}):
                 call.store.delete(memory)
         call.store.table("entities").pop(f"{kind}:{name}", None)
     return Reply(200, {"message": "Entity deleted successfully!"})

@@ -36,7 +36,7 @@ from typing import Any
 
 from conformance.server import faults
 from conformance.server.errors import ApiError
-from conformance.server.filters import Predicate, compile_filters
+from conformance.server.filters import Predicate, compile_filters, required_entities
 from conformance.server.handlers.mem0_common import own_scope
 from conformance.server.registry import Call, Reply, handles
 from conformance.server.store import ENTITY_KEYS, Memory, iso, new_id, now
@@ -67,6 +67,7 @@ def _filters(body: dict[str, Any], error_key: str) -> tuple[dict[str, Any], Pred
     except ApiError as exc:
         message = exc.body.get("error", "Invalid filters") if isinstance(exc.body, dict) else "Invalid filters"
         raise ApiError(400, {error_key: message}) from None
+    predicate.required = required_entities(filters)  # type: ignore[attr-defined] - looked up in the store's index
     return copy.deepcopy(filters), predicate
 
 
@@ -100,7 +101,9 @@ def entity_values(filters: dict[str, Any], depth: int = 0) -> dict[str, Any]:
 def _selected(call: Call, predicate: Predicate, *, everything: bool = False) -> list[Memory]:
     if not own_scope(call, call.body):
         return []
-    return call.store.select(lambda m: not m.is_expired() and (everything or predicate(m)))
+    if everything:
+        return call.store.select(lambda m: not m.is_expired())
+    return call.store.select(lambda m: not m.is_expired() and predicate(m), **getattr(predicate, "required", {}))
 
 
 def project(memory: Memory, schema: dict[str, Any]) -> dict[str, Any]:

@@ -110,11 +110,13 @@ def _matching(call: Call, predicates: list[Predicate], *, show_expired: bool = F
     if not (own_scope(call, call.query) and own_scope(call, call.body)):
         return []
     show = show_expired or call.fault(EXPIRED_MEMORIES_LISTED)
-    required = [item for p in predicates for item in getattr(p, "required", {}).items()]
-    with call.store.lock:
-        pool = call.store.memories.values()  # in creation order
-        if required:  # a cheap attribute test first: most listings name their user
-            pool = [m for m in pool if all(getattr(m, key) == value for key, value in required)]
+    required: dict[str, str] = {}
+    for p in predicates:
+        for key, value in getattr(p, "required", {}).items():
+            if required.setdefault(key, value) != value:
+                return []  # two different ids for one key: nothing has both
+    with call.store.lock:  # the entity ids every match must have, looked up in the store's index: most name their user
+        pool = call.store.memories.having(required)
         chosen = [m for m in pool if is_listed(m, show_expired=show) and all(p(m) for p in predicates)]
     return newest_first(chosen)
 

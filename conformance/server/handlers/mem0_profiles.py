@@ -110,12 +110,12 @@ def settings_update(call: Call) -> Reply:
 
 def _texts_of(call: Call, user: str | None) -> list[str]:
     """The user's memory texts (every memory's with ``user`` None), oldest first."""
-    memories = sorted(call.store.memories.values(), key=lambda memory: (memory.created_at, memory.id))
-    return [memory.memory for memory in memories if user is None or memory.user_id == user]
+    memories = call.store.select() if user is None else call.store.select(user_id=user)
+    return [memory.memory for memory in sorted(memories, key=lambda memory: (memory.created_at, memory.id))]
 
 
 def _has_memories(call: Call, user: str) -> bool:
-    return any(memory.user_id == user for memory in call.store.memories.values())
+    return bool(call.store.select(user_id=user))
 
 
 def _generate(call: Call, user: str) -> dict[str, Any]:
@@ -175,7 +175,7 @@ def jobs_create(call: Call) -> Reply:
             users = [user]
         else:
             limit = body.get("limit", SAMPLE_LIMIT)
-            users = sorted({memory.user_id for memory in call.store.memories.values() if memory.user_id})[:limit]
+            users = sorted(user for user in call.store.memories.values_of("user_id") if user)[:limit]
         job_id = new_id()
         job = {"job_id": job_id, "operation": body.get("operation"), "entity_type": "user", "status": "queued",
                "total": len(users), "enumeration_complete": True, "completed": 0, "succeeded": 0, "failed": 0,
