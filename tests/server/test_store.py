@@ -1,10 +1,19 @@
-"""The store's background processing."""
+"""The store: background processing, the index of the memories, the state shared between processes."""
 
 from __future__ import annotations
 
-import pytest
+import copy
+import copyreg
+import dataclasses
+import io
+import itertools
+import pickle
 
-from conformance.server.store import Store
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from conformance.server.store import Memory, Store
 
 
 def test_queued_work_that_raises_fails_its_event_only():
@@ -100,3 +109,85 @@ def test_a_shared_state_keeps_the_creation_order_and_a_deleted_memory_s_history(
     with SharedState(path).transaction(fresh):  # a worker started later reads it all, in order
         assert [m.id for m in fresh.select(lambda m: True)] == [b.id, c.id]
         assert [entry["event"] for entry in fresh.history_of(a.id)] == ["ADD", "DELETE"]
+
+
+# --- the index of the memories ------------------------------------------------------------------
+USERS, AGENTS, SANDBOXES = ("ann", "bo", "cy"), ("bot", None), ("s1", None)
+
+
+class MemoryTableMachine(RuleBasedStateMachine):
+    """Every way in and out of the store's memory table (adds, in-place updates through the store, replacing a
+    memory as a mutant's revert does, pop, del, clear, a shared state's reload), against a plain dict: every
+    lookup the index answers equals a scan of the dict, in the dict's (creation) order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store = Store()
+        self.counter = 0
+
+    @rule(user=st.sampled_from(USERS), agent=st.sampled_from(AGENTS), sandbox=st.sampled_from(SANDBOXES))
+    def add(self, user, agent, sandbox):
+        self.counter += 1
+        self.store.add_memory(f"m{self.counter}", [], user_id=user, agent_id=agent, sandbox_id=sandbox)
+
+    @precondition(lambda self: self.store.memories)
+    @rule(data=st.data(), user=st.sampled_from(USERS), agent=st.sampled_from(AGENTS))
+    def update(self, data, user, agent):
+        memory = data.draw(st.sampled_from(list(self.store.memories.values())))
+        self.store.update(memory, text="changed", user_id=user, agent_id=agent)
+
+    @precondition(lambda self: self.store.memories)
+    @rule(data=st.data(), user=st.sampled_from(USERS))
+    def replace_with_a_copy(self, data, user):
+        key = data.draw(st.sampled_from(list(self.store.memories)))
+        self.store.memories[key] = dataclasses.replace(self.store.memories[key], user_id=user)
+
+    @precondition(lambda self: self.store.memories)
+    @rule(data=st.data(), how=st.sampled_from(["delete", "pop", "del", "forget"]))
+    def remove(self, data, how):
+        memory = data.draw(st.sampled_from(list(self.store.memories.values())))
+        if how == "delete":
+            self.store.delete(memory)
+        elif how == "pop":
+            self.store.memories.pop(memory.id)
+        elif how == "del":
+            del self.store.memories[memory.id]
+        else:
+            self.store.forget(memory.id)
+
+    @rule()
+    def reload(self):  # what a shared state does when it reads everything again, and what a copy holds
+        self.store.memories = copy.deepcopy(self.store.memories)
+
+    @rule()
+    def clear(self):
+        self.store.memories.clear()
+
+    @invariant()
+    def lookups_equal_a_scan(self):
+        held = list(dict.values(self.store.memories))
+        for user, agent, sandbox in itertools.product((*USERS, None), AGENTS, SANDBOXES):
+            required = {key: value for key, value in (("user_id", user), ("agent_id", agent), ("sandbox_id", sandbox))
+                        if value is not None}
+            scanned = [m for m in held if all(getattr(m, key) == value for key, value in required.items())]
+            assert self.store.select(**required) == scanned, required
+        assert sorted(self.store.memories.values_of("user_id")) == sorted({m.user_id for m in held})
+
+
+TestMemoryTable = MemoryTableMachine.TestCase
+
+
+def test_a_memory_pickled_by_an_earlier_version_still_loads():
+    """A state file written before memories had slots holds each memory's ``__dict__``: it still loads."""
+    memory = Store().add_memory("kept", [], user_id="ann")
+    state = {name: getattr(memory, name) for name in memory.__slots__}
+
+    class Earlier(pickle.Pickler):  # pickles a memory as the earlier version did: __newobj__ and its dict
+        def reducer_override(self, obj):
+            return (copyreg.__newobj__, (Memory,), state) if isinstance(obj, Memory) else NotImplemented
+
+    written = io.BytesIO()
+    Earlier(written, protocol=pickle.HIGHEST_PROTOCOL).dump(memory)
+    restored = pickle.loads(written.getvalue())
+    assert restored == memory
+    assert pickle.loads(pickle.dumps(memory)) == memory
