@@ -11,6 +11,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -95,9 +96,15 @@ def _authorized(server: ReferenceServer, operation: Operation, request: Request)
 
 
 def _render(reply: Reply) -> Response:
+    """The reply as JSON, rendered by orjson (about five times the standard library's speed; the same JSON
+    text but for how floats are spelled); what orjson refuses (an integer beyond 64 bits) the standard way."""
     if reply.status == 204 or reply.body is None and reply.status != 200:
         return Response(status_code=reply.status, headers=reply.headers)
-    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+    try:
+        content = orjson.dumps(reply.body, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+    return Response(content, status_code=reply.status, headers=reply.headers, media_type="application/json")
 
 
 def _too_large(api: str, limit: int) -> ApiError:
