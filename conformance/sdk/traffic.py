@@ -204,7 +204,13 @@ def _message(error: Any) -> str:
 
 @functools.cache
 def _validator(api: str, schema: str) -> Any:
-    return validator(effective(api), json.loads(schema))
+    return validator(_document(api), json.loads(schema))
+
+
+@functools.cache
+def _document(api: str) -> dict[str, Any]:
+    """The effective document of ``api``, one copy for every validator of it (prepared once: conformance.validation)."""
+    return effective(api)
 
 
 def judge(call: str, exchanges: list[Exchange], findings: list[TrafficFinding], raised: BaseException | None, *,
