@@ -16,7 +16,9 @@ The in-memory :class:`~conformance.server.store.Store` stays the store each work
 
 Each memory is one row (its object and its history, pickled), and so is each event; a deleted
 memory keeps its row, without the object, for its history. Rows carry a sequence number, so every
-worker lists memories in the one creation order. The database is in WAL mode (the standard
+worker lists memories in the one creation order. The tables are indexed by version (what changed
+since) and by sequence number (the next one); each worker's store indexes its memories by entity
+and sandbox (:class:`~conformance.server.store.MemoryTable`), as a single server's does. The database is in WAL mode (the standard
 library's ``sqlite3``); a file in a temporary folder by default, or ``--state FILE`` to keep the
 state between restarts.
 """
@@ -41,6 +43,9 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, version INTEGER NOT NULL, "
     "event BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS events_by_version ON events (version)",
+    # the next sequence number of a new row (MAX(seq)) is read off these, not found by a scan of the table
+    "CREATE INDEX IF NOT EXISTS memories_by_seq ON memories (seq)",
+    "CREATE INDEX IF NOT EXISTS events_by_seq ON events (seq)",
 )
 
 
@@ -107,7 +112,8 @@ class SharedState:
                 self.rest = b""
             since = self.version
             for ident, seq, memory, history in self.db.execute(
-                    "SELECT id, seq, memory, history FROM memories WHERE version > ? ORDER BY seq", (since,)):
+                    "SELECT id, seq, memory, history FROM memories INDEXED BY memories_by_version WHERE version > ? "
+                    "ORDER BY seq", (since,)):
                 self.seqs["memories"][ident] = seq
                 if memory is None:
                     store.memories.pop(ident, None)
@@ -118,7 +124,7 @@ class SharedState:
                 else:
                     store.history[ident] = _loads(history)
             for ident, seq, event in self.db.execute(
-                    "SELECT id, seq, event FROM events WHERE version > ? ORDER BY seq", (since,)):
+                    "SELECT id, seq, event FROM events INDEXED BY events_by_version WHERE version > ? ORDER BY seq", (since,)):
                 self.seqs["events"][ident] = seq
                 store.events[ident] = _loads(event)
             if rest != self.rest:

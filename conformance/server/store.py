@@ -21,6 +21,7 @@ of every request, so nothing runs in the background).
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import itertools
 import math
@@ -40,6 +41,7 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=8192)  # a memory's times are read far more often than they change (every list shows them)
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
