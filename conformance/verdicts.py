@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 PASSED, FAILED, BROKEN, SKIPPED, DEVIATION, ERROR = "passed", "failed", "broken", "skipped", "deviation", "error"
 VERDICTS = (PASSED, FAILED, BROKEN, DEVIATION, SKIPPED, ERROR)
 TIMEOUT_MESSAGE = "Timeout (>"  # how pytest-timeout's failure of a test over its bound begins
+OVER_BOUND = "the test ran over its time bound"  # what the target broken says of such a failure
 
 
 class Severity(enum.StrEnum):
@@ -165,7 +166,7 @@ def broken_cause(exc: BaseException) -> str | None:
         if isinstance(cause, TargetBroken):
             return cause.cause
         if isinstance(cause, pytest.fail.Exception) and str(cause).startswith(TIMEOUT_MESSAGE):
-            return f"the test ran over its time bound: {cause}"
+            return f"{OVER_BOUND}: {cause}"
         if isinstance(cause, network):
             return f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
     return None

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from conformance.catalogue.mutants import catalogue
+from conformance.mutants.runner import timed_out_by
+from conformance.verdicts import TargetBroken
 from tests.test_cli import EXE
 
 KILLED = "update_webhook:request.name:ignored"  # test_a_webhook_update_without_event_types_keeps_them sends a name
@@ -88,3 +90,15 @@ def test_a_fixed_sample_reaches_the_score(tmp_path: Path):
     assert len(outcomes) == 40
     detected = sum(1 for outcome in outcomes.values() if outcome["status"] in ("killed", "timed out"))
     assert detected / len(outcomes) >= 0.9, result.stdout
+
+
+@pytest.mark.parametrize(("raised", "timed_out"), [
+    (pytest.fail.Exception("Timeout (>15.0s) from pytest-timeout."), True),
+    (TargetBroken("the test ran over its time bound: Timeout (>15.0s) from pytest-timeout."), True),  # as the suite says it
+    (TargetBroken("ConnectError: [Errno 111] Connection refused"), False),
+    (pytest.fail.Exception("an expectation failed"), False),
+])
+def test_a_test_over_its_bound_under_a_mutant_timed_out(raised, timed_out):
+    """A mutant that makes a test run past its bound is detected by timing out, also where the suite reports the
+    test as the target broken (a schemathesis test over its bound); other trouble is no timeout."""
+    assert timed_out_by(raised) is timed_out

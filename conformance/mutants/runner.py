@@ -29,7 +29,17 @@ from _pytest.runner import runtestprotocol
 from conformance import plugin
 from conformance.catalogue.mutants import Mutant
 from conformance.mutants.coverage import Coverage
-from conformance.verdicts import BROKEN, ERROR, FAILED, PASSED, TIMEOUT_MESSAGE, classify
+from conformance.verdicts import (
+    BROKEN,
+    ERROR,
+    FAILED,
+    OVER_BOUND,
+    PASSED,
+    TIMEOUT_MESSAGE,
+    TargetBroken,
+    causes,
+    classify,
+)
 
 KILLED, TIMED_OUT, SURVIVED, ERRORED = "killed", "timed out", "survived", "error"
 BOUND_FACTOR, BOUND_FLOOR = 10.0, 15.0  # a test's bound under a mutant: 10x its baseline time, at least 15 s
@@ -70,6 +80,15 @@ class MutationRun:
         self.unindexed: list[str] = []  # collected tests the coverage index does not know
         self.items: dict[str, pytest.Item] = {}
 
+    @staticmethod
+    def _new_server(session: pytest.Session, servers: list[Any]) -> None:
+        """Tear every fixture down, the embedded server with them (kept in ``servers`` for its counts)."""
+        session._setupstate.teardown_exact(None)
+        server = session.config.stash.get(plugin.EMBEDDED, None)
+        if server is not None and all(server is not known for known in servers):
+            servers.append(server)
+        session.config.stash[plugin.EMBEDDED] = None
+
     def tests_of(self, mutant: Mutant) -> list[str]:
         """The tests a mutant runs against: those that exercised its operation, then any the index does not know."""
         return [test for test in self.coverage.covering(mutant.reaches) if test in self.items] + self.unindexed
@@ -95,8 +114,7 @@ class MutationRun:
         if excinfo is not None and not isinstance(excinfo.value, pytest.skip.Exception):
             if getattr(report, "verdict", None) is None:
                 report.verdict = classify(excinfo.value)
-            report.timed_out = isinstance(excinfo.value, pytest.fail.Exception) and str(excinfo.value).startswith(
-                TIMEOUT_MESSAGE)
+            report.timed_out = timed_out_by(excinfo.value)
         return report
 
     # --- the loop ----------------------------------------------------------------------------------------
@@ -141,6 +159,7 @@ class MutationRun:
         outcome = Outcome(mutant.id, SURVIVED)
         started = time.monotonic()
         errors: list[str] = []
+        servers: list[Any] = []  # every server this mutant was planted in (a broken test gets the next one a new one)
         try:
             for position, test in enumerate(tests):
                 nextitem = self.items[tests[position + 1]] if position + 1 < len(tests) else None
@@ -156,14 +175,17 @@ class MutationRun:
                     break
                 if verdict in (ERROR, BROKEN):
                     errors.append(f"{test}: {detail}")
+                    # what the broken test left (a store grown past its time bound, half-made resources) must not
+                    # decide the tests after it: they get a new server with the mutant planted again
+                    self._new_server(session, servers)
         finally:
-            session._setupstate.teardown_exact(None)  # the next mutant gets a new server and new fixtures
-            server = config.stash.get(plugin.EMBEDDED, None)
-            planted = getattr(server, "planted", None)
-            outcome.activations = planted.activations if planted is not None else 0
-            if getattr(server, "errors", 0):  # a 500 is the reference server failing, not a kill of the contract
+            self._new_server(session, servers)  # the next mutant gets a new server and new fixtures
+            outcome.activations = sum(getattr(server.planted, "activations", 0) for server in servers
+                                      if getattr(server, "planted", None) is not None)
+            failed = sum(getattr(server, "errors", 0) for server in servers)
+            if failed:  # a 500 is the reference server failing, not a kill of the contract
                 outcome.status, outcome.killed_by = ERRORED, None
-                outcome.detail = f"the reference server failed {server.errors} time(s) (500) with the mutant planted"
+                outcome.detail = f"the reference server failed {failed} time(s) (500) with the mutant planted"
             outcome.seconds = time.monotonic() - started
             config.stash[plugin.MUTANT] = None
         if outcome.status == SURVIVED:
@@ -176,6 +198,15 @@ class MutationRun:
             else:
                 outcome.detail = f"activated {outcome.activations} times; no test told it apart"
         return outcome
+
+
+def timed_out_by(exc: BaseException) -> bool:
+    """Whether the test ran past its bound: pytest-timeout's failure anywhere in what the test raised (the suite
+    reports a schemathesis test over its bound as the target broken, and a mutant that makes it so is
+    detected by timing out)."""
+    return any(isinstance(cause, pytest.fail.Exception) and str(cause).startswith(TIMEOUT_MESSAGE)
+               or isinstance(cause, TargetBroken) and cause.cause.startswith(f"{OVER_BOUND}: {TIMEOUT_MESSAGE}")
+               for cause in causes(exc))
 
 
 def _verdict(reports: list[pytest.TestReport]) -> tuple[str, str, bool]:
