@@ -10,10 +10,12 @@ filter, the ping) to one reference server in a child process:
   suite's schemathesis hooks active (recording, redaction, rate limiting, scoping).
 
 Each figure is requests per second; the ratios divide by the raw loop's, measured in the same run.
+Beside them, the suite's own overhead over plain schemathesis on the same cases (:func:`suite_overhead`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import requests
@@ -72,9 +74,63 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
                 figures[f"{name} (requests/s)"] = per_second(action, seconds)
         api.http.close()
         session.close()
+        figures.update(suite_overhead(url, memory_id, seconds))
     baseline = (figures["raw httpx.Client (requests/s)"] + figures["raw httpx.Client, again (requests/s)"]) / 2
     figures["suite client / raw"] = figures["suite client (requests/s)"] / baseline
     figures["schemathesis call / raw"] = figures["schemathesis call (requests/s)"] / baseline
+    return figures
+
+
+def suite_overhead(url: str, memory_id: str, seconds: float) -> dict[str, float]:
+    """The same cases through plain schemathesis and through the suite's schemathesis path.
+
+    Plain: the effective document loaded with the shared settings file, ``case.call`` on a plain
+    ``requests`` session, ``case.validate_response`` (schemathesis's checks). Suite: the engine's
+    schema (:func:`conformance.suite.engine.schema_of`), its retrying session, its hooks active as in
+    a run against the embedded server (recording with redaction, the rate limiter, learned ids, the
+    run's user in filters) and its send-and-validate (the same checks, the success count).
+    """
+    import schemathesis
+    from schemathesis.config import SchemathesisConfig
+
+    from conformance import retries
+    from conformance.client import RateLimiter, Recorder
+    from conformance.specs import effective
+    from conformance.suite import call_hooks, engine
+    from conformance.suite.learned import Learned
+
+    wanted = [("GET", "/v1/memories/{memory_id}/", {"path_parameters": {"memory_id": memory_id}}),
+              ("GET", "/v1/memories/{memory_id}/history/", {"path_parameters": {"memory_id": memory_id}}),
+              ("POST", "/v2/memories/", {"body": {"filters": {"user_id": "bench-user"}}}),
+              ("POST", "/v2/memories/search/", {"body": {"query": "tea", "filters": {"user_id": "bench-user"}}}),
+              ("GET", "/v1/memories/{memory_id}/", {"path_parameters": {"memory_id": "not-a-uuid"}}),
+              ("GET", "/v1/ping/", {})]
+    config = SchemathesisConfig.from_dict(engine._settings_file())
+    config.projects.default.update(base_url=url, headers={"Authorization": f"Token {KEY}"})
+    plain_schema = schemathesis.openapi.from_dict(effective("mem0"), config=config)
+    plain_cases = [plain_schema[path][method].Case(**parts) for method, path, parts in wanted]
+    plain_session = requests.Session()
+
+    def plain(i: int) -> None:
+        case = plain_cases[i % len(plain_cases)]
+        case.validate_response(case.call(base_url=url, headers={"Authorization": f"Token {KEY}"}, session=plain_session))
+
+    sender = engine.Sender(url, f"Token {KEY}", http=retries.mount(requests.Session()), successes=Counter())
+    suite_schema = engine.schema_of("mem0", sender)
+    suite_cases = [suite_schema[path][method].Case(**parts) for method, path, parts in wanted]
+    hooks = call_hooks.CallHooks(Recorder(), (KEY,), RateLimiter("1000000/s"), filter_user="bench-user",
+                                 learned=Learned(), picks=Learned())
+
+    def suite(i: int) -> None:
+        engine._send_and_validate(suite_cases[i % len(suite_cases)], sender)
+
+    figures = {"plain schemathesis (cases/s)": per_second(plain, seconds)}
+    with call_hooks.active(hooks):
+        figures["suite's schemathesis path (cases/s)"] = per_second(suite, seconds)
+    figures["plain schemathesis, again (cases/s)"] = per_second(plain, seconds)
+    baseline = (figures["plain schemathesis (cases/s)"] + figures["plain schemathesis, again (cases/s)"]) / 2
+    figures["suite's schemathesis path / plain schemathesis"] = figures["suite's schemathesis path (cases/s)"] / baseline
+    plain_session.close()
     return figures
 
 

@@ -97,6 +97,30 @@ def main(progress=print, reuse: dict[str, Path] | None = None) -> dict[str, Any]
     return figures
 
 
+SAMPLE, SEED = 60, 7
+
+
+def sample(size: int = SAMPLE) -> dict[str, Any]:
+    """Mutants per minute: a fixed sample of the catalogue against the suite, one job (the green baseline apart)."""
+    from conformance.mutants.results import counts, read
+
+    folder = Path(tempfile.mkdtemp(prefix="mem0-conformance-bench-mutants-"))
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("MEM0_API", "KLAVIS_API", "MEM0_CONFORMANCE_"))}
+    subprocess.run([EXE, "mutants", "run", "--sample", str(size), "--seed", str(SEED), "--jobs", "1", "--min-score", "0",
+                    "--reports", str(folder)], env=environ, check=False, capture_output=True)
+    data = read(folder)
+    (run,) = data["engines"]["suite"]["runs"]
+    judged = run["wall seconds"] - run["baseline seconds"]
+    figures: dict[str, Any] = {"mutants in the sample": run["mutants"], "green baseline (s)": run["baseline seconds"],
+                               "mutants per minute (one job)": run["mutants"] / (judged / 60)}
+    figures.update({f"sample: {status}": count for status, count in counts(data, "suite").items()})
+    whole = json.loads(MUTANTS.read_text(encoding="utf-8"))["figures"] if MUTANTS.is_file() else {}
+    for key in ("suite: score", "suite: mutants scored", "suite: wall time (min)", "suite: mutants per minute"):
+        if key in whole:
+            figures[f"whole catalogue ({MUTANTS.name}), {key}"] = whole[key]
+    return figures
+
+
 def _operators(data: dict[str, Any]) -> dict[tuple[str, str], float | None]:
     from conformance.mutants.results import scores_by
 

@@ -5,6 +5,9 @@
   turn, over 50 memories (and a sandbox of 10). The baseline is the same loop against ``bench.trivial`` (Starlette on uvicorn, one fixed
   JSON answer), so the ratio is what request validation and the domain logic leave of the stack.
 - The same loop against ``serve --workers 2``: two worker processes sharing one state through SQLite.
+- Per kind: each kind of request of the mix (and a v2 search) alone, against the trivial endpoint.
+- Reads at scale: one user's list, search and get by id (20 memories) while 1,000, 10,000 and
+  100,000 memories of other users are stored: milliseconds per request, and 100,000 against 1,000.
 - Memory: the server's resident set size at rest, after 10,000 and after 100,000 stored memories
   of typical size (60 characters, added 100 per request), and per stored memory beyond the rest.
 """
@@ -53,6 +56,43 @@ def mixed(url: str) -> Any:
     return step
 
 
+KINDS = ("add", "get", "list", "search", "update", "history", "dump")
+
+
+def one_kind(url: str, kind: str) -> Any:
+    """A loop of one kind of request of the mixed loop (and a v2 search) against a fresh server at ``url``."""
+    step = mixed(url)
+    http = client(url)
+    ids = [m["id"] for m in add(http, [TEXT.format(n=n) for n in range(20)], "bench-kind").json()["results"]]
+    offsets = {"add": 0, "get": 1, "list": 2, "update": 3, "history": 4, "dump": 5}
+
+    def search(i: int) -> None:
+        http.post("/v2/memories/search/", json={"query": "green tea", "filters": {"user_id": "bench-kind"}}
+                  ).raise_for_status()
+
+    if kind == "search":
+        return search
+    if kind == "get":  # the memories of this loop's user (the mixed loop's own are updated by it)
+        return lambda i: http.get(f"/v1/memories/{ids[i % len(ids)]}/").raise_for_status()
+    return lambda i: step(6 * i + offsets[kind])
+
+
+def reads_at_scale(url: str, others: int, seconds: float) -> dict[str, float]:
+    """Milliseconds per request of one user's reads (20 memories) with ``others`` memories of other users stored."""
+    http = client(url)
+    mine = [m["id"] for m in add(http, [TEXT.format(n=n) for n in range(20)], "bench-me").json()["results"]]
+    for first in range(0, others, 250):
+        add(http, [TEXT.format(n=n) for n in range(first, min(first + 250, others))], f"bench-other-{first // 1000}"
+            ).raise_for_status()
+    reads = {
+        "list": lambda i: http.post("/v2/memories/", json={"filters": {"user_id": "bench-me"}}).raise_for_status(),
+        "search": lambda i: http.post("/v2/memories/search/", json={"query": "green tea", "filters": {"user_id": "bench-me"}}
+                                      ).raise_for_status(),
+        "get": lambda i: http.get(f"/v1/memories/{mine[i % len(mine)]}/").raise_for_status(),
+    }
+    return {name: 1000 / per_second(read, seconds) for name, read in reads.items()}
+
+
 def main(seconds: float = SECONDS) -> dict[str, float]:
     figures: dict[str, float] = {}
     with serving(command=(sys.executable, "-m", "bench.trivial")) as (_, url), httpx.Client(base_url=url) as http:
@@ -61,6 +101,17 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
         figures["reference server, mixed (requests/s)"] = per_second(mixed(url), seconds)
     figures["reference server mixed / trivial"] = (figures["reference server, mixed (requests/s)"]
                                                    / figures["trivial endpoint (requests/s)"])
+    for kind in KINDS:
+        with serving() as (_, url):
+            rate = per_second(one_kind(url, kind), seconds / 2)
+        figures[f"{kind} / trivial"] = rate / figures["trivial endpoint (requests/s)"]
+    for others in (1_000, 10_000, 100_000):
+        with serving() as (_, url):
+            for read, ms in reads_at_scale(url, others, seconds / 2).items():
+                figures[f"one user's {read} at {others:,} others (ms)"] = ms
+    for read in ("list", "search", "get"):
+        figures[f"one user's {read}: 100,000 / 1,000 others"] = (figures[f"one user's {read} at 100,000 others (ms)"]
+                                                                 / figures[f"one user's {read} at 1,000 others (ms)"])
     with serving("--workers", "2") as (_, url):
         figures["serve --workers 2 (SQLite), mixed (requests/s)"] = per_second(mixed(url), seconds)
     figures["--workers 2 / one worker, mixed"] = (figures["serve --workers 2 (SQLite), mixed (requests/s)"]

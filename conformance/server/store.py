@@ -94,7 +94,7 @@ class Memory:
             "memory": self.memory,
             **self.entities(),
             "hash": self.hash,
-            "metadata": copy.deepcopy(self.metadata),
+            "metadata": None if self.metadata is None else copy.deepcopy(self.metadata),
             "categories": list(self.categories),
             "immutable": self.immutable,
             "expiration_date": self.expiration_date,
