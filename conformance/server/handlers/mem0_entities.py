@@ -63,9 +63,9 @@ def collect(store: Store, only: tuple[str, str] | None = None) -> dict[tuple[str
                 info["created_at"] = min(info["created_at"], memory.created_at)
                 info["updated_at"] = max(info["updated_at"], memory.updated_at)
         records = store.table("entities")
-        chosen = records.values() if only is None else [records[f"{only[0]}:{only[1]}"]] \
-            if f"{only[0]}:{only[1]}" in records else []
-        for record in chosen:
+        if only is not None:
+            records = {key: records[key] for key in (f"{only[0]}:{only[1]}",) if key in records}
+        for record in records.values():
             info = found.setdefault((record["type"], record["name"]), {
                 "count": 0, "created_at": record["created_at"], "updated_at": record["updated_at"], "record": None})
             info["record"] = record
