@@ -62,6 +62,43 @@ def test_with_no_target_the_embedded_server_is_tested_and_a_pass_exits_0(tmp_pat
     assert "2 passed" in result.stdout
 
 
+def _installed_plugin(folder: Path) -> Path:
+    """A pytest plugin installed in ``folder`` (a distribution with a pytest11 entry point, found on PYTHONPATH)
+    that notes each process that loads it into ``loaded.txt`` beside it."""
+    (folder / "spy_plugin.py").write_text(
+        "def pytest_configure(config):\n"
+        f"    with open({str(folder / 'loaded.txt')!r}, 'a') as fh:\n"
+        "        fh.write(getattr(config, 'workerinput', {}).get('workerid', 'controller') + '\\n')\n", encoding="utf-8")
+    dist = folder / "spy_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: spy-plugin\nVersion: 1.0\n", encoding="utf-8")
+    (dist / "entry_points.txt").write_text("[pytest11]\nspy = spy_plugin\n", encoding="utf-8")
+    return folder / "loaded.txt"
+
+
+def test_a_run_loads_only_the_suite_s_plugins_unless_another_is_named(tmp_path: Path):
+    """A pytest plugin installed beside the suite stays out of a run, its xdist workers included; ``-p`` brings it in."""
+    loaded = _installed_plugin(tmp_path)
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    result = run("--", PING, "-q", "-n", "2", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not loaded.exists(), loaded.read_text(encoding="utf-8")
+    result = run("--", PING, "-q", "-n", "2", "-p", "spy_plugin", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(loaded.read_text(encoding="utf-8").split()) == ["controller", "gw0", "gw1"]
+
+
+def test_the_suite_s_plugins_are_named_but_those_a_run_blocks():
+    from conformance.suite_runner import plugin_arguments
+
+    named = plugin_arguments([])
+    assert ["-p", "xdist.plugin"] == named[named.index("xdist.plugin") - 1:named.index("xdist.plugin") + 1]
+    assert {"conformance.plugin", "_hypothesis_pytestplugin", "pytest_timeout", "allure_pytest.plugin"} <= set(named)
+    for blocking in (["-p", "no:xdist"], ["-pno:xdist"], ["-p", "no:xdist.plugin"]):
+        assert "xdist.plugin" not in plugin_arguments(blocking), blocking
+        assert "pytest_timeout" in plugin_arguments(blocking)
+
+
 def test_a_selection_of_no_test_says_so_exits_5_and_keeps_the_last_summary(tmp_path: Path):
     """`run -- -k nosuchthing` runs nothing: one sentence, exit 5, and the previous run's summary stays."""
     assert run("--", PING, "-q", cwd=tmp_path).returncode == 0

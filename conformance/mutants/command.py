@@ -16,8 +16,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
-
 from conformance import exits
 from conformance.mutants import coverage as index
 from conformance.catalogue.mutants import Mutant, UnknownMutant, catalogue, matching
@@ -25,6 +23,7 @@ from conformance.mutants.equivalent import EquivalentError, load as load_equival
 from conformance.mutants.results import ResultsError, document, merge, read, render_text, write
 from conformance.mutants.runner import BaselineFailed, MutationRun, Outcome
 from conformance.profiles import PROFILE_VARIABLE, SHRINK_VARIABLE
+from conformance.suite_runner import plugin_arguments, pytest_arguments, pytest_main
 
 PLAIN = Path(__file__).with_name("plain")
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_INCOMPLETE = exits.OK, exits.FAILED, exits.USAGE, exits.INCOMPLETE
@@ -94,12 +93,10 @@ def _environment() -> None:
 
 
 def _arguments(engine: str) -> list[str]:
-    from conformance.suite_runner import pytest_arguments
-
-    quiet = ["-q", "--no-header", "--no-summary", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
+    quiet = ["-q", "--no-header", "--no-summary", "-p", "no:cacheprovider", "-p", "no:xdist"]
     if engine == "suite":
         return pytest_arguments(quiet)
-    return ["-c", str(PLAIN / "pytest.ini"), "--rootdir", str(PLAIN), *quiet, str(PLAIN)]
+    return ["-c", str(PLAIN / "pytest.ini"), "--rootdir", str(PLAIN), *quiet, *plugin_arguments(quiet), str(PLAIN)]
 
 
 def _settings():
@@ -117,7 +114,7 @@ def build_index(engines: Sequence[str]) -> int:
         print(f"mem0-conformance: indexing the {engine} tests (a green run against the reference server) ...",
               file=sys.stderr, flush=True)
         recorder = index.Recorder()
-        code = pytest.main(_arguments(engine), plugins=[_settings(), recorder])
+        code = pytest_main(_arguments(engine), [_settings(), recorder])
         if code != 0:
             raise MutantsError(f"the {engine} tests are not green on the reference server (pytest exit {code}): "
                                "the index is left as it was")
@@ -169,7 +166,7 @@ def run(*, engine: str, only: Sequence[str], sample: int | None, seed: int, shar
     started = time.monotonic()
     code = EXIT_OK
     try:
-        pytest.main(_arguments(engine), plugins=[_settings(), runner])
+        pytest_main(_arguments(engine), [_settings(), runner])
     except BaselineFailed as exc:
         print(f"mem0-conformance: {exc}; no mutant was judged.", file=sys.stderr)
         code = EXIT_INCOMPLETE
