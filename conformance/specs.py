@@ -23,9 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from conformance.overlay import Overlay, apply_overlays, load_overlays
+from conformance.overlay import Overlay, apply_overlays, load_overlays, load_yaml
 
 if TYPE_CHECKING:
     from schemathesis.specs.openapi.schemas import OpenApiSchema
@@ -58,7 +56,7 @@ class VendoredDocument:
         text = self.path.read_text(encoding="utf-8")
         if self.path.suffix == ".json":
             return json.loads(text)
-        return yaml.safe_load(text)
+        return load_yaml(text)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from conformance.drift.engine import (
     with_moves,
 )
 from conformance.drift.locate import Locator, OverlayWrites
+from conformance.overlay import load_yaml
 from conformance.specs import APIS, api_spec
 
 FORMAT = 1
@@ -176,7 +177,7 @@ def read_document(source: str) -> dict[str, Any]:
         raise DriftError(f"{source} is larger than {MAX_DOCUMENT_BYTES // (1024 * 1024)} MiB: not an API document")
     try:
         text = raw.decode("utf-8")
-        document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
+        document = json.loads(text) if text.lstrip().startswith("{") else load_yaml(text)
     except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError):
         raise DriftError(f"{source} is neither JSON nor YAML") from None
     if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.") \

@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from conformance.apis import APIS
+from conformance.overlay import load_yaml
 from conformance.tools import NodeTool, ToolError
 
 HERE = Path(__file__).with_name("npm")
@@ -254,7 +254,7 @@ def running(sdk: NpmSdk, keys: Mapping[str, str]) -> Iterator[NodeRunner]:
 @cache
 def scenario_data() -> dict[str, list[dict[str, Any]]]:
     """``npm/scenarios.yaml``: for each npm package, its scenarios."""
-    return yaml.safe_load(SCENARIOS.read_text(encoding="utf-8"))
+    return load_yaml(SCENARIOS.read_text(encoding="utf-8"))
 
 
 def applies(data: Mapping[str, Any], version: str) -> bool:
