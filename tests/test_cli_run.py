@@ -151,6 +151,19 @@ def test_a_body_over_the_target_s_size_limit_is_a_valid_rejection(tmp_path: Path
     assert "2 passed" in result.stdout and statuses.counts[413] >= 5, statuses.counts
 
 
+def test_schemathesis_probes_an_operation_s_authentication_once(tmp_path: Path):
+    """``ignored_auth`` resends a 2xx case without the key and with a wrong one: once per operation (as schemathesis's
+    own runner does), not on every 2xx."""
+    from tests.test_server_under_load import Statuses
+
+    statuses = Statuses(create_app(ServerSettings(mem0_key=KEYS["MEM0_API_KEY"], klavis_key=KEYS["KLAVIS_API_KEY"])))
+    with ServerThread(statuses) as server:
+        result = run("--mem0-url", server.url, "--", "-q", "test_schema.py::test_mem0_operation[GET /v1/ping/]",
+                     env=KEYS, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-6000:]
+    assert statuses.counts[200] >= 5 and statuses.counts[401] == 2, statuses.counts
+
+
 def test_a_run_that_builds_its_html_report_does_not_tell_to_build_it(tmp_path: Path):
     """`run --html` announces the report it built (and no longer says that `mem0-conformance report` builds it);
     the report loads nothing from another host: the template's analytics are taken out."""

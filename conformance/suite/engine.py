@@ -27,10 +27,12 @@ import schemathesis
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import load_all_checks
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.filters import FilterSet
 from schemathesis.pytest.lazy import get_all_tests
+from schemathesis.specs.openapi.checks import ignored_auth
 from schemathesis.transport import requests as schemathesis_requests
 
 import conformance
@@ -66,11 +68,26 @@ class Sender:
     http: requests.Session | None = field(default=None, repr=False, compare=False)  # keeps connections alive
     successes: Counter[str] | None = field(default=None, repr=False, compare=False)  # validated 2xx per operation
     hooks: CallHooks | None = field(default=None, repr=False, compare=False)  # the run's safety hooks for these calls
+    # Operations whose authentication schemathesis's ignored_auth check has confirmed (see skipped_checks)
+    auth_confirmed: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def validated(self, case: Any, response: Any) -> None:
         """The answer to ``case`` passed every check: a 2xx counts as its operation's success path exercised."""
-        if self.successes is not None and 200 <= response.status_code < 300:
-            self.successes[case.operation.label] += 1
+        if 200 <= response.status_code < 300:
+            if self.successes is not None:
+                self.successes[case.operation.label] += 1
+            if case.meta is None or not case.meta.is_negative_at(ParameterLocation.PATH):
+                self.auth_confirmed.add(case.operation.label)  # ignored_auth probed this answer, and passed
+
+    def skipped_checks(self, case: Any) -> list[Any] | None:
+        """The checks not to run on the answer to ``case``: ``ignored_auth`` once it confirmed the operation.
+
+        On every 2xx ``ignored_auth`` sends the request again without the key and with a wrong one (two
+        more requests per case). Enforcement is a property of the operation, so schemathesis's own runner
+        confirms it once per operation and run; its ``validate_response`` (the one the suite calls) cannot
+        remember, so the sender does: once per operation and sender (one test).
+        """
+        return [ignored_auth] if case.operation.label in self.auth_confirmed else None
 
     def kwargs(self) -> dict[str, Any]:
         kwargs = {"base_url": self.base_url, "headers": {"Authorization": self.authorization}, "timeout": self.timeout}
@@ -221,7 +238,7 @@ def _send_and_validate(case, sender: Sender) -> Any:
     except requests.RequestException as exc:
         raise TargetBroken(f"{case.method} {case.formatted_path}: {type(exc).__name__}: {exc}",
                            operation=f"{case.method} {case.path}") from exc
-    case.validate_response(response)
+    case.validate_response(response, excluded_checks=sender.skipped_checks(case))
     sender.validated(case, response)
     return response
 
