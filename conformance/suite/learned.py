@@ -32,7 +32,7 @@ class Learned:
     same). On a live target only ids the run owns are used (:meth:`Scope.owns`).
     """
 
-    ids: dict[str, list[str]] = field(default_factory=dict)
+    ids: dict[str, dict[str, None]] = field(default_factory=dict)  # in the order learned (a dict as an ordered set)
 
     def learn(self, body: Any, sent: Any = None) -> None:
         """Remember the ids in an answer ``body`` to a request whose body was ``sent``.
@@ -51,21 +51,22 @@ class Learned:
             if isinstance(obj.get("email"), str) and "role" in obj:
                 found["email"] = obj["email"]  # a member of an organization or project
             for name, value in found.items():
-                if isinstance(value, str) and value and value not in self.ids.setdefault(name, []):
-                    self.ids[name].append(value)
+                if isinstance(value, str) and value:
+                    self.ids.setdefault(name, {})[value] = None
 
     def copy(self) -> Learned:
-        return Learned({name: list(ids) for name, ids in self.ids.items()})
+        return Learned({name: dict(ids) for name, ids in self.ids.items()})
 
     def forget(self, values: Any) -> None:
         for known in self.ids.values():
             for value in values:
-                if value in known:
-                    known.remove(value)
+                known.pop(value, None)
 
-    def pick(self, name: str, generated: Any, allowed: Callable[[str], bool] = lambda ident: True) -> str | None:
-        """A learned id for the path parameter ``name`` in place of ``generated``, or None (half the time)."""
-        candidates = [ident for ident in self.ids.get(name, ()) if allowed(ident)]
+    def pick(self, name: str, generated: Any, allowed: Callable[[str], bool] | None = None) -> str | None:
+        """A learned id for the path parameter ``name`` in place of ``generated`` (one that ``allowed`` accepts,
+        if given), or None (half the time)."""
+        known = self.ids.get(name, {})
+        candidates = list(known) if allowed is None else [ident for ident in known if allowed(ident)]
         digest = int(hashlib.sha256(repr(generated).encode("utf-8", "surrogatepass")).hexdigest()[:8], 16)
         return candidates[(digest >> 1) % len(candidates)] if candidates and digest % 2 else None
 
@@ -76,14 +77,14 @@ def address_learned(case: Any, learned: Learned, scope: Scope | None) -> None:
     params = dict(case.path_parameters or {})
     for name, value in params.items():
         if name in PATH_IDS and name not in linked:
-            chosen = learned.pick(name, value, scope.owns if scope is not None else (lambda ident: True))
+            chosen = learned.pick(name, value, scope.owns if scope is not None else None)
             if chosen is not None:
                 params[name] = chosen
     if params and params != case.path_parameters:
         case.path_parameters = params
         keep_generated(case, linked)
     if isinstance(case.body, dict):  # ids a body names: feedback's memory, a member's email
-        allowed = scope.owns if scope is not None else (lambda ident: True)
+        allowed = scope.owns if scope is not None else None
         names = ("memory_id", "email") if "/members/" in getattr(case, "path", "") else ("memory_id",)
         chosen = {name: learned.pick(name, case.body[name], allowed) for name in names
                   if isinstance(case.body.get(name), str)}
