@@ -14,12 +14,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.common import KLAVIS_KEY, TEXT, add, client, per_second, rss_kib, serving
+from bench.trivial import kind_of
 
 SECONDS = 4.0
 PER_ADD = 100
@@ -37,7 +41,7 @@ def mixed(url: str) -> Any:
     # run, as memories do, rather than one memory gathering thousands
     ids = [m["id"] for m in add(http, [TEXT.format(n=n) for n in range(50)], "bench-user").json()["results"]]
 
-    def step(i: int) -> None:
+    def step(i: int) -> httpx.Response:
         kind, memory_id = i % 6, ids[i // 6 % len(ids)]
         if kind == 0:
             response = add(http, [TEXT.format(n=i)], f"bench-user-{i % 50}")
@@ -51,9 +55,21 @@ def mixed(url: str) -> Any:
             response = http.get(f"/v1/memories/{memory_id}/history/")
         else:
             response = klavis.get(f"/sandbox/mem0/{sandbox}/dump")
-        response.raise_for_status()
+        return response.raise_for_status()
 
     return step
+
+
+def answers_of(url: str) -> dict[str, str]:
+    """The reference server's answer to each kind of request of the mixed loop (after one pass over its 50
+    memories, so that a history holds an update), by kind (:func:`bench.trivial.kind_of`)."""
+    step = mixed(url)
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KLAVIS_KEY}"}) as klavis:  # the set-up's
+        answers = {"sandbox": klavis.post("/sandbox/mem0", json={}).raise_for_status().text}
+    for i in range(6 * 50 + 6):
+        response = step(i)
+        answers[kind_of(response.request.method, response.request.url.path)] = response.text
+    return answers
 
 
 KINDS = ("add", "get", "list", "search", "update", "history", "dump")
@@ -99,8 +115,16 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
         figures["trivial endpoint (requests/s)"] = per_second(lambda i: http.get("/v1/ping/").raise_for_status(), seconds)
     with serving() as (_, url):
         figures["reference server, mixed (requests/s)"] = per_second(mixed(url), seconds)
+        answers = Path(tempfile.mkdtemp(prefix="mem0-conformance-bench-")) / "answers.json"
+        answers.write_text(json.dumps(answers_of(url)), encoding="utf-8")
     figures["reference server mixed / trivial"] = (figures["reference server, mixed (requests/s)"]
                                                    / figures["trivial endpoint (requests/s)"])
+    with serving(command=(sys.executable, "-m", "bench.trivial", "--canned", str(answers))) as (_, url):
+        figures["canned answers, mixed (requests/s)"] = per_second(mixed(url), seconds)
+    figures["canned answers mixed / trivial (the ceiling)"] = (figures["canned answers, mixed (requests/s)"]
+                                                               / figures["trivial endpoint (requests/s)"])
+    figures["reference server mixed / canned answers"] = (figures["reference server, mixed (requests/s)"]
+                                                          / figures["canned answers, mixed (requests/s)"])
     for kind in KINDS:
         with serving() as (_, url):
             rate = per_second(one_kind(url, kind), seconds / 2)
