@@ -100,9 +100,14 @@ def _skip_unscoped(api: str, request: pytest.FixtureRequest, target: Target) -> 
 
 
 @pytest.fixture(scope="session")
-def _http() -> Iterator[requests.Session]:
-    """One requests session for schemathesis's calls (connections reused, the suite's retry policy)."""
+def _http(target: Target) -> Iterator[requests.Session]:
+    """One requests session for schemathesis's calls (connections reused, the suite's retry policy).
+
+    The embedded server on loopback is reached directly: no proxy of the environment (requests would
+    otherwise read the proxy variables anew on every request, and send loopback traffic to a proxy that
+    ``NO_PROXY`` does not exempt it from)."""
     with retries.mount(requests.Session()) as http:
+        http.trust_env = not target.embedded
         yield http
 
 
