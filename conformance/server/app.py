@@ -201,7 +201,8 @@ class _Route(Route):
         self.literal = path.split("{", 1)[0]
 
     def matches(self, scope: Any) -> tuple[Match, Any]:
-        if scope["type"] == "http" and not get_route_path(scope).startswith(self.literal):
+        path = get_route_path(scope) if scope.get("root_path") else scope["path"]
+        if scope["type"] == "http" and not path.startswith(self.literal):
             return Match.NONE, {}
         return super().matches(scope)
 

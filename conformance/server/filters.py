@@ -157,6 +157,8 @@ def _kind(value: Any) -> str:
 
 def json_equal(left: Any, right: Any) -> bool:
     """JSON equality: kinds must match (true is not 1); 1 equals 1.0."""
+    if type(left) is str and type(right) is str:  # the usual case (an entity id, a metadata value), at once
+        return left == right
     if _kind(left) != _kind(right):
         return False
     if isinstance(left, list):

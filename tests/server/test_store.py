@@ -10,10 +10,10 @@ import itertools
 import pickle
 
 import pytest
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from conformance.server.store import Memory, Store
+from conformance.server.store import Memory, Store, json_copy
 
 
 def test_queued_work_that_raises_fails_its_event_only():
@@ -191,3 +191,22 @@ def test_a_memory_pickled_by_an_earlier_version_still_loads():
     restored = pickle.loads(written.getvalue())
     assert restored == memory
     assert pickle.loads(pickle.dumps(memory)) == memory
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+                    max_leaves=20)
+
+
+@given(JSON)
+def test_a_json_copy_is_equal_and_shares_nothing_that_can_change(value):
+    """What answers show of stored metadata is a copy: changing the answer (a mutant's answer operators do) leaves the
+    store alone."""
+    copied = json_copy(value)
+    assert copied == value and type(copied) is type(value)
+    pending = [(value, copied)]
+    while pending:
+        original, twin = pending.pop()
+        if isinstance(original, (dict, list)):
+            assert twin is not original
+            pending.extend(zip(original.values(), twin.values()) if isinstance(original, dict) else zip(original, twin))
