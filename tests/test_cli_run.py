@@ -195,8 +195,20 @@ def test_an_interrupted_run_is_marked_incomplete_and_no_gate_passes_it(tmp_path:
         if re.match(r"(\S*/)?test_\w+\.py [.sFExX]", line):
             break
     time.sleep(1)
-    process.send_signal(signal.SIGINT)
-    output = "".join(seen) + process.communicate(timeout=120)[0]
+    # Ctrl-C as a person presses it: again if the run goes on. Python raises a signal's KeyboardInterrupt between two
+    # instructions of whatever runs, and drops it when that is a finalizer ("Exception ignored in ..."): now and then,
+    # on a loaded machine, a run went on after one.
+    for _ in range(3):
+        process.send_signal(signal.SIGINT)
+        try:
+            rest = process.communicate(timeout=60)[0]
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    else:
+        process.kill()
+        rest = process.communicate()[0]
+    output = "".join(seen) + rest
     assert process.returncode == 5, output[-3000:]
     summary = json.loads((tmp_path / "reports" / "summary.json").read_text(encoding="utf-8"))
     assert re.fullmatch(r"interrupted: \d+ of \d+ tests not run", summary["incomplete"]), summary.get("incomplete")
