@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -74,6 +75,23 @@ def per_second(action: Callable[[int], Any], seconds: float) -> float:
             action(done)
             done += 1
     return done / elapsed
+
+
+def side_by_side(loops: dict[str, Callable[[int], Any]], seconds: float, turns: int = 10) -> dict[str, list[float]]:
+    """Each loop's rate (:func:`per_second`) in ``turns`` turns of ``seconds / turns`` each, the loops one after the
+    other within a turn (A B C A B C ...): a ratio taken turn by turn holds while the machine's speed drifts, where
+    one long measurement after another compares two different machines. Turns stay short: a loop's connections
+    wait while the others run, and uvicorn closes one idle for 5 s."""
+    rates: dict[str, list[float]] = {name: [] for name in loops}
+    for _ in range(turns):
+        for name, loop in loops.items():
+            rates[name].append(per_second(loop, seconds / turns))
+    return rates
+
+
+def ratio(rates: dict[str, list[float]], top: str, bottom: str) -> float:
+    """The median over the turns of ``top``'s rate over ``bottom``'s (:func:`side_by_side`)."""
+    return statistics.median(a / b for a, b in zip(rates[top], rates[bottom], strict=True))
 
 
 def machine() -> dict[str, Any]:
