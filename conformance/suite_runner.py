@@ -3,13 +3,14 @@
 The suite runs with its own pytest configuration (``conformance/suite/pytest.ini``), whatever
 the current directory holds, so that test identities are stable (``test_batch.py::test_...``)
 and a user's own pytest settings do not change the run. It loads its own pytest plugins
-(:data:`SUITE_PLUGINS`) and no other installed one unless named with ``-p``: a plugin installed beside
-it (one that reorders tests or reseeds Hypothesis, say) does not change the run, and every process
-of a run (xdist's workers too) starts without importing plugins it does not use. pytest also
-rewrites the assertions of every module of a package that installs a plugin; with the plugins
-named, only the suite's test modules are rewritten, not Hypothesis's or schemathesis's own. The cache (for ``--lf``) and the
-Hypothesis example database stay in the current directory. The resolved :class:`RunSettings`
-go to pytest as a plugin object: nothing about the target is turned back into options.
+(:data:`SUITE_PLUGINS`) and no other installed one unless named with ``-p``: a plugin installed
+beside it (one that reorders tests or reseeds Hypothesis, say) does not change the run, and every
+process of a run (xdist's workers too) starts without importing plugins it does not use. pytest
+also rewrites the assertions of every module of a package that installs a plugin; with the
+plugins named, only the suite's test modules are rewritten, not Hypothesis's or schemathesis's
+own. The cache (for ``--lf``) and the Hypothesis example database stay in the current directory.
+The resolved :class:`RunSettings` go to pytest as a plugin object: nothing about the target is
+turned back into options.
 """
 
 from __future__ import annotations
