@@ -110,8 +110,8 @@ class Memory:
         return {
             "id": self.id,
             "memory": self.memory,
-            **dict(zip(ENTITY_KEYS, _entity_ids(self), strict=True)),
-            "hash": text_hash(self.memory),
+            **self.entities(),
+            "hash": self.hash,
             "metadata": None if self.metadata is None else json_copy(self.metadata),
             "categories": list(self.categories),
             "immutable": self.immutable,
