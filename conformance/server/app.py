@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette._utils import get_route_path
-from starlette.routing import Match, Route
+from starlette.routing import Match, Route, Router
 
 from conformance.server import faults as fault_catalog
 from conformance.server.errors import ApiError, unauthorized
@@ -193,18 +193,61 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 
 class _Route(Route):
-    """A route that turns a path outside its literal beginning away before its regular expression runs: a request
-    is matched against the routes in turn, and most of the seventy begin otherwise (the answer is the same)."""
+    """A route that turns a path outside its literal beginning away before its regular expression runs."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.literal = path.split("{", 1)[0]
+        self.depth = path.count("/")  # a parameter matches within one segment: only paths of this depth match
 
     def matches(self, scope: Any) -> tuple[Match, Any]:
         path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         if scope["type"] == "http" and not path.startswith(self.literal):
             return Match.NONE, {}
         return super().matches(scope)
+
+
+class _IndexedRouter(Router):
+    """Starlette's router, with its routes looked up rather than tried in turn.
+
+    Starlette matches a request against each route in order: about thirty of the seventy before a get by
+    id, a third of that request's time in the server. Here a path without parameters is found in a dict, and
+    a path with them is tried only against the routes of its depth (its count of ``/``), in the same order,
+    so the route chosen is the one Starlette's loop would choose (literal segments sort before parameters,
+    :func:`route_sort_key`). What these find no full match for (a method no route takes, a path to redirect
+    or refuse with 404) goes through Starlette's own loop, unchanged.
+    """
+
+    def __init__(self, routes: list[_Route]) -> None:
+        super().__init__(routes)
+        self.literal: dict[str, _Route] = {}
+        self.by_depth: dict[int, list[_Route]] = defaultdict(list)
+        for route in routes:
+            if "{" in route.path:
+                self.by_depth[route.depth].append(route)
+            else:
+                self.literal.setdefault(route.path, route)
+
+    def lookup(self, scope: Any) -> tuple[_Route, dict[str, Any]] | None:
+        """The route that fully matches an HTTP request, with its child scope; None: left to Starlette's loop."""
+        path = get_route_path(scope) if scope.get("root_path") else scope["path"]
+        route = self.literal.get(path)
+        for route in (route,) if route is not None else self.by_depth.get(path.count("/"), ()):
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return route, child_scope
+        return None
+
+    async def app(self, scope: Any, receive: Any, send: Any) -> None:
+        found = self.lookup(scope) if scope["type"] == "http" else None
+        if found is None:
+            await super().app(scope, receive, send)
+            return
+        route, child_scope = found
+        scope.setdefault("router", self)
+        scope["route"] = route
+        scope.update(child_scope)
+        await route.handle(scope, receive, send)
 
 
 def create_app(settings: ServerSettings | None = None) -> Starlette:
@@ -223,7 +266,8 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
     routes = [_Route(path, _endpoint(server, grouped[path]), methods=ROUTE_METHODS)
               for path in sorted(grouped, key=route_sort_key)]
     handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    app = Starlette(exception_handlers=handlers)
+    app.router = _IndexedRouter(routes)  # read when the app builds its middleware, at its first request
     app.state.server = server
     return app
 

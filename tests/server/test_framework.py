@@ -178,3 +178,46 @@ def test_error_bodies_are_json_never_tracebacks(mem0):
     assert response.status_code == 400
     assert "Traceback" not in response.text
     assert json.loads(response.text) == {"error": "memory_id should be a valid UUID"}
+
+
+def _scope(method: str, path: str, root_path: str = "") -> dict:
+    return {"type": "http", "method": method, "path": root_path + path, "root_path": root_path, "headers": [],
+            "query_string": b""}
+
+
+def test_routes_are_looked_up_as_starlettes_loop_would_choose_them():
+    """The router's index (a dict of literal paths, the routes with parameters by depth) picks, for every
+    operation's path and for paths that only nearly match one, the route Starlette's loop over every route in
+    order would: the first full match (a literal segment before a parameter), or none, which the loop then
+    answers (405, a redirect to the path with or without its slash, 404)."""
+    from starlette.routing import Match
+
+    router = create_app(ServerSettings()).router
+    paths = set()
+    for operation in OPERATIONS:
+        for filler in ("x", "search", "batch", "events", "history", "user", "0"):
+            path = operation.path
+            for parameter in operation.parameters:
+                if parameter.location == "path":
+                    path = path.replace("{" + parameter.name + "}", filler)
+            paths |= {path, path.rstrip("/"), path + "/", path + "x/", "/" + path, path.replace("/", "//", 1)}
+    paths |= {"/", "", "/v9/nothing/", "/sandbox/", "/v1/memories/x/history/y/"}
+    chosen = 0
+    for method in ("GET", "POST", "PUT", "DELETE", "PATCH", "CONNECT"):
+        for path in sorted(paths):
+            for root_path in ("", "/prefix"):
+                scope = _scope(method, path, root_path)
+                expected = next(((route, child) for route in router.routes
+                                 for match, child in [route.matches(scope)] if match is Match.FULL), None)
+                found = router.lookup(scope)
+                assert (found and found[0].path) == (expected and expected[0].path), (method, root_path + path)
+                assert found == expected or found[1] == expected[1], (method, root_path + path)
+                chosen += found is not None
+    assert chosen > len(OPERATIONS) * 5  # most paths above are routed: the comparison is not vacuous
+
+
+def test_a_path_without_its_trailing_slash_is_redirected(mem0):
+    """Starlette's loop still answers what the index does not route: here, a redirect to the path with its slash."""
+    response = mem0.get("/v1/ping", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"].endswith("/v1/ping/")
