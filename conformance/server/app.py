@@ -164,7 +164,7 @@ async def _answer(server: ReferenceServer, operation: Operation, request: Reques
     with server.transaction():  # a refusal is an answer too: what the handler changed before it stays
         server.store.settle()
         call = Call(validated, parsed.path, parsed.query, parsed.body, server.store, server.settings,
-                    server.faults, str(request.base_url).rstrip("/"),
+                    server.faults, _base_url(request),
                     {name: value for name, value in request.headers.items() if name != "authorization"})
         handler = HANDLERS[operation.operation_id]
         try:
@@ -176,6 +176,23 @@ async def _answer(server: ReferenceServer, operation: Operation, request: Reques
             return result if isinstance(result, Reply) else Reply(*result)
         except ApiError as exc:
             return Reply(exc.status, exc.body)
+
+
+_BASE_URLS: dict[tuple[Any, ...], str] = {}
+
+
+def _base_url(request: Request) -> str:
+    """``request.base_url`` without its last ``/``, made once per scheme, server, root path and Host header (a URL
+    parsed and put together again on every request, else), for at most 64 of them."""
+    scope = request.scope
+    key = (scope.get("scheme"), scope.get("server"), scope.get("app_root_path", scope.get("root_path", "")),
+           request.headers.get("host"))
+    known = _BASE_URLS.get(key)
+    if known is None:
+        if len(_BASE_URLS) >= 64:
+            _BASE_URLS.clear()
+        known = _BASE_URLS[key] = str(request.base_url).rstrip("/")
+    return known
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -81,6 +81,8 @@ MISSING_ENTITY_FILTER_ACCEPTED = faults.declare(
 def _compile(call: Call, filters: dict[str, Any]) -> Predicate:
     predicate = compile_filters(filters, ignore_entities_under_or=call.fault(FILTER_LEAKS_OTHER_USERS))
     predicate.required = required_entities(filters)  # type: ignore[attr-defined] - _matching tests these first
+    # Nothing but those ids (the usual {"user_id": ...}): the store's lookup by them decides alone.
+    predicate.entailed = predicate.required == filters  # type: ignore[attr-defined]
     return predicate
 
 
@@ -117,7 +119,8 @@ def _matching(call: Call, predicates: list[Predicate], *, show_expired: bool = F
                 return []  # two different ids for one key: nothing has both
     with call.store.lock:  # the entity ids every match must have, looked up in the store's index: most name their user
         pool = call.store.memories.having(required)
-        chosen = [m for m in pool if is_listed(m, show_expired=show) and all(p(m) for p in predicates)]
+        tests = [p for p in predicates if not getattr(p, "entailed", False)]
+        chosen = [m for m in pool if is_listed(m, show_expired=show) and all(p(m) for p in tests)]
     return newest_first(chosen)
 
 
