@@ -39,13 +39,12 @@ Decisions (FACTS.md leaves them open):
 
 from __future__ import annotations
 
-import copy
 import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conformance.server.store import ENTITY_KEYS, Memory, extract, iso
+from conformance.server.store import ENTITY_KEYS, Memory, extract, iso, json_copy
 
 KLAVIS_TO_MEM0 = {
     "message_list": "messages",
@@ -81,11 +80,11 @@ def setting(item: dict[str, Any], key: str) -> Any:
 
 def to_mem0_add(item: dict[str, Any]) -> dict[str, Any]:
     """The Mem0 add request an initialize item stands for (Klavis names mapped, defaults applied)."""
-    request: dict[str, Any] = {KLAVIS_TO_MEM0.get(key, key): copy.deepcopy(setting(item, key))
+    request: dict[str, Any] = {KLAVIS_TO_MEM0.get(key, key): json_copy(setting(item, key))
                                for key in (*OPTION_KEYS, "read_only")}
-    request["messages"] = copy.deepcopy(item.get("message_list") or [])
+    request["messages"] = json_copy(item.get("message_list") or [])
     for key in (*ENTITY_KEYS, "metadata", "timestamp"):
-        request[key] = copy.deepcopy(item.get(key))
+        request[key] = json_copy(item.get(key))
     if isinstance(request["timestamp"], float):  # JSON 1.7e9 is a valid integer: keep it as one
         request["timestamp"] = int(request["timestamp"])
     return request
@@ -117,12 +116,12 @@ def plan(item: dict[str, Any], sandbox_id: str) -> list[PlannedMemory]:
     fields["metadata"] = add["metadata"]
     fields["immutable"] = bool(add["immutable"])
     fields["sandbox_id"] = sandbox_id
-    fields["options"] = {key: copy.deepcopy(setting(item, key)) for key in OPTION_KEYS}
+    fields["options"] = {key: json_copy(setting(item, key)) for key in OPTION_KEYS}
     fields["options"]["timestamp"] = add["timestamp"]
     moment = _moment(add["timestamp"])
     if moment is not None:
         fields["created_at"] = fields["updated_at"] = moment
-    return [PlannedMemory(text, source, copy.deepcopy(fields), bool(add["async_mode"]))
+    return [PlannedMemory(text, source, json_copy(fields), bool(add["async_mode"]))
             for text, source in extract(add["messages"], infer=bool(add["infer"]))]
 
 
@@ -132,13 +131,13 @@ def dump_item(memory: Memory) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": memory.id,
         "content_text": memory.memory,
-        "message_list": copy.deepcopy(memory.input),
+        "message_list": json_copy(memory.input),
         **memory.entities(),
-        "metadata": copy.deepcopy(memory.metadata),
+        "metadata": json_copy(memory.metadata),
     }
     for key in OPTION_KEYS:
         value = options.get(key)
-        item[key] = copy.deepcopy(DEFAULTS.get(key) if value is None else value)
+        item[key] = json_copy(DEFAULTS.get(key) if value is None else value)
     item["read_only"] = bool(memory.immutable)
     item["timestamp"] = options.get("timestamp")
     item["created_at"] = iso(memory.created_at)
@@ -154,10 +153,10 @@ def _default_data_set() -> dict[str, Any]:
         operation = item.get("post", {})
         if operation.get("operationId") == INITIALIZE_OPERATION:
             examples = operation["requestBody"]["content"]["application/json"]["examples"]
-            return copy.deepcopy(examples["default"]["value"])
+            return json_copy(examples["default"]["value"])
     raise LookupError(f"the effective Klavis document has no {INITIALIZE_OPERATION}")
 
 
 def default_data_set() -> dict[str, Any]:
     """The ``init_default_data=true`` data: the initialize operation's example body (a copy)."""
-    return copy.deepcopy(_default_data_set())
+    return json_copy(_default_data_set())

@@ -137,7 +137,7 @@ class Event:
             "id": self.id,
             "event_type": self.kind,
             "status": self.status,
-            "results": copy.deepcopy(self.results),
+            "results": json_copy(self.results),
             "created_at": iso(self.created_at),
             "updated_at": iso(self.updated_at),
         }

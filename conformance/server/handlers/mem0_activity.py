@@ -20,7 +20,6 @@ the three listings):
 
 from __future__ import annotations
 
-import copy
 import uuid
 from datetime import datetime
 from typing import Any
@@ -29,7 +28,7 @@ from conformance.server import faults
 from conformance.server.errors import mem0_error
 from conformance.server.handlers import mem0_entities
 from conformance.server.registry import Call, Reply, handles
-from conformance.server.store import iso, new_id, now
+from conformance.server.store import iso, json_copy, new_id, now
 
 FEEDBACK_ACCEPTS_UNKNOWN_MEMORY = faults.declare(
     "feedback-accepts-unknown-memory", "consistency",
@@ -58,7 +57,7 @@ def list_memory_events(call: Call) -> Reply:
         entries = [entry for history in call.store.history.values() for entry in history]
         moments = [datetime.fromisoformat(entry["created_at"].replace("Z", "+00:00")) for entry in entries]
         order = sorted(range(len(entries)), key=lambda i: (moments[i], i), reverse=True)
-        return Reply(200, _page([copy.deepcopy(entries[i]) for i in order[:ACTIVITY_FEED_SIZE]]))
+        return Reply(200, _page([json_copy(entries[i]) for i in order[:ACTIVITY_FEED_SIZE]]))
 
 
 @handles("stats_list")

@@ -31,7 +31,6 @@ a summary needs no entity filter: the SDK sends no filters when none are given.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from conformance.server import faults
@@ -39,7 +38,7 @@ from conformance.server.errors import ApiError
 from conformance.server.filters import Predicate, compile_filters, required_entities
 from conformance.server.handlers.mem0_common import own_scope
 from conformance.server.registry import Call, Reply, handles
-from conformance.server.store import ENTITY_KEYS, Memory, iso, new_id, now
+from conformance.server.store import ENTITY_KEYS, Memory, iso, json_copy, new_id, now
 
 EXPORT_IGNORES_FILTERS = faults.declare(
     "export-ignores-filters", "filters",
@@ -68,7 +67,7 @@ def _filters(body: dict[str, Any], error_key: str) -> tuple[dict[str, Any], Pred
         message = exc.body.get("error", "Invalid filters") if isinstance(exc.body, dict) else "Invalid filters"
         raise ApiError(400, {error_key: message}) from None
     predicate.required = required_entities(filters)  # type: ignore[attr-defined] - looked up in the store's index
-    return copy.deepcopy(filters), predicate
+    return json_copy(filters), predicate
 
 
 def _nesting(value: Any, limit: int) -> int:
@@ -118,7 +117,7 @@ def project(memory: Memory, schema: dict[str, Any]) -> dict[str, Any]:
         if name in record:
             item[name] = record[name]
         elif name in metadata:
-            item[name] = copy.deepcopy(metadata[name])
+            item[name] = json_copy(metadata[name])
     return item
 
 
@@ -132,7 +131,7 @@ def create_export(call: Call) -> Reply:
     with call.store.lock:
         memories = _selected(call, predicate, everything=call.fault(EXPORT_IGNORES_FILTERS))
         export = {
-            "id": new_id(), "status": "COMPLETED", "schema": copy.deepcopy(body["schema"]), "filters": filters,
+            "id": new_id(), "status": "COMPLETED", "schema": json_copy(body["schema"]), "filters": filters,
             "created_at": iso(now()), "memories": [project(m, body["schema"]) for m in memories],
         }
         export["count"] = len(export["memories"])
@@ -164,7 +163,7 @@ def _find_export(call: Call) -> dict[str, Any]:
 @handles("exports_list", "exports_get")
 def read_export(call: Call) -> Reply:
     with call.store.lock:
-        return Reply(200, copy.deepcopy(_find_export(call)))
+        return Reply(200, json_copy(_find_export(call)))
 
 
 @handles("summary_create")

@@ -26,7 +26,6 @@ Decisions where the SDKs' documentation is silent (no LLM here):
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -36,7 +35,7 @@ from conformance.server import faults
 from conformance.server.errors import ApiError, mem0_error
 from conformance.server.handlers.mem0_common import bad_request
 from conformance.server.registry import Call, Reply, handles
-from conformance.server.store import iso, new_id, now
+from conformance.server.store import iso, json_copy, new_id, now
 
 SETTINGS, JOBS, PROFILES, KEYS = "profile_settings", "profile_jobs", "profiles", "profile_idempotency_keys"
 JOBS_PATH = "/v2/profiles/jobs/"
@@ -69,7 +68,7 @@ def _settings(call: Call) -> dict[str, Any]:
 def settings_read(call: Call) -> Reply:
     """200 with the settings as stored."""
     with call.store.lock:
-        return Reply(200, copy.deepcopy(_settings(call)))
+        return Reply(200, json_copy(_settings(call)))
 
 
 def _checked_schema(schema: Any) -> Any:
@@ -101,11 +100,11 @@ def settings_update(call: Call) -> Reply:
         if "enabled" in body:
             stored["enabled"] = body["enabled"]
         if "schema" in user:
-            stored["entities"]["user"]["schema"] = copy.deepcopy(schema)
+            stored["entities"]["user"]["schema"] = json_copy(schema)
         if "custom_instructions" in user:
             kept = None if call.fault(SETTINGS_DROP_INSTRUCTIONS) else user["custom_instructions"]
             stored["entities"]["user"]["custom_instructions"] = kept
-        return Reply(200, copy.deepcopy(stored))
+        return Reply(200, json_copy(stored))
 
 
 def _texts_of(call: Call, user: str | None) -> list[str]:
@@ -223,6 +222,6 @@ def profile_read(call: Call) -> Reply:
             status = "succeeded"
         else:
             status = "insufficient_data"
-        return Reply(200, {"profile": copy.deepcopy(entry["profile"]), "status": status, "entity_type": "user",
+        return Reply(200, {"profile": json_copy(entry["profile"]), "status": status, "entity_type": "user",
                            "entity_id": user, "updated_at": entry["updated_at"],
                            "generation_count": entry["generation_count"], "error": None})
