@@ -25,7 +25,6 @@ import functools
 import hashlib
 import itertools
 import math
-import operator
 import threading
 import time
 import uuid
@@ -65,9 +64,6 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-_entity_ids = operator.attrgetter(*ENTITY_KEYS)
-
-
 @dataclass(slots=True)  # slots: a memory costs its fields, not a dict of them (bench/: per stored memory)
 class Memory:
     id: str
@@ -98,7 +94,9 @@ class Memory:
         return text_hash(self.memory)
 
     def entities(self) -> dict[str, str | None]:
-        return dict(zip(ENTITY_KEYS, _entity_ids(self), strict=True))
+        """The entity ids by name, in the order of ``ENTITY_KEYS`` (spelt out: a fifth of the time of a dict built
+        from those names, and every memory of a list or dump asks; a test holds the two to the same keys)."""
+        return {"user_id": self.user_id, "agent_id": self.agent_id, "app_id": self.app_id, "run_id": self.run_id}
 
     def is_expired(self, today: date | None = None) -> bool:
         if not self.expiration_date:

@@ -210,3 +210,11 @@ def test_a_json_copy_is_equal_and_shares_nothing_that_can_change(value):
         if isinstance(original, (dict, list)):
             assert twin is not original
             pending.extend(zip(original.values(), twin.values()) if isinstance(original, dict) else zip(original, twin))
+
+
+def test_a_memory_names_its_entity_ids_as_the_apis_do():
+    """``Memory.entities`` spells its keys out: they are ``ENTITY_KEYS``, in that order, each read off its own field."""
+    from conformance.apis import ENTITY_KEYS
+
+    memory = Memory(id="m", memory="text", input=[], **{key: f"{key}-value" for key in ENTITY_KEYS})
+    assert list(memory.entities().items()) == [(key, f"{key}-value") for key in ENTITY_KEYS]
