@@ -10,6 +10,7 @@ Decisions where FACTS.md says nothing:
 
 from __future__ import annotations
 
+import operator
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
@@ -67,9 +68,12 @@ def is_listed(memory: Memory, *, show_expired: bool = False) -> bool:
 
 
 def newest_first(memories: list[Memory]) -> list[Memory]:
-    """``memories`` (in the store's creation order) sorted newest first; ties keep the reverse of that order."""
-    ranked = sorted(enumerate(memories), key=lambda pair: (pair[1].created_at, pair[0]), reverse=True)
-    return [memory for _, memory in ranked]
+    """``memories`` (in the store's creation order) sorted newest first; ties keep the reverse of that order (the
+    reversed list sorted stably)."""
+    return sorted(reversed(memories), key=_created_at, reverse=True)
+
+
+_created_at = operator.attrgetter("created_at")
 
 
 def project(item: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:

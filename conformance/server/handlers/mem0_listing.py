@@ -120,7 +120,7 @@ def _matching(call: Call, predicates: list[Predicate], *, show_expired: bool = F
     with call.store.lock:  # the entity ids every match must have, looked up in the store's index: most name their user
         pool = call.store.memories.having(required)
         tests = [p for p in predicates if not getattr(p, "entailed", False)]
-        chosen = [m for m in pool if is_listed(m, show_expired=show) and all(p(m) for p in tests)]
+        chosen = [m for m in pool if (show or is_listed(m)) and all(p(m) for p in tests)]
     return newest_first(chosen)
 
 
@@ -162,7 +162,7 @@ def _page_url(call: Call, page: int, size: int) -> str:
 
 
 def _listing(call: Call, memories: list[Memory], fields: list[str] | None, *, envelope: bool) -> Reply:
-    items = [project(memory.to_api(), fields) for memory in memories]
+    items = [project(memory.to_api(), fields) for memory in memories] if fields else [m.to_api() for m in memories]
     if envelope or "page" in call.query or "page_size" in call.query:
         return Reply(200, _page(call, items))
     return Reply(200, items)
