@@ -345,8 +345,8 @@ class Store:
         Everything is built before anything is stored; if storing fails partway (say, out of
         memory), what was stored is taken out again and the error goes to the caller.
         """
-        shared = copy.deepcopy(source)
-        memories = [Memory(id=new_id(), memory=text, input=shared, **copy.deepcopy(fields)) for text, fields in planned]
+        shared = json_copy(source)
+        memories = [Memory(id=new_id(), memory=text, input=shared, **json_copy(fields)) for text, fields in planned]
         with self.lock:
             stored: list[Memory] = []
             try:
@@ -377,9 +377,9 @@ class Store:
             if text is not None:
                 memory.memory = text
             if metadata is not ...:
-                memory.metadata = copy.deepcopy(metadata)
+                memory.metadata = json_copy(metadata)
             for key, value in fields.items():
-                setattr(memory, key, copy.deepcopy(value))
+                setattr(memory, key, json_copy(value))
             if memory.id in self.memories and any(getattr(memory, name) != indexed[name] for name in indexed):
                 self.memories.moved(memory.id, indexed)
             memory.updated_at = now()
@@ -410,7 +410,7 @@ class Store:
                 "new_memory": new,
                 "user_id": memory.user_id,
                 "event": event,
-                "metadata": copy.deepcopy(memory.metadata),
+                "metadata": json_copy(memory.metadata),
                 "created_at": iso(moment),
                 "updated_at": iso(moment),
             })
