@@ -189,19 +189,26 @@ def history(call: Call) -> Reply:
         entries = call.store.history_of(call.path["memory_id"])
     except NotFound:
         raise mem0_error(404, MEMORY_NOT_FOUND) from None
-    return Reply(200, [history_entry(entry) for entry in entries])
+    shown: dict[int, list[dict[str, Any]]] = {}  # a memory's entries share one input (the add's): filtered once
+    return Reply(200, [history_entry(entry, shown) for entry in entries])
 
 
-def history_entry(entry: dict[str, Any]) -> dict[str, Any]:
+def history_entry(entry: dict[str, Any], shown: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
     """One history entry as the effective document declares it.
 
     The document requires ``new_memory`` and ``user_id`` to be strings, so a DELETE entry's
     absent new text and a memory without a user id are shown as ``""`` (the store keeps null);
     ``input`` shows the user and assistant messages with text content (its items allow no other).
+    ``shown`` keeps the conversations already filtered in this answer, by the identity of the input they
+    were filtered from (alive as long as the entries that hold it); each entry gets a list of its own.
     """
-    conversation = [m for m in entry["input"] if m.get("role") in ("user", "assistant")
-                    and isinstance(m.get("content"), str)]
-    return {**entry, "input": conversation, "new_memory": entry["new_memory"] or "", "user_id": entry["user_id"] or ""}
+    source = entry["input"]
+    conversation = shown.get(id(source)) if shown is not None else None
+    if conversation is None:
+        conversation = [m for m in source if m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
+        if shown is not None:
+            shown[id(source)] = conversation
+    return {**entry, "input": list(conversation), "new_memory": entry["new_memory"] or "", "user_id": entry["user_id"] or ""}
 
 
 # --- events ------------------------------------------------------------------------------------
