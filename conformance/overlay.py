@@ -20,6 +20,8 @@ import jsonpath
 import jsonschema
 import yaml
 
+from conformance.yamlfile import load_yaml
+
 # The parts of the Overlay 1.0.0 specification this project relies on, plus its own
 # required ``x-reason`` / ``x-evidence`` extensions.
 OVERLAY_SCHEMA: dict[str, Any] = {
@@ -63,16 +65,6 @@ OVERLAY_SCHEMA: dict[str, Any] = {
 
 # Built once: ``jsonschema.validate`` checks the schema itself on every call.
 _OVERLAY_VALIDATOR = jsonschema.Draft202012Validator(OVERLAY_SCHEMA)
-# libyaml's parser where PyYAML was built with it (its wheels are), the pure-Python one otherwise: the same
-# documents, about ten times faster (every process of a run reads the overlays).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def load_yaml(stream: Any) -> Any:
-    """``yaml.safe_load`` of a string or a file, with libyaml's parser where available."""
-    return yaml.load(stream, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
-
-
 class OverlayError(Exception):
     """An overlay document is malformed or one of its actions does not apply."""
 

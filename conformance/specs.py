@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conformance.overlay import Overlay, apply_overlays, load_overlays, load_yaml
+from conformance.overlay import Overlay, apply_overlays, load_overlays
+from conformance.yamlfile import load_yaml
 
 if TYPE_CHECKING:
     from schemathesis.specs.openapi.schemas import OpenApiSchema

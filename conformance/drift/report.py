@@ -47,7 +47,7 @@ from conformance.drift.engine import (
     with_moves,
 )
 from conformance.drift.locate import Locator, OverlayWrites
-from conformance.overlay import load_yaml
+from conformance.yamlfile import load_yaml
 from conformance.specs import APIS, api_spec
 
 FORMAT = 1

@@ -36,7 +36,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from conformance.apis import APIS
-from conformance.overlay import load_yaml
+from conformance.yamlfile import load_yaml
 from conformance.tools import NodeTool, ToolError
 
 HERE = Path(__file__).with_name("npm")
