@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from hypothesis import given, strategies as st
+
+from conformance.server.handlers.mem0_common import newest_first
+from conformance.server.store import Memory
 
 
 def add(mem0: httpx.Client, text: str, user_id: str | None = "alice", **fields) -> str:
@@ -200,6 +205,16 @@ def test_lists_are_newest_first_and_scoped_to_the_entity(mem0):
     add(mem0, "bob's", user_id="bob")
     assert listed(mem0, {"user_id": "alice"}) == ["second", "first"]
     assert [m["memory"] for m in mem0.get("/v1/memories/", params={"user_id": "alice"}).json()] == ["second", "first"]
+
+
+@given(st.lists(st.integers(0, 3), max_size=12))
+def test_newest_first_puts_ties_in_the_reverse_of_creation_order(days):
+    """Lists show the newest memory first; memories made at the same moment, the later made first."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    memories = [Memory(id=str(n), memory="m", input=[], created_at=start + timedelta(days=day))
+                for n, day in enumerate(days)]
+    expected = sorted(range(len(days)), key=lambda n: (days[n], n), reverse=True)
+    assert [int(memory.id) for memory in newest_first(memories)] == expected
 
 
 def test_v2_list_is_a_bare_array_unless_paged_and_v3_is_always_a_page(mem0):

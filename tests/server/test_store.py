@@ -218,17 +218,3 @@ def test_a_memory_names_its_entity_ids_as_the_apis_do():
 
     memory = Memory(id="m", memory="text", input=[], **{key: f"{key}-value" for key in ENTITY_KEYS})
     assert list(memory.entities().items()) == [(key, f"{key}-value") for key in ENTITY_KEYS]
-
-
-@given(st.lists(st.integers(0, 3), max_size=12))
-def test_newest_first_puts_ties_in_the_reverse_of_creation_order(days):
-    """Lists show the newest memory first; memories made at the same moment, the later made first."""
-    from datetime import UTC, datetime, timedelta
-
-    from conformance.server.handlers.mem0_common import newest_first
-
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    memories = [Memory(id=str(n), memory="m", input=[], created_at=start + timedelta(days=day))
-                for n, day in enumerate(days)]
-    expected = sorted(range(len(days)), key=lambda n: (days[n], n), reverse=True)
-    assert [int(memory.id) for memory in newest_first(memories)] == expected
