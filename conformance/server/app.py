@@ -248,8 +248,9 @@ class _IndexedRouter(Router):
     def lookup(self, scope: Any) -> tuple[_Route, dict[str, Any]] | None:
         """The route that fully matches an HTTP request, with its child scope; None: left to Starlette's loop."""
         path = get_route_path(scope) if scope.get("root_path") else scope["path"]
-        route = self.literal.get(path)
-        for route in (route,) if route is not None else self.by_depth.get(path.count("/"), ()):
+        literal = self.literal.get(path)
+        candidates = [literal] if literal is not None else self.by_depth.get(path.count("/"), [])
+        for route in candidates:
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 return route, child_scope

@@ -193,7 +193,7 @@ def history(call: Call) -> Reply:
     return Reply(200, [history_entry(entry, shown) for entry in entries])
 
 
-def history_entry(entry: dict[str, Any], shown: dict[int, list[dict[str, Any]]] | None = None) -> dict[str, Any]:
+def history_entry(entry: dict[str, Any], shown: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
     """One history entry as the effective document declares it.
 
     The document requires ``new_memory`` and ``user_id`` to be strings, so a DELETE entry's
@@ -203,11 +203,10 @@ def history_entry(entry: dict[str, Any], shown: dict[int, list[dict[str, Any]]] 
     were filtered from (alive as long as the entries that hold it); each entry gets a list of its own.
     """
     source = entry["input"]
-    conversation = shown.get(id(source)) if shown is not None else None
+    conversation = shown.get(id(source))
     if conversation is None:
-        conversation = [m for m in source if m.get("role") in ("user", "assistant") and isinstance(m.get("content"), str)]
-        if shown is not None:
-            shown[id(source)] = conversation
+        conversation = shown[id(source)] = [m for m in source if m.get("role") in ("user", "assistant")
+                                            and isinstance(m.get("content"), str)]
     return {**entry, "input": list(conversation), "new_memory": entry["new_memory"] or "", "user_id": entry["user_id"] or ""}
 
 
