@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.applications import Starlette
@@ -87,25 +88,29 @@ class ReferenceServer:
         self.faults = fault_catalog.validate(names)
 
 
-def _authorized(server: ReferenceServer, operation: Operation, request: Request) -> bool:
+def _authorized(server: ReferenceServer, operation: Operation, header: str) -> bool:
     key = server.settings.mem0_key if operation.api == "mem0" else server.settings.klavis_key
-    header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if AUTH_ANY_TOKEN in server.faults:
         return scheme == AUTH_SCHEME[operation.api] and bool(token.strip())
     return scheme == AUTH_SCHEME[operation.api] and token.strip() == key
 
 
-def _render(reply: Reply) -> Response:
-    """The reply as JSON, rendered by orjson (about five times the standard library's speed; the same JSON
-    text but for how floats are spelled); what orjson refuses (an integer beyond 64 bits) the standard way."""
+def _rendered(reply: Reply) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The reply as an HTTP answer (status, raw headers, body), with the headers Starlette's ``Response`` would
+    give it. JSON rendered by orjson (about five times the standard library's speed; the same JSON text but for how
+    floats are spelled); what orjson refuses (an integer beyond 64 bits) the standard way."""
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
     if reply.status == 204 or reply.body is None and reply.status != 200:
-        return Response(status_code=reply.status, headers=reply.headers)
+        if reply.status != 204 and reply.status >= 200 and reply.status != 304:
+            raw.append((b"content-length", b"0"))
+        return reply.status, raw, b""
     try:
         content = orjson.dumps(reply.body, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
-        return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
-    return Response(content, status_code=reply.status, headers=reply.headers, media_type="application/json")
+        content = JSONResponse(reply.body).body
+    raw += [(b"content-length", str(len(content)).encode("latin-1")), (b"content-type", b"application/json")]
+    return reply.status, raw, content
 
 
 def _too_large(api: str, limit: int) -> ApiError:
@@ -114,58 +119,98 @@ def _too_large(api: str, limit: int) -> ApiError:
     return ApiError(413, {"error": message} if api == "mem0" else {"detail": message})
 
 
-async def _read_body(request: Request, limit: int, api: str) -> bytes:
+class _Disconnected(Exception):
+    """The client went away before its request's body was read whole: nobody to answer."""
+
+
+class _Exchange:
+    """One request as the endpoint reads it straight from ASGI: what Starlette's ``Request`` would give, made of
+    the scope without its objects (a request's headers, query and body are read once each)."""
+
+    __slots__ = ("scope", "method", "path_params", "headers", "query", "raw_body")
+
+    def __init__(self, scope: Any, path_params: dict[str, Any]) -> None:
+        self.scope = scope
+        self.method: str = scope["method"]
+        self.path_params = path_params
+        # Lower-case names (ASGI's); of a repeated header the first, as Starlette's ``headers.get`` answers.
+        self.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
+        query = scope.get("query_string", b"")
+        self.query: list[tuple[str, str]] = parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
+        self.raw_body = b""
+
+    @property
+    def key(self) -> str:
+        """The request as a planted mutant tells one from another: method, path, query, a digest of the body."""
+        url = Request(self.scope).url
+        body = hashlib.sha1(self.raw_body).hexdigest()[:16]  # noqa: S324 (a key, not a secret)
+        return f"{self.method} {url.path}?{url.query} {body}"
+
+
+async def _read_body(receive: Any, declared: str, limit: int, api: str) -> bytes:
     """The body, refused with 413 as soon as it (or its declared length) passes ``limit``: never read whole."""
-    declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(api, limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise _too_large(api, limit)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
-    async def endpoint(request: Request) -> Response:
-        operation = by_method.get(request.method)
+    """The ASGI endpoint of one path: its answer (status, raw headers, body), None when the client went away."""
+    allowed = ", ".join(sorted(by_method))
+
+    async def endpoint(scope: Any, receive: Any, path_params: dict[str, Any]):
+        exchange = _Exchange(scope, path_params)
+        operation = by_method.get(exchange.method)
         if operation is None:
-            allowed = ", ".join(sorted(by_method))
-            return JSONResponse({"detail": "Method Not Allowed"}, status_code=405, headers={"Allow": allowed})
+            return _rendered(Reply(405, {"detail": "Method Not Allowed"}, {"Allow": allowed}))
         server.served += 1
         planted = server.planted
-        reply = await _answer(server, operation, request, planted)
+        try:
+            reply = await _answer(server, operation, exchange, receive, planted)
+        except _Disconnected:
+            return None
         if planted is not None:
-            body = hashlib.sha1(getattr(request.state, "raw_body", b"")).hexdigest()[:16]  # noqa: S324 (a key, not a secret)
-            reply = planted.answer(operation, f"{request.method} {request.url.path}?{request.url.query} {body}", reply)
+            reply = planted.answer(operation, exchange.key, reply)
         for observe in server.observers:
-            observe(operation, list(request.query_params.multi_items()), getattr(request.state, "raw_body", b""), reply)
-        return _render(reply)
+            observe(operation, exchange.query, exchange.raw_body, reply)
+        return _rendered(reply)
 
     return endpoint
 
 
-async def _answer(server: ReferenceServer, operation: Operation, request: Request, planted: Planted | None) -> Reply:
+async def _answer(server: ReferenceServer, operation: Operation, exchange: _Exchange, receive: Any,
+                  planted: Planted | None) -> Reply:
     """The handler's reply to one request (a refusal of its key or its input included)."""
     mine = planted is not None and planted.mine(operation)
     validated = planted.operation(operation) if mine else operation
+    headers = exchange.headers
     try:
-        if not _authorized(server, operation, request):
+        if not _authorized(server, operation, headers.get("authorization", "")):
             raise unauthorized(operation.api)
-        raw = request.state.raw_body = await _read_body(request, server.settings.max_body_bytes, operation.api)
-        query = list(request.query_params.multi_items())
+        raw = exchange.raw_body = await _read_body(receive, headers.get("content-length", ""),
+                                                   server.settings.max_body_bytes, operation.api)
+        query = exchange.query
         if mine:
             planted.bound_matters(query, raw)
-        parsed = parse_request(validated, dict(request.path_params), query, raw)
+        parsed = parse_request(validated, dict(exchange.path_params), query, raw)
     except ApiError as exc:
         return Reply(exc.status, exc.body)
     with server.transaction():  # a refusal is an answer too: what the handler changed before it stays
         server.store.settle()
         call = Call(validated, parsed.path, parsed.query, parsed.body, server.store, server.settings,
-                    server.faults, _base_url(request),
-                    {name: value for name, value in request.headers.items() if name != "authorization"})
+                    server.faults, _base_url(exchange.scope, headers.get("host")),
+                    {name: value for name, value in headers.items() if name != "authorization"})
         handler = HANDLERS[operation.operation_id]
         try:
             if mine:
@@ -181,17 +226,16 @@ async def _answer(server: ReferenceServer, operation: Operation, request: Reques
 _BASE_URLS: dict[tuple[Any, ...], str] = {}
 
 
-def _base_url(request: Request) -> str:
-    """``request.base_url`` without its last ``/``, made once per scheme, server, root path and Host header (a URL
-    parsed and put together again on every request, else), for at most 64 of them."""
-    scope = request.scope
-    key = (scope.get("scheme"), scope.get("server"), scope.get("app_root_path", scope.get("root_path", "")),
-           request.headers.get("host"))
+def _base_url(scope: Any, host: str | None) -> str:
+    """The request's base URL (Starlette's ``request.base_url``) without its last ``/``, made once per scheme,
+    server, root path and Host header (a URL parsed and put together again on every request, else), for at most
+    64 of them."""
+    key = (scope.get("scheme"), scope.get("server"), scope.get("app_root_path", scope.get("root_path", "")), host)
     known = _BASE_URLS.get(key)
     if known is None:
         if len(_BASE_URLS) >= 64:
             _BASE_URLS.clear()
-        known = _BASE_URLS[key] = str(request.base_url).rstrip("/")
+        known = _BASE_URLS[key] = str(Request(scope).base_url).rstrip("/")
     return known
 
 
@@ -256,16 +300,53 @@ class _IndexedRouter(Router):
                 return route, child_scope
         return None
 
-    async def app(self, scope: Any, receive: Any, send: Any) -> None:
-        found = self.lookup(scope) if scope["type"] == "http" else None
+
+class _Answering:
+    """A path's endpoint as an ASGI app (what Starlette's own loop would call, :class:`ReferenceApp` calls it
+    straight): its answer from :func:`_endpoint`, sent."""
+
+    def __init__(self, answer: Callable[..., Any]) -> None:
+        self.answer = answer
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await _send(await self.answer(scope, receive, scope.get("path_params", {})), send)
+
+
+async def _send(answer: tuple[int, list[tuple[bytes, bytes]], bytes] | None, send: Any) -> None:
+    if answer is not None:
+        status, headers, body = answer
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class ReferenceApp(Starlette):
+    """Starlette, with the requests its router's index routes answered straight on ASGI.
+
+    Starlette hands a request through two middlewares (errors, exceptions), a route, a ``Request`` and a
+    ``Response``: a trivial endpoint's whole time, and a fifth of a get by id's. A request the index routes
+    (:class:`_IndexedRouter`) goes here straight to its endpoint, which reads the scope and sends its answer
+    itself; an unhandled error is logged and answered 500 by the same handler as Starlette's, and not raised
+    again (Starlette's middleware does, and uvicorn then drops the connection under the answer, which its client
+    may never read). The rest (a 404, a redirect, a method no route takes, lifespan) goes through Starlette, unchanged.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        found = self.router.lookup(scope) if scope["type"] == "http" else None
         if found is None:
-            await super().app(scope, receive, send)
+            await super().__call__(scope, receive, send)
             return
         route, child_scope = found
-        scope.setdefault("router", self)
+        scope["app"] = self
+        scope.setdefault("router", self.router)
         scope["route"] = route
         scope.update(child_scope)
-        await route.handle(scope, receive, send)
+        try:
+            answer = await route.endpoint.answer(scope, receive, child_scope.get("path_params", {}))
+        except Exception as exc:
+            response = await _server_error(Request(scope), exc)
+            await response(scope, receive, send)
+            return
+        await _send(answer, send)
 
 
 def create_app(settings: ServerSettings | None = None) -> Starlette:
@@ -281,10 +362,10 @@ def create_app(settings: ServerSettings | None = None) -> Starlette:
              for path, methods in grouped.items() if "GET" in methods}
     server = ReferenceServer(settings or ServerSettings(), reads)
     # Every method reaches the endpoint, which answers 405 with Allow itself (methods=None would mean GET only).
-    routes = [_Route(path, _endpoint(server, grouped[path]), methods=ROUTE_METHODS)
+    routes = [_Route(path, _Answering(_endpoint(server, grouped[path])), methods=ROUTE_METHODS)
               for path in sorted(grouped, key=route_sort_key)]
     handlers: dict[Any, Any] = {HTTPException: _http_error, Exception: _server_error}
-    app = Starlette(exception_handlers=handlers)
+    app = ReferenceApp(exception_handlers=handlers)
     app.router = _IndexedRouter(routes)  # read when the app builds its middleware, at its first request
     app.state.server = server
     return app

@@ -145,6 +145,51 @@ def test_wrong_method_gets_405_with_allow(mem0):
     assert response.headers["allow"] == "GET"
 
 
+def test_an_unhandled_error_answers_500_and_is_counted(mem0, server, monkeypatch):
+    """A handler's bug answers 500 with a JSON body (the connection is not dropped) and counts in
+    ``server.errors``, which a run reports; the next request is answered as usual."""
+
+    def broken(call):
+        raise RuntimeError("a bug in a handler")
+
+    before = server.errors
+    monkeypatch.setitem(HANDLERS, "ping_read", broken)
+    response = mem0.get("/v1/ping/")
+    assert response.status_code == 500
+    assert response.json() == {"error": "Internal server error (a bug in the reference server)"}
+    assert server.errors == before + 1
+    monkeypatch.undo()
+    assert mem0.get("/v1/ping/").status_code == 200
+    assert server.errors == before + 1
+
+
+def test_a_client_gone_before_its_body_is_answered_nothing_and_changes_nothing(server, served):
+    """A request whose client disconnects before its body is read whole gets no answer (nobody is there), counts as
+    no error and stores nothing: what the endpoint reads straight from ASGI, driven here without HTTP."""
+    import asyncio
+
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Token {server.settings.mem0_key}".encode()),
+               (b"content-type", b"application/json")]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/memories/", "raw_path": b"/v1/memories/", "query_string": b"", "root_path": "",
+             "headers": headers, "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1)}
+    messages = [{"type": "http.request", "body": json.dumps(ADD).encode()[:20], "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    before = server.errors
+    asyncio.run(served.app(scope, receive, send))
+    assert sent == []
+    assert server.errors == before
+    assert len(server.store.memories) == 0
+
+
 def test_non_ascii_text_round_trips(mem0):
     """Text in any script, emoji and combining marks is stored and returned unchanged."""
     text = "Ich mag Käse — 我喜欢茶 🍵 e\u0301"
