@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conformance.server.store import ENTITY_KEYS, Memory, extract, iso, json_copy
+from conformance.server.store import ENTITY_KEYS, JSON_LEAVES, Memory, extract, iso, json_copy
 
 KLAVIS_TO_MEM0 = {
     "message_list": "messages",
@@ -128,16 +128,22 @@ def plan(item: dict[str, Any], sandbox_id: str) -> list[PlannedMemory]:
 def dump_item(memory: Memory) -> dict[str, Any]:
     """A stored memory as a Klavis Mem0Memory ("the same format used for initialization")."""
     options = memory.options or {}
+    metadata = memory.metadata
     item: dict[str, Any] = {
         "id": memory.id,
         "content_text": memory.memory,
         "message_list": json_copy(memory.input),
-        **memory.entities(),
-        "metadata": json_copy(memory.metadata),
+        "user_id": memory.user_id,
+        "agent_id": memory.agent_id,
+        "app_id": memory.app_id,
+        "run_id": memory.run_id,
+        "metadata": None if metadata is None else json_copy(metadata),
     }
-    for key in OPTION_KEYS:
+    for key in OPTION_KEYS:  # every dump asks for each memory: leaves are taken without a copy's call
         value = options.get(key)
-        item[key] = json_copy(DEFAULTS.get(key) if value is None else value)
+        if value is None:
+            value = DEFAULTS.get(key)
+        item[key] = value if type(value) in JSON_LEAVES else json_copy(value)
     item["read_only"] = bool(memory.immutable)
     item["timestamp"] = options.get("timestamp")
     item["created_at"] = iso(memory.created_at)

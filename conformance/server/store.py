@@ -50,14 +50,19 @@ def text_hash(text: str) -> str:
     return hashlib.md5(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+JSON_LEAVES = frozenset({str, int, float, bool, type(None)})  # JSON values that cannot change: shared, not copied
+
+
 def json_copy(value: Any) -> Any:
     """A copy of JSON data (objects and arrays copied, the rest shared: it cannot change), several times as fast
-    as ``copy.deepcopy``, which keeps a memo for cycles and shared parts that JSON data does not have."""
-    if type(value) is dict:
-        return {key: json_copy(item) for key, item in value.items()}
-    if type(value) is list:
-        return [json_copy(item) for item in value]
-    return value if type(value) in (str, int, float, bool) or value is None else copy.deepcopy(value)
+    as ``copy.deepcopy``, which keeps a memo for cycles and shared parts that JSON data does not have. A leaf is
+    taken as it is without a call (most of what a memory holds is strings)."""
+    kind = type(value)
+    if kind is dict:
+        return {key: item if type(item) in JSON_LEAVES else json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in JSON_LEAVES else json_copy(item) for item in value]
+    return value if kind in JSON_LEAVES else copy.deepcopy(value)
 
 
 def new_id() -> str:
@@ -104,13 +109,18 @@ class Memory:
         return date.fromisoformat(self.expiration_date) < (today or now().date())
 
     def to_api(self) -> dict[str, Any]:
-        """The memory as the Mem0 API shows it (components/schemas/Memory)."""
+        """The memory as the Mem0 API shows it (components/schemas/Memory). Spelt out, the entity ids too: every
+        memory of a list or a dump asks, and this is half the time of the same built with :meth:`entities`."""
+        metadata = self.metadata
         return {
             "id": self.id,
             "memory": self.memory,
-            **self.entities(),
-            "hash": self.hash,
-            "metadata": None if self.metadata is None else json_copy(self.metadata),
+            "user_id": self.user_id,
+            "agent_id": self.agent_id,
+            "app_id": self.app_id,
+            "run_id": self.run_id,
+            "hash": text_hash(self.memory),
+            "metadata": None if metadata is None else json_copy(metadata),
             "categories": list(self.categories),
             "immutable": self.immutable,
             "expiration_date": self.expiration_date,
