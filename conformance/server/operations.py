@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from conformance.server.errors import ApiError, invalid_input
 from conformance.specs import APIS, HTTP_METHODS, effective, resolve, validator
 
@@ -197,16 +199,18 @@ def _parse_body(operation: Operation, raw_body: bytes, problems: list[tuple[list
         if operation.body_required:
             problems.append((["body"], "Field required", "missing"))
         return None
-    try:
-        body = json.loads(raw_body, parse_constant=_not_json)
-    except (ValueError, RecursionError) as exc:  # a JSONDecodeError, a UnicodeDecodeError or _not_json's
-        problems.append((["body"], f"JSON decode error: {exc}", "json_invalid"))
-        return None
-    try:
-        check_text(body, ["body"])
-    except InvalidText as exc:
-        problems.append((exc.loc, str(exc), "string_unicode"))
-        return None
+    body = _fast_json(raw_body)
+    if body is _UNREAD:
+        try:
+            body = json.loads(raw_body, parse_constant=_not_json)
+        except (ValueError, RecursionError) as exc:  # a JSONDecodeError, a UnicodeDecodeError or _not_json's
+            problems.append((["body"], f"JSON decode error: {exc}", "json_invalid"))
+            return None
+        try:
+            check_text(body, ["body"])
+        except InvalidText as exc:
+            problems.append((exc.loc, str(exc), "string_unicode"))
+            return None
     handler_checked = HANDLER_CHECKED.get(operation.operation_id, frozenset())
     for error in operation.validator(operation.body_schema).iter_errors(body):
         if error.validator in handler_checked:
@@ -214,6 +218,30 @@ def _parse_body(operation: Operation, raw_body: bytes, problems: list[tuple[list
         problems.append((["body", *error.absolute_path], error.message, _kind(error)))
         break
     return body
+
+
+_UNREAD = object()
+_LONG_NUMBER = re.compile(rb"\d{19}")
+_MOST_BRACKETS = 512  # nesting no deeper: well within what the standard path reads (Python's recursion limit)
+
+
+def _fast_json(raw_body: bytes) -> Any:
+    """The body read by orjson (a tenth of the standard library's time with :func:`check_text`), or ``_UNREAD``
+    when orjson might not tell the same story, for the standard path to read it and word its refusal.
+
+    What orjson reads, the standard path reads the same and lets through: orjson refuses lone surrogates (escaped
+    or encoded), ``NaN`` and ``Infinity``, a byte order mark and another encoding than UTF-8, which the standard
+    path then refuses or reads itself. Two differences are ruled out before: orjson reads an integer beyond 64 bits
+    as a float (a body with a run of 19 digits goes the standard way), and it reads 1,024 levels of nesting where
+    Python's recursion limit stops the standard path a little before 1,000 (a body with more than 512 brackets
+    goes the standard way, whose refusal of deep nesting stays as it was).
+    """
+    if _LONG_NUMBER.search(raw_body) or raw_body.count(b"[") + raw_body.count(b"{") > _MOST_BRACKETS:
+        return _UNREAD
+    try:
+        return orjson.loads(raw_body)
+    except orjson.JSONDecodeError:
+        return _UNREAD
 
 
 def _not_json(name: str) -> Any:
