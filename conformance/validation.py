@@ -24,6 +24,7 @@ on schemathesis's positive and negative cases of every operation.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -105,8 +106,13 @@ def _prepared(document: dict[str, Any]) -> tuple[Any, frozenset[str]]:
     return held[1], held[2]
 
 
+@functools.cache
 def _checker(format_checker: Any, name: str) -> Any:
-    return lambda value: format_checker.conforms(value, name)
+    """The reference's check of one format, as the native side calls it: one per checker and format, which
+    remembers its answers for the last 4,096 strings (a check is a pure function of the string; the reference's
+    ``uuid`` costs as much as the rest of a get by id's validation, and the same ids come back request after
+    request)."""
+    return functools.lru_cache(maxsize=4096)(lambda value: format_checker.conforms(value, name))
 
 
 def _formats(node: Any) -> set[str]:

@@ -293,8 +293,13 @@ class _IndexedRouter(Router):
         """The route that fully matches an HTTP request, with its child scope; None: left to Starlette's loop."""
         path = get_route_path(scope) if scope.get("root_path") else scope["path"]
         literal = self.literal.get(path)
-        candidates = [literal] if literal is not None else self.by_depth.get(path.count("/"), [])
-        for route in candidates:
+        if literal is not None:  # what its matches would answer, without a regular expression for a literal path
+            if literal.methods and scope["method"] not in literal.methods:
+                return None
+            return literal, {"endpoint": literal.endpoint, "path_params": dict(scope.get("path_params", {}))}
+        for route in self.by_depth.get(path.count("/"), []):
+            if not path.startswith(route.literal):  # what route.matches answers first, without its call
+                continue
             match, child_scope = route.matches(scope)
             if match is Match.FULL:
                 return route, child_scope

@@ -132,7 +132,7 @@ def dump_item(memory: Memory) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": memory.id,
         "content_text": memory.memory,
-        "message_list": json_copy(memory.input),
+        "message_list": list(memory.input),  # its messages shared, as a history's: a memory's input never changes
         "user_id": memory.user_id,
         "agent_id": memory.agent_id,
         "app_id": memory.app_id,

@@ -25,9 +25,9 @@ import functools
 import hashlib
 import itertools
 import math
+import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -65,8 +65,14 @@ def json_copy(value: Any) -> Any:
     return value if kind in JSON_LEAVES else copy.deepcopy(value)
 
 
+_VARIANT = "89ab" * 4  # the RFC 4122 variant's nibble (10xx) for each random nibble
+
+
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID as text: what ``str(uuid.uuid4())`` gives, from the same 16 random bytes of the
+    system, in two fifths of its time (an add asks for two, its memory's and its history entry's)."""
+    digits = os.urandom(16).hex()
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT[int(digits[16], 16)]}{digits[17:20]}-{digits[20:]}"
 
 
 @dataclass(slots=True)  # slots: a memory costs its fields, not a dict of them (bench/: per stored memory)
@@ -190,10 +196,18 @@ class MemoryTable(dict):
         self.update(*args, **kwargs)
 
     def _add(self, key: str, memory: Memory) -> None:
+        """Index ``key`` under each of its fields' values. A bucket keeps its ids in creation order (what a read
+        answers in), so a read takes them as they are: a new memory comes last, and one that comes back to a
+        bucket (its field changed back, or it was replaced) is put in its place."""
+        position = self.position
         for name in INDEXED:
             value = getattr(memory, name)
             if isinstance(value, str):
-                self.index.setdefault((name, value), {})[key] = None
+                bucket = self.index.setdefault((name, value), {})
+                if bucket and position[next(reversed(bucket))] > position[key]:
+                    bucket = self.index[(name, value)] = dict.fromkeys(sorted([*bucket, key], key=position.__getitem__))
+                else:
+                    bucket[key] = None
 
     def _remove(self, key: str, values: dict[str, Any]) -> None:
         for name, value in values.items():
@@ -261,7 +275,7 @@ class MemoryTable(dict):
         else:
             sets = [self.index.get((name, value), {}) for name, value in looked.items()]
             smallest = min(sets, key=len)
-            candidates = [dict.__getitem__(self, key) for key in sorted(smallest, key=self.position.__getitem__)]
+            candidates = [dict.__getitem__(self, key) for key in smallest]  # in creation order (_add)
         rest = [(name, value) for name, value in required.items() if name not in looked]
         if not rest and len(looked) <= 1:
             return list(candidates)

@@ -218,3 +218,20 @@ def test_a_memory_names_its_entity_ids_as_the_apis_do():
 
     memory = Memory(id="m", memory="text", input=[], **{key: f"{key}-value" for key in ENTITY_KEYS})
     assert list(memory.entities().items()) == [(key, f"{key}-value") for key in ENTITY_KEYS]
+
+
+def test_new_ids_are_random_version_4_uuids_in_canonical_text():
+    """``new_id`` spells a version 4, RFC 4122 UUID as ``str(uuid.UUID(...))`` would; over a few thousand ids the
+    variant's nibble takes its four values and every random nibble its sixteen (none is stuck)."""
+    import uuid
+
+    from conformance.server.store import new_id
+
+    ids = [new_id() for _ in range(4000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, text)
+    assert {text[19] for text in ids} == set("89ab")
+    stuck = [place for place in range(36) if place not in (8, 13, 14, 18, 19, 23) and len({t[place] for t in ids}) < 16]
+    assert stuck == []
