@@ -127,14 +127,17 @@ class _Exchange:
     """One request as the endpoint reads it straight from ASGI: what Starlette's ``Request`` would give, made of
     the scope without its objects (a request's headers, query and body are read once each)."""
 
-    __slots__ = ("scope", "method", "path_params", "headers", "query", "raw_body")
+    __slots__ = ("scope", "method", "path_params", "authorization", "headers", "query", "raw_body")
 
     def __init__(self, scope: Any, path_params: dict[str, Any]) -> None:
         self.scope = scope
         self.method: str = scope["method"]
         self.path_params = path_params
-        # Lower-case names (ASGI's); of a repeated header the first, as Starlette's ``headers.get`` answers.
-        self.headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
+        # Lower-case names (ASGI's); of a repeated header the first, as Starlette's ``headers.get`` answers. The
+        # Authorization header is kept apart: a handler sees the others (``Call.headers``), never the key.
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
+        self.authorization: str = headers.pop("authorization", "")
+        self.headers = headers
         query = scope.get("query_string", b"")
         self.query: list[tuple[str, str]] = parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
         self.raw_body = b""
@@ -196,21 +199,20 @@ async def _answer(server: ReferenceServer, operation: Operation, exchange: _Exch
     validated = planted.operation(operation) if mine else operation
     headers = exchange.headers
     try:
-        if not _authorized(server, operation, headers.get("authorization", "")):
+        if not _authorized(server, operation, exchange.authorization):
             raise unauthorized(operation.api)
         raw = exchange.raw_body = await _read_body(receive, headers.get("content-length", ""),
                                                    server.settings.max_body_bytes, operation.api)
         query = exchange.query
         if mine:
             planted.bound_matters(query, raw)
-        parsed = parse_request(validated, dict(exchange.path_params), query, raw)
+        parsed = parse_request(validated, exchange.path_params, query, raw)  # the route's own dict: only read
     except ApiError as exc:
         return Reply(exc.status, exc.body)
     with server.transaction():  # a refusal is an answer too: what the handler changed before it stays
         server.store.settle()
         call = Call(validated, parsed.path, parsed.query, parsed.body, server.store, server.settings,
-                    server.faults, _base_url(exchange.scope, headers.get("host")),
-                    {name: value for name, value in headers.items() if name != "authorization"})
+                    server.faults, _base_url(exchange.scope, headers.get("host")), headers)
         handler = HANDLERS[operation.operation_id]
         try:
             if mine:
