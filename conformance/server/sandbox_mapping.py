@@ -69,6 +69,11 @@ OPTION_KEYS = (
     "include_preferences", "exclude_preferences", "category_definitions", "processing_instructions",
     "response_format", "auto_infer", "background_processing",
 )
+# The options' defaults in a dump item's order, shared by every item: leaves only (a list or an object here would
+# be one object in every answer).
+_OPTION_DEFAULTS = {key: DEFAULTS.get(key) for key in OPTION_KEYS}
+if any(type(value) not in JSON_LEAVES for value in _OPTION_DEFAULTS.values()):
+    raise TypeError("a Klavis option's default must be a JSON leaf (a string, number, boolean or null)")
 INITIALIZE_OPERATION = "initialize_sandbox_sandbox_mem0__sandbox_id__initialize_post"
 
 
@@ -139,11 +144,10 @@ def dump_item(memory: Memory) -> dict[str, Any]:
         "run_id": memory.run_id,
         "metadata": None if metadata is None else json_copy(metadata),
     }
-    for key in OPTION_KEYS:  # every dump asks for each memory: leaves are taken without a copy's call
-        value = options.get(key)
-        if value is None:
-            value = DEFAULTS.get(key)
-        item[key] = value if type(value) in JSON_LEAVES else json_copy(value)
+    item.update(_OPTION_DEFAULTS)  # every dump asks for each memory: the defaults at once, then what it was given
+    for key, value in options.items():
+        if value is not None and key in _OPTION_DEFAULTS:
+            item[key] = value if type(value) in JSON_LEAVES else json_copy(value)
     item["read_only"] = bool(memory.immutable)
     item["timestamp"] = options.get("timestamp")
     item["created_at"] = iso(memory.created_at)

@@ -266,3 +266,16 @@ def test_a_path_without_its_trailing_slash_is_redirected(mem0):
     response = mem0.get("/v1/ping", follow_redirects=False)
     assert response.status_code == 307
     assert response.headers["location"].endswith("/v1/ping/")
+
+
+def test_answers_render_keys_that_are_not_strings_and_integers_beyond_64_bits():
+    """An answer is JSON whatever its body holds: keys that are not strings as strings (orjson's option for them,
+    tried only when orjson refuses the body as it is), an integer beyond 64 bits by the standard library."""
+    from conformance.server.app import _rendered
+    from conformance.server.registry import Reply
+
+    for body, text in (({"a": [1, "b", None]}, b'{"a":[1,"b",null]}'), ({1: "one", "two": 2}, b'{"1":"one","two":2}'),
+                       ({"big": 2**70}, b'{"big":1180591620717411303424}'), ([], b"[]")):
+        status, headers, content = _rendered(Reply(200, body))
+        assert (status, content) == (200, text)
+        assert dict(headers) == {b"content-length": str(len(text)).encode(), b"content-type": b"application/json"}
