@@ -104,7 +104,7 @@ def _rendered(reply: Reply) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     64 bits) the standard way."""
     raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
     if reply.status == 204 or reply.body is None and reply.status != 200:
-        if reply.status != 204 and reply.status >= 200 and reply.status != 304:
+        if reply.status >= 200 and reply.status not in (204, 304):  # where Starlette gives an empty body its length
             raw.append((b"content-length", b"0"))
         return reply.status, raw, b""
     try:
@@ -170,7 +170,7 @@ async def _read_body(receive: Any, declared: str, limit: int, api: str) -> bytes
             raise _too_large(api, limit)
         chunks.append(chunk)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            return b"".join(chunks)
 
 
 def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
@@ -305,9 +305,9 @@ class _IndexedRouter(Router):
                 return None
             return literal, {"endpoint": literal.endpoint, "path_params": dict(scope.get("path_params", {}))}
         for route in self.by_depth.get(path.count("/"), []):
-            if not path.startswith(route.literal):  # what route.matches answers first, without its call
+            if not path.startswith(route.literal):  # what _Route.matches answers first, without its call
                 continue
-            match, child_scope = route.matches(scope)
+            match, child_scope = Route.matches(route, scope)  # the rest of it: Starlette's own
             if match is Match.FULL:
                 return route, child_scope
         return None

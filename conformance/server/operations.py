@@ -32,8 +32,8 @@ class Parameter:
     location: str  # path | query | header
     required: bool
     schema: dict[str, Any]
-    kind: str | None = None  # the JSON type a value is coerced to (array: each item to ``items``'s)
-    items: dict[str, Any] = field(default_factory=dict)  # an array's item schema
+    kind: str | None = None  # the JSON type a value is coerced to
+    item_kind: str | None = None  # an array's: the JSON type each of its values is coerced to
 
 
 @dataclass
@@ -84,11 +84,11 @@ def build_operation(api: str, document: dict[str, Any], path: str, method: str) 
 
 
 def _parameter(document: dict[str, Any], raw: dict[str, Any]) -> Parameter:
-    """One parameter, with the type its values are coerced to worked out once (every request asks)."""
+    """One parameter, with the types its values are coerced to worked out once (every request asks)."""
     schema = raw.get("schema", {})
     kind = _scalar_type(document, schema)
-    items = resolve(document, schema).get("items", {}) if kind == "array" else {}
-    return Parameter(raw["name"], raw["in"], raw.get("required", False), schema, kind, items)
+    item_kind = _scalar_type(document, resolve(document, schema).get("items", {})) if kind == "array" else None
+    return Parameter(raw["name"], raw["in"], raw.get("required", False), schema, kind, item_kind)
 
 
 def _scalar_type(document: dict[str, Any], schema: dict[str, Any]) -> str | None:
@@ -102,10 +102,6 @@ def _scalar_type(document: dict[str, Any], schema: dict[str, Any]) -> str | None
             if kind and kind != "null":
                 return kind
     return kind
-
-
-def _coerce(document: dict[str, Any], schema: dict[str, Any], raw: str) -> Any:
-    return _as_kind(_scalar_type(document, schema), raw)
 
 
 def _as_kind(kind: str | None, raw: str) -> Any:
@@ -169,7 +165,6 @@ def parse_request(
     """Coerce and validate a request against its operation; raises :class:`ApiError`."""
     problems: list[tuple[list[Any], str, str]] = []
     parsed = ParsedRequest({}, {}, None)
-    document = operation.document
     for parameter in operation.parameters:
         if parameter.location == "path":
             values = [path_params[parameter.name]] if parameter.name in path_params else []
@@ -186,7 +181,7 @@ def parse_request(
             continue
         try:
             if parameter.kind == "array":
-                value: Any = [_coerce(document, parameter.items, v) for v in values]
+                value: Any = [_as_kind(parameter.item_kind, v) for v in values]
             else:
                 value = _as_kind(parameter.kind, values[-1])
             check_text(value, loc)

@@ -100,23 +100,15 @@ class Memory:
         for name, value in (fields or {}).items():
             object.__setattr__(self, name, value)
 
-    @property
-    def hash(self) -> str:
-        return text_hash(self.memory)
-
-    def entities(self) -> dict[str, str | None]:
-        """The entity ids by name, in the order of ``ENTITY_KEYS`` (spelt out: a fifth of the time of a dict built
-        from those names, and every memory of a list or dump asks; a test holds the two to the same keys)."""
-        return {"user_id": self.user_id, "agent_id": self.agent_id, "app_id": self.app_id, "run_id": self.run_id}
-
     def is_expired(self, today: date | None = None) -> bool:
         if not self.expiration_date:
             return False
         return date.fromisoformat(self.expiration_date) < (today or now().date())
 
     def to_api(self) -> dict[str, Any]:
-        """The memory as the Mem0 API shows it (components/schemas/Memory). Spelt out, the entity ids too: every
-        memory of a list or a dump asks, and this is half the time of the same built with :meth:`entities`."""
+        """The memory as the Mem0 API shows it (components/schemas/Memory). Spelt out, the entity ids too (in the
+        order of ``ENTITY_KEYS``, which a test holds them to): every memory of a list asks, and this is half the time
+        of the same built from those names."""
         metadata = self.metadata
         return {
             "id": self.id,

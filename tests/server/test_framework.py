@@ -261,6 +261,35 @@ def test_routes_are_looked_up_as_starlettes_loop_would_choose_them():
     assert chosen > len(OPERATIONS) * 5  # most paths above are routed: the comparison is not vacuous
 
 
+def test_starlettes_own_loop_answers_a_routed_request_as_the_app_does(served, server):
+    """The routes stay ASGI apps of their own: the router called by itself (Starlette's loop over its routes, which
+    the app bypasses for what its index finds) answers a get by id with the same status, headers and body."""
+    import asyncio
+
+    memory = server.store.add_memory("I like tea", [], user_id="alice")
+    path = f"/v1/memories/{memory.id}/"
+    headers = [(b"host", b"127.0.0.1"), (b"authorization", f"Token {server.settings.mem0_key}".encode())]
+
+    def answer(app) -> list[dict]:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+                 "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+                 "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "app": served.app}
+        sent: list[dict] = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(app(scope, receive, send))
+        return sent
+
+    through_the_loop, through_the_app = answer(served.app.router), answer(served.app)
+    assert through_the_loop == through_the_app
+    assert through_the_app[0]["status"] == 200 and json.loads(through_the_app[1]["body"])["id"] == memory.id
+
+
 def test_a_path_without_its_trailing_slash_is_redirected(mem0):
     """Starlette's loop still answers what the index does not route: here, a redirect to the path with its slash."""
     response = mem0.get("/v1/ping", follow_redirects=False)

@@ -213,11 +213,15 @@ def test_a_json_copy_is_equal_and_shares_nothing_that_can_change(value):
 
 
 def test_a_memory_names_its_entity_ids_as_the_apis_do():
-    """``Memory.entities`` spells its keys out: they are ``ENTITY_KEYS``, in that order, each read off its own field."""
+    """A memory's answer and its dump item spell the entity ids out: they are ``ENTITY_KEYS``, in that order, each
+    read off its own field."""
     from conformance.apis import ENTITY_KEYS
+    from conformance.server.sandbox_mapping import dump_item
 
     memory = Memory(id="m", memory="text", input=[], **{key: f"{key}-value" for key in ENTITY_KEYS})
-    assert list(memory.entities().items()) == [(key, f"{key}-value") for key in ENTITY_KEYS]
+    for shown in (memory.to_api(), dump_item(memory)):
+        named = [(key, value) for key, value in shown.items() if key in ENTITY_KEYS]
+        assert named == [(key, f"{key}-value") for key in ENTITY_KEYS]
 
 
 def test_new_ids_are_random_version_4_uuids_in_canonical_text():
