@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from conformance.server.store import ENTITY_KEYS, JSON_LEAVES, Memory, extract, iso, json_copy
+from conformance.server.store import ENTITY_KEYS, ISO_OF, JSON_LEAVES, Memory, extract, json_copy
 
 KLAVIS_TO_MEM0 = {
     "message_list": "messages",
@@ -150,8 +150,8 @@ def dump_item(memory: Memory) -> dict[str, Any]:
             item[key] = value if type(value) in JSON_LEAVES else json_copy(value)
     item["read_only"] = bool(memory.immutable)
     item["timestamp"] = options.get("timestamp")
-    item["created_at"] = iso(memory.created_at)
-    item["updated_at"] = iso(memory.updated_at)
+    item["created_at"] = ISO_OF[memory.created_at]
+    item["updated_at"] = ISO_OF[memory.updated_at]
     return item
 
 

@@ -8,6 +8,7 @@ import dataclasses
 import io
 import itertools
 import pickle
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, strategies as st
@@ -170,7 +171,8 @@ class MemoryTableMachine(RuleBasedStateMachine):
             required = {key: value for key, value in (("user_id", user), ("agent_id", agent), ("sandbox_id", sandbox))
                         if value is not None}
             scanned = [m for m in held if all(getattr(m, key) == value for key, value in required.items())]
-            assert self.store.select(**required) == scanned, required
+            # The same objects, not equal copies: the index holds the memories themselves, never one replaced.
+            assert [id(m) for m in self.store.select(**required)] == [id(m) for m in scanned], required
         assert sorted(self.store.memories.values_of("user_id")) == sorted({m.user_id for m in held})
 
 
@@ -239,3 +241,15 @@ def test_new_ids_are_random_version_4_uuids_in_canonical_text():
     assert {text[19] for text in ids} == set("89ab")
     stuck = [place for place in range(36) if place not in (8, 13, 14, 18, 19, 23) and len({t[place] for t in ids}) < 16]
     assert stuck == []
+
+
+def test_a_memo_answers_its_function_s_results_and_holds_at_most_its_size():
+    from conformance.server.store import ISO_OF, Memo, iso
+
+    calls: list[int] = []
+    square = Memo(lambda n: calls.append(n) or n * n, 3)
+    assert [square[n] for n in (2, 3, 2, 4)] == [4, 9, 4, 16]
+    assert calls == [2, 3, 4]  # a result asked again is not made again
+    assert square[5] == 25 and len(square) == 1  # full: forgotten at once, then the new one kept
+    moment = datetime(2026, 12, 5, 13, 21, 15, 123456, tzinfo=UTC)
+    assert ISO_OF[moment] == iso(moment) == "2026-12-05T13:21:15.123456Z"
