@@ -25,6 +25,7 @@ on schemathesis's positive and negative cases of every operation.
 from __future__ import annotations
 
 import functools
+import re
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -106,13 +107,25 @@ def _prepared(document: dict[str, Any]) -> tuple[Any, frozenset[str]]:
     return held[1], held[2]
 
 
+# Text the reference's check of a format certainly accepts, told at a fraction of its cost: a UUID in its canonical
+# form (the reference parses it with ``uuid.UUID`` and looks for the four hyphens; an id new to the server, as each
+# add makes, is asked once). Anything else is left to the reference. tests/test_validation.py holds the shortcut to
+# the reference's answer.
+CANONICAL = {"uuid": re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")}
+
+
 @functools.cache
 def _checker(format_checker: Any, name: str) -> Any:
     """The reference's check of one format, as the native side calls it: one per checker and format, which
     remembers its answers for the last 4,096 strings (a check is a pure function of the string; the reference's
     ``uuid`` costs as much as the rest of a get by id's validation, and the same ids come back request after
     request)."""
-    return functools.lru_cache(maxsize=4096)(lambda value: format_checker.conforms(value, name))
+    canonical = CANONICAL.get(name)
+    if canonical is None:
+        return functools.lru_cache(maxsize=4096)(lambda value: format_checker.conforms(value, name))
+    shortcut = canonical.fullmatch
+    return functools.lru_cache(maxsize=4096)(
+        lambda value: shortcut(value) is not None or format_checker.conforms(value, name))
 
 
 def _formats(node: Any) -> set[str]:

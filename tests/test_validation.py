@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
 
 from conformance.specs import APIS, effective
-from conformance.validation import SchemaValidator, reference_validator
+from conformance.validation import CANONICAL, SchemaValidator, reference_validator
 
 
 def _schemas(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -116,3 +116,18 @@ def test_the_readings_where_the_drafts_differ(schema, value, valid):
     assert reference.is_valid(value) is valid
     assert fast.is_valid(value) is valid
     assert [error.message for error in fast.iter_errors(value)] == [error.message for error in reference.iter_errors(value)]
+
+
+@pytest.mark.parametrize("name", sorted(CANONICAL))
+@given(data=st.data())
+def test_a_format_s_shortcut_accepts_only_what_the_reference_accepts(name, data):
+    """The shortcut the native side's format check takes before the reference's (a canonical UUID) accepts no text
+    the reference's checker refuses, on text of its own shape (its letters in either case) and near it."""
+    from openapi_schema_validator import oas30_format_checker, oas31_format_checker
+
+    canonical = data.draw(st.from_regex(CANONICAL[name], fullmatch=True))
+    near = data.draw(st.one_of(st.just(canonical), st.text(), st.builds(
+        lambda at, char: canonical[:at] + char + canonical[at + 1:], st.integers(0, len(canonical)), st.characters())))
+    if CANONICAL[name].fullmatch(near):
+        assert oas30_format_checker.conforms(near, name) and oas31_format_checker.conforms(near, name), near
+    assert oas30_format_checker.conforms(canonical, name), canonical
