@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette._utils import get_route_path
+from starlette.convertors import StringConvertor
 from starlette.routing import Match, Route, Router
 
 from conformance.server import faults as fault_catalog
@@ -29,7 +30,7 @@ from conformance.server.operations import (
     route_sort_key,
 )
 from conformance.server.mutation import Planted
-from conformance.server.registry import HANDLERS, Call, Reply
+from conformance.server.registry import HANDLERS, Call, Reply, RequestHeaders
 from conformance.server.settings import ServerSettings
 from conformance.server.shared import SharedState
 from conformance.server.store import Store
@@ -45,6 +46,9 @@ AUTH_ANY_TOKEN = fault_catalog.declare(
 
 class MutantError(ValueError):
     """A mutant that cannot be planted: unknown, or asked of a state shared between processes."""
+
+
+_NOTHING = nullcontext()  # reusable: it holds nothing
 
 
 class ReferenceServer:
@@ -81,7 +85,7 @@ class ReferenceServer:
 
     def transaction(self):
         """What a request's work runs in: one SQLite transaction when the state is shared, else nothing."""
-        return self.shared.transaction(self.store) if self.shared is not None else nullcontext()
+        return self.shared.transaction(self.store) if self.shared is not None else _NOTHING
 
     def set_faults(self, names: set[str] | frozenset[str] | list[str]) -> None:
         """Switch faults in-process (tests); the previous set is replaced."""
@@ -102,7 +106,8 @@ def _rendered(reply: Reply) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     floats are spelled): first as it is (keys that are not strings are refused there, and the option that takes them
     doubles the time of a list of 50 memories), then with that option; what orjson still refuses (an integer beyond
     64 bits) the standard way."""
-    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()]
+    raw = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in reply.headers.items()
+           ] if reply.headers else []
     if reply.status == 204 or reply.body is None and reply.status != 200:
         if reply.status >= 200 and reply.status not in (204, 304):  # where Starlette gives an empty body its length
             raw.append((b"content-length", b"0"))
@@ -132,7 +137,8 @@ class _Exchange:
     """One request as the endpoint reads it straight from ASGI: what Starlette's ``Request`` would give, made of
     the scope without its objects (a request's headers, query and body are read once each)."""
 
-    __slots__ = ("scope", "method", "path_params", "authorization", "headers", "query", "raw_body")
+    __slots__ = ("scope", "method", "path_params", "authorization", "declared_length", "host", "headers", "query",
+                 "raw_body")
 
     def __init__(self, scope: Any, path_params: dict[str, Any]) -> None:
         self.scope = scope
@@ -140,9 +146,12 @@ class _Exchange:
         self.path_params = path_params
         # Lower-case names (ASGI's); of a repeated header the first, as Starlette's ``headers.get`` answers. The
         # Authorization header is kept apart: a handler sees the others (``Call.headers``), never the key.
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in reversed(scope["headers"])}
-        self.authorization: str = headers.pop("authorization", "")
-        self.headers = headers
+        raw = dict(reversed(scope["headers"]))
+        self.authorization: str = raw.pop(b"authorization", b"").decode("latin-1")
+        self.declared_length: str = raw.get(b"content-length", b"").decode("latin-1")
+        host = raw.get(b"host")
+        self.host: str | None = None if host is None else host.decode("latin-1")
+        self.headers = RequestHeaders(raw)
         query = scope.get("query_string", b"")
         self.query: list[tuple[str, str]] = parse_qsl(query.decode("latin-1"), keep_blank_values=True) if query else []
         self.raw_body = b""
@@ -185,9 +194,16 @@ def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
         server.served += 1
         planted = server.planted
         try:
-            reply = await _answer(server, operation, exchange, receive, planted)
+            if not _authorized(server, operation, exchange.authorization):
+                raise unauthorized(operation.api)
+            exchange.raw_body = await _read_body(receive, exchange.declared_length, server.settings.max_body_bytes,
+                                                 operation.api)
         except _Disconnected:
             return None
+        except ApiError as exc:
+            reply = Reply(exc.status, exc.body)
+        else:
+            reply = _answer(server, operation, exchange, planted)
         if planted is not None:
             reply = planted.answer(operation, exchange.key, reply)
         for observe in server.observers:
@@ -197,17 +213,12 @@ def _endpoint(server: ReferenceServer, by_method: dict[str, Operation]):
     return endpoint
 
 
-async def _answer(server: ReferenceServer, operation: Operation, exchange: _Exchange, receive: Any,
-                  planted: Planted | None) -> Reply:
-    """The handler's reply to one request (a refusal of its key or its input included)."""
+def _answer(server: ReferenceServer, operation: Operation, exchange: _Exchange, planted: Planted | None) -> Reply:
+    """The handler's reply to one authorized request whose body is read (a refusal of its input included)."""
     mine = planted is not None and planted.mine(operation)
     validated = planted.operation(operation) if mine else operation
-    headers = exchange.headers
     try:
-        if not _authorized(server, operation, exchange.authorization):
-            raise unauthorized(operation.api)
-        raw = exchange.raw_body = await _read_body(receive, headers.get("content-length", ""),
-                                                   server.settings.max_body_bytes, operation.api)
+        raw = exchange.raw_body
         query = exchange.query
         if mine:
             planted.bound_matters(query, raw)
@@ -217,7 +228,7 @@ async def _answer(server: ReferenceServer, operation: Operation, exchange: _Exch
     with server.transaction():  # a refusal is an answer too: what the handler changed before it stays
         server.store.settle()
         call = Call(validated, parsed.path, parsed.query, parsed.body, server.store, server.settings,
-                    server.faults, _base_url(exchange.scope, headers.get("host")), headers)
+                    server.faults, _base_url(exchange.scope, exchange.host), exchange.headers)
         handler = HANDLERS[operation.operation_id]
         try:
             if mine:
@@ -267,6 +278,8 @@ class _Route(Route):
         super().__init__(path, endpoint, **kwargs)
         self.literal = path.split("{", 1)[0]
         self.depth = path.count("/")  # a parameter matches within one segment: only paths of this depth match
+        # Its parameters are taken as they are matched (Starlette's ``str`` convertor, the one our paths use).
+        self.verbatim = all(isinstance(convertor, StringConvertor) for convertor in self.param_convertors.values())
 
     def matches(self, scope: Any) -> tuple[Match, Any]:
         path = get_route_path(scope) if scope.get("root_path") else scope["path"]
@@ -307,9 +320,15 @@ class _IndexedRouter(Router):
         for route in self.by_depth.get(path.count("/"), []):
             if not path.startswith(route.literal):  # what _Route.matches answers first, without its call
                 continue
-            match, child_scope = Route.matches(route, scope)  # the rest of it: Starlette's own
-            if match is Match.FULL:
-                return route, child_scope
+            if not route.verbatim:
+                match, child_scope = Route.matches(route, scope)  # the rest of it: Starlette's own
+                if match is Match.FULL:
+                    return route, child_scope
+                continue
+            found = route.path_regex.match(path)  # the rest of Starlette's matches, its convertors doing nothing
+            if found is not None and (not route.methods or scope["method"] in route.methods):
+                return route, {"endpoint": route.endpoint, "path_params": {**scope.get("path_params", {}),
+                                                                           **found.groupdict()}}
         return None
 
 

@@ -170,21 +170,22 @@ def parse_request(
             values = [path_params[parameter.name]] if parameter.name in path_params else []
             target = parsed.path
         elif parameter.location == "query":
-            values = [v for k, v in query if k == parameter.name]
+            values = [v for k, v in query if k == parameter.name] if query else []
             target = parsed.query
         else:
             continue
-        loc = [parameter.location, parameter.name]
         if not values:
             if parameter.required:
-                problems.append((loc, "Field required", "missing"))
+                problems.append(([parameter.location, parameter.name], "Field required", "missing"))
             continue
+        loc = [parameter.location, parameter.name]
         try:
             if parameter.kind == "array":
                 value: Any = [_as_kind(parameter.item_kind, v) for v in values]
             else:
                 value = _as_kind(parameter.kind, values[-1])
-            check_text(value, loc)
+            if type(value) is not str or _LONE_SURROGATE.search(value):  # a string without one: nothing to look at
+                check_text(value, loc)
         except ValueError as exc:
             problems.append((loc, str(exc), "type_error"))
             continue

@@ -2,13 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.server.operations import HANDLER_CHECKED, Operation
 from conformance.server.settings import ServerSettings
 from conformance.server.store import Store
+
+
+class RequestHeaders(Mapping[str, str]):
+    """A request's headers as a handler reads them, as Starlette's ``headers.get`` answers (a name in any case, of a
+    repeated header the first), each decoded when it is read (most requests read none), the Authorization header
+    left out. ``raw``: ASGI's (lower-case) names and values, the first of each name."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: dict[bytes, bytes] | None = None) -> None:
+        self.raw = raw or {}
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return self.raw[name.lower().encode("latin-1")].decode("latin-1")
+        except UnicodeEncodeError:  # a name no header can have
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return (name.decode("latin-1") for name in self.raw)
+
+    def __len__(self) -> int:
+        return len(self.raw)
 
 
 @dataclass
@@ -23,7 +46,7 @@ class Call:
     settings: ServerSettings
     faults: frozenset[str]
     base_url: str
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case names, the Authorization header left out
+    headers: Mapping[str, str] = field(default_factory=RequestHeaders)
 
     @property
     def api(self) -> str:

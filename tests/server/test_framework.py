@@ -308,3 +308,23 @@ def test_answers_render_keys_that_are_not_strings_and_integers_beyond_64_bits():
         status, headers, content = _rendered(Reply(200, body))
         assert (status, content) == (200, text)
         assert dict(headers) == {b"content-length": str(len(text)).encode(), b"content-type": b"application/json"}
+
+
+def test_a_handler_reads_the_request_s_headers_but_never_its_key(served, server, monkeypatch):
+    """``Call.headers`` as Starlette's ``headers.get`` reads them (a name in any case, of a repeated header the
+    first): every header but Authorization, whose key no handler sees."""
+    seen = {}
+
+    def ping(call):
+        seen.update(call.headers)
+        seen["asked"] = (call.headers.get("x-twice"), call.headers.get("X-Twice"), call.headers.get("authorization"),
+                         call.headers.get("naïve-ünicode"), call.headers.get("\u2603"))
+        return 200, {"status": "ok"}
+
+    operation = next(o for o in OPERATIONS if o.path == "/v1/ping/")
+    monkeypatch.setitem(HANDLERS, operation.operation_id, ping)
+    headers = [("Authorization", f"Token {server.settings.mem0_key}"), ("X-Twice", "first"), ("X-Twice", "second")]
+    response = httpx.get(served.url + "/v1/ping/", headers=headers)
+    assert response.status_code == 200, response.text
+    assert seen["asked"] == ("first", "first", None, None, None)
+    assert seen["x-twice"] == "first" and "authorization" not in seen and seen["host"]
