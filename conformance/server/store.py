@@ -386,7 +386,10 @@ class Store:
         memory), what was stored is taken out again and the error goes to the caller.
         """
         shared = json_copy(source)
-        memories = [Memory(id=new_id(), memory=text, input=shared, **json_copy(fields)) for text, fields in planned]
+        moment = now()  # made and last changed at once, as the platform answers (and one time object, not two)
+        memories = [Memory(id=new_id(), memory=text, input=shared, **{"created_at": moment, "updated_at": moment,
+                                                                        **json_copy(fields)})
+                    for text, fields in planned]
         with self.lock:
             stored: list[Memory] = []
             try:
@@ -441,7 +444,7 @@ class Store:
         with self.lock:
             self.touched.add(memory.id)  # every change of a memory (add, update, delete) is recorded here
             self.changed_at[memory.id] = next(self.changes)
-            moment = now()
+            moment = iso(now())  # one text for both times: each entry is kept (bench/: memory per stored memory)
             self.history.setdefault(memory.id, []).append({
                 "id": new_id(),
                 "memory_id": memory.id,
@@ -451,8 +454,8 @@ class Store:
                 "user_id": memory.user_id,
                 "event": event,
                 "metadata": json_copy(memory.metadata),
-                "created_at": iso(moment),
-                "updated_at": iso(moment),
+                "created_at": moment,
+                "updated_at": moment,
             })
 
     def select(self, predicate: Callable[[Memory], bool] | None = None, **required: Any) -> list[Memory]:

@@ -253,3 +253,12 @@ def test_a_memo_answers_its_function_s_results_and_holds_at_most_its_size():
     assert square[5] == 25 and len(square) == 1  # full: forgotten at once, then the new one kept
     moment = datetime(2026, 12, 5, 13, 21, 15, 123456, tzinfo=UTC)
     assert ISO_OF[moment] == iso(moment) == "2026-12-05T13:21:15.123456Z"
+
+
+def test_a_memory_is_made_and_last_changed_at_one_moment_until_it_changes():
+    store = Store()
+    first, second = store.add_memories([("tea", {"user_id": "ann"}), ("coffee", {"user_id": "ann"})], [])
+    assert first.created_at == first.updated_at == second.created_at  # one add, one moment
+    assert first.created_at is first.updated_at  # one object: a stored memory holds one time, not two equal ones
+    store.update(first, text="green tea")
+    assert first.updated_at >= first.created_at and first.updated_at is not first.created_at
