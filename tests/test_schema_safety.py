@@ -165,10 +165,15 @@ def _case(method="GET", body=None, query=None):
                            query=query or {}, body=body)
 
 
-def _response(status, content=b"", auth="Token secret-key"):
-    request = SimpleNamespace(method="GET", url="http://t/v1/memories/?user_id=x",
-                              headers={"Authorization": auth, "X-Other": "secret-key here"}, body=None)
-    return SimpleNamespace(request=request, status_code=status, content=content, elapsed=0.01)
+def _response(status, content=b"", auth="Token secret-key", message="OK"):
+    """An answer as schemathesis hands it to the hooks (its own Response, the request a prepared ``requests`` one)."""
+    import requests
+    from schemathesis.core.transport import Response
+
+    request = requests.Request("GET", "http://t/v1/memories/?user_id=x",
+                               headers={"Authorization": auth, "X-Other": "secret-key here"}).prepare()
+    return Response(status_code=status, headers={"Content-Type": ["application/json"]}, content=content,
+                    request=request, elapsed=0.01, verify=True, message=message)
 
 
 def test_the_hooks_act_only_while_a_session_is_active_and_record_without_the_key():
@@ -212,3 +217,54 @@ def test_filters_without_an_entity_get_the_run_s_user(filters, scoped):
 def test_bodies_without_filters_are_left_alone():
     assert with_entity({"query": "q"}, "u") == {"query": "q"}
     assert with_entity({"filters": "not an object"}, "u") == {"filters": "not an object"}
+
+
+def test_an_unserved_answer_to_a_generated_case_is_the_target_broken():
+    """A 429/502/503/504 that outlasted the retries stops the run as the target broken, naming the answer."""
+    from conformance.verdicts import TargetBroken
+
+    hooks = CallHooks(Recorder(), (), RateLimiter(None), None)
+    case = SimpleNamespace(**vars(_case()), path="/v1/memories/")
+    with active(hooks), pytest.raises(TargetBroken, match="GET /v1/memories/ answered 503 Service Unavailable"):
+        after_call(None, case, _response(503, b"", message="Service Unavailable"))
+
+
+def test_the_ids_a_run_learns_from_its_answers():
+    """A memory by its ``id`` (when known to be mutable), a resource by the key its path parameter is named after, a
+    member by its email, at any depth and in the order they appear; nothing from a history entry's memory_id."""
+    from conformance.suite.learned import Learned
+
+    learned = Learned()
+    learned.learn({"results": [{"id": "m1", "memory": "tea", "immutable": False},
+                               {"id": "m2", "memory": "coffee"},  # not known to be mutable
+                               {"id": "m3", "memory": "milk", "immutable": True}],
+                   "history": [{"memory_id": "m9", "event": "ADD"}],
+                   "nested": {"webhook_id": "w1", "deeper": [{"sandbox_id": "s1", "event_id": "e1"}]},
+                   "members": [{"email": "a@x.invalid", "role": "OWNER"}, {"email": "b@x.invalid"}],
+                   "org": {"org_id": "o1", "project_id": "", "id": "p1"}})
+    assert learned.ids == {"memory_id": {"m1": None}, "webhook_id": {"w1": None}, "sandbox_id": {"s1": None},
+                           "event_id": {"e1": None}, "email": {"a@x.invalid": None}, "org_id": {"o1": None}}
+    learned.learn([{"id": "m4", "data": {"memory": "tea"}, "event": "ADD"}, {"id": "m5", "memory": "x"}],
+                  sent={"messages": [{"role": "user", "content": "tea"}]})  # a mutable add's answer (v1.0)
+    assert list(learned.ids["memory_id"]) == ["m1", "m4", "m5"]
+    learned.learn([{"id": "m6", "memory": "x"}], sent={"messages": [], "immutable": True})
+    assert "m6" not in learned.ids["memory_id"]
+
+
+def test_a_positive_case_addresses_a_learned_id_about_half_the_time_and_the_same_one_on_a_replay():
+    from conformance.suite.learned import Learned, address_learned
+
+    def addressed(learned, generated):
+        case = SimpleNamespace(**vars(_case()), path="/v1/memories/{memory_id}/")
+        case.path_parameters = {"memory_id": generated, "other": "kept"}
+        address_learned(case, learned, None)
+        return case.path_parameters
+
+    generated = [f"generated-{n}" for n in range(200)]
+    assert all(addressed(Learned(), value) == {"memory_id": value, "other": "kept"} for value in generated)
+    learned = Learned({"memory_id": {"m1": None, "m2": None}})
+    chosen = [addressed(learned, value) for value in generated]
+    pointed = [params["memory_id"] for params in chosen if params["memory_id"] in ("m1", "m2")]
+    assert 60 < len(pointed) < 140 and set(pointed) == {"m1", "m2"}
+    assert all(params["other"] == "kept" for params in chosen)
+    assert [addressed(learned, value) for value in generated] == chosen  # a replay addresses the same resource

@@ -10,7 +10,6 @@ learn the ids the answer shows.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,11 +77,12 @@ class CallHooks:
     def after(self, case: Any, response: Any) -> None:
         self.recorder.record(Exchange.of_requests(response, self.secrets))
         if response.status_code in UNSERVED:
-            raise TargetBroken(f"{case.method} {case.formatted_path} answered {response.status_code} {response.reason}",
+            reason = getattr(response, "message", None) or getattr(response, "reason", "")  # schemathesis's, requests'
+            raise TargetBroken(f"{case.method} {case.formatted_path} answered {response.status_code} {reason}".rstrip(),
                                operation=f"{case.method} {case.path}")
-        try:
-            body = json.loads(response.content) if response.content else None
-        except ValueError:
+        try:  # schemathesis's response keeps what it parses: its checks read the same body without parsing it again
+            body = response.json() if response.content else None
+        except (ValueError, LookupError):  # not JSON, not in its declared encoding, or an encoding Python lacks
             body = None
         if self.scope is not None:
             self.scope.learn(case.method, response.status_code, body)

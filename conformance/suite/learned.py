@@ -17,9 +17,9 @@ from typing import Any
 
 from conformance.suite.live_scope import ENTITY_KEYS, PATH_IDS, Scope, keep_generated, linked_parameters, objects_in
 
-# Which key of an answer's objects names a resource that a path parameter addresses.
-_ANSWER_KEYS = {"memory_id": ("memory_id",), "webhook_id": ("webhook_id",), "sandbox_id": ("sandbox_id",),
-                "event_id": ("event_id",), "org_id": ("org_id",), "project_id": ("project_id",)}
+# The path parameters an answer's objects name under a key of the same name. A memory is named by its ``id``
+# (a history entry's ``memory_id`` may name a deleted one), a member by its ``email``.
+_NAMED_AS_THEMSELVES = ("webhook_id", "sandbox_id", "event_id", "org_id", "project_id")
 
 
 @dataclass
@@ -42,17 +42,19 @@ class Learned:
         a memory object that shows ``immutable: false`` (newer documents leave the field out).
         """
         mutable_add = isinstance(sent, dict) and "messages" in sent and sent.get("immutable") is not True
+        ids = self.ids
         for obj in objects_in(body):
-            found = {name: obj.get(key) for name, keys in _ANSWER_KEYS.items() for key in keys}
-            found.pop("memory_id")
-            if isinstance(obj.get("id"), str) and (mutable_add or obj.get("immutable") is False) \
-                    and isinstance(obj.get("memory", obj.get("data")), (str, dict)):
-                found["memory_id"] = obj["id"]  # a memory object (v1.1, v3) or an add result (v1.0: data.memory)
-            if isinstance(obj.get("email"), str) and "role" in obj:
-                found["email"] = obj["email"]  # a member of an organization or project
-            for name, value in found.items():
+            for name in _NAMED_AS_THEMSELVES:
+                value = obj.get(name)
                 if isinstance(value, str) and value:
-                    self.ids.setdefault(name, {})[value] = None
+                    ids.setdefault(name, {})[value] = None
+            value = obj.get("id")
+            if isinstance(value, str) and value and (mutable_add or obj.get("immutable") is False) \
+                    and isinstance(obj.get("memory", obj.get("data")), (str, dict)):
+                ids.setdefault("memory_id", {})[value] = None  # a memory (v1.1, v3) or an add result (v1.0: data.memory)
+            value = obj.get("email")
+            if isinstance(value, str) and value and "role" in obj:
+                ids.setdefault("email", {})[value] = None  # a member of an organization or project
 
     def copy(self) -> Learned:
         return Learned({name: dict(ids) for name, ids in self.ids.items()})
@@ -73,16 +75,19 @@ class Learned:
 
 def address_learned(case: Any, learned: Learned, scope: Scope | None) -> None:
     """Point the path ids of a positive case at resources the run has seen, about half the time."""
-    linked = set(linked_parameters(case))
     params = dict(case.path_parameters or {})
-    for name, value in params.items():
-        if name in PATH_IDS and name not in linked:
-            chosen = learned.pick(name, value, scope.owns if scope is not None else None)
-            if chosen is not None:
-                params[name] = chosen
-    if params and params != case.path_parameters:
-        case.path_parameters = params
-        keep_generated(case, linked)
+    # Only a case with an id the run has learned some of asks which of its parameters a link gave (schemathesis
+    # works that out anew on each asking, a tenth of what the suite adds to a case).
+    if any(name in PATH_IDS and learned.ids.get(name) for name in params):
+        linked = set(linked_parameters(case))
+        for name, value in params.items():
+            if name in PATH_IDS and name not in linked:
+                chosen = learned.pick(name, value, scope.owns if scope is not None else None)
+                if chosen is not None:
+                    params[name] = chosen
+        if params != case.path_parameters:
+            case.path_parameters = params
+            keep_generated(case, linked)
     if isinstance(case.body, dict):  # ids a body names: feedback's memory, a member's email
         allowed = scope.owns if scope is not None else None
         names = ("memory_id", "email") if "/members/" in getattr(case, "path", "") else ("memory_id",)
