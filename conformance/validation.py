@@ -17,6 +17,11 @@ to be at least as strict:
 - a value the native side cannot take (not JSON: a tuple, a set, an integer beyond 64 bits) goes
   to the reference.
 
+A schema that asks of a string only its type and perhaps a format (most path and query parameters)
+is not sent to the native side for a string: the format's check, the same function, decides, which is
+the reference's verdict by construction (:func:`string_check`; anything else, or any other value, goes
+on as above).
+
 Where the native side is stricter (a ``nullable`` enum, say) the reference still decides, only
 slower. ``tests/test_validation.py`` holds the two to the same verdicts and the same messages
 on schemathesis's positive and negative cases of every operation.
@@ -27,7 +32,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import jsonschema_rs
@@ -40,10 +45,14 @@ class SchemaValidator:
 
     def __init__(self, document: dict[str, Any], schema: dict[str, Any]) -> None:
         self.reference = reference_validator(document, schema)
+        self.string_check = string_check(schema, self.reference.format_checker)
         try:
             self.native: Any = native_validator(document, schema, self.reference.format_checker)
         except (ValueError, jsonschema_rs.ReferencingError):  # a schema the native side cannot compile
             self.native = None
+
+    def _plainly_valid(self, instance: Any) -> bool:
+        return self.string_check is not None and type(instance) is str and self.string_check(instance)
 
     def _natively_valid(self, instance: Any) -> bool:
         if self.native is None:
@@ -54,12 +63,30 @@ class SchemaValidator:
             return False
 
     def is_valid(self, instance: Any) -> bool:
-        return self._natively_valid(instance) or self.reference.is_valid(instance)
+        return self._plainly_valid(instance) or self._natively_valid(instance) or self.reference.is_valid(instance)
 
     def iter_errors(self, instance: Any) -> Iterator[Any]:
-        if self._natively_valid(instance):
+        if self._plainly_valid(instance) or self._natively_valid(instance):
             return iter(())
         return self.reference.iter_errors(instance)
+
+
+# Keywords that say nothing of whether a value is valid (annotations), in either document's dialect.
+ANNOTATIONS = frozenset({"title", "description", "example", "examples", "default", "deprecated", "$comment"})
+
+
+def string_check(schema: dict[str, Any], format_checker: Any) -> Callable[[str], bool] | None:
+    """For a schema that asks of a string only its type and perhaps a format (most path and query parameters),
+    the check that decides a string: its format's, the very one the native side calls (:func:`_checker`), or
+    none. None for any other schema. Asked in Python: crossing into the native validator and back for the format
+    costs a server several times the check itself between two requests (4.3 µs a path parameter, measured in the
+    server under load, against 1.3 in a loop of its own)."""
+    if not isinstance(schema, dict) or schema.get("type") != "string" or not set(schema) - ANNOTATIONS <= {"type", "format"}:
+        return None
+    name = schema.get("format")
+    if name is None:
+        return lambda value: True
+    return _checker(format_checker, name) if isinstance(name, str) else None
 
 
 def reference_validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:

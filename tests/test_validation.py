@@ -131,3 +131,29 @@ def test_a_format_s_shortcut_accepts_only_what_the_reference_accepts(name, data)
     if CANONICAL[name].fullmatch(near):
         assert oas30_format_checker.conforms(near, name) and oas31_format_checker.conforms(near, name), near
     assert oas30_format_checker.conforms(canonical, name), canonical
+
+
+def _plain_string_schemas() -> list[tuple[str, str, dict]]:
+    from conformance.server.operations import load_operations
+
+    found = {}
+    for operation in load_operations():
+        for parameter in operation.parameters:
+            if isinstance(parameter.schema, dict) and parameter.schema.get("type") == "string":
+                found[repr(parameter.schema)] = (operation.api, parameter.name, parameter.schema)
+    return sorted(found.values(), key=repr)
+
+
+@pytest.mark.parametrize(("api", "name", "schema"), _plain_string_schemas(), ids=lambda x: x if isinstance(x, str) else "")
+@given(data=st.data())
+def test_a_plain_string_schema_is_decided_in_python_as_the_reference_decides(api, name, schema, data):
+    """Every string parameter's schema of both documents that asks only a type and a format is decided in Python,
+    with the reference's verdict, on arbitrary text and on text of the format's canonical shape; the others (an
+    enum, say) are left to the native side."""
+    validator = SchemaValidator(_document(api), schema)
+    plain = not set(schema) - {"type", "format", "title", "description"}
+    assert (validator.string_check is not None) is plain, schema
+    values = [data.draw(st.text()), data.draw(st.from_regex(CANONICAL.get(schema.get("format"), r".*"), fullmatch=True))]
+    for value in values:
+        assert validator.is_valid(value) is validator.reference.is_valid(value), (schema, value)
+        assert [e.message for e in validator.iter_errors(value)] == [e.message for e in validator.reference.iter_errors(value)]
