@@ -148,11 +148,11 @@ def _checker(format_checker: Any, name: str) -> Any:
     ``uuid`` costs as much as the rest of a get by id's validation, and the same ids come back request after
     request)."""
     canonical = CANONICAL.get(name)
-    if canonical is None:
-        return functools.lru_cache(maxsize=4096)(lambda value: format_checker.conforms(value, name))
-    shortcut = canonical.fullmatch
-    return functools.lru_cache(maxsize=4096)(
-        lambda value: shortcut(value) is not None or format_checker.conforms(value, name))
+
+    def check(value: str) -> bool:
+        return canonical is not None and canonical.fullmatch(value) is not None or format_checker.conforms(value, name)
+
+    return functools.lru_cache(maxsize=4096)(check)
 
 
 def _formats(node: Any) -> set[str]:

@@ -18,7 +18,6 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette._utils import get_route_path
-from starlette.convertors import StringConvertor
 from starlette.routing import Match, Route, Router
 
 from conformance.server import faults as fault_catalog
@@ -278,8 +277,6 @@ class _Route(Route):
         super().__init__(path, endpoint, **kwargs)
         self.literal = path.split("{", 1)[0]
         self.depth = path.count("/")  # a parameter matches within one segment: only paths of this depth match
-        # Its parameters are taken as they are matched (Starlette's ``str`` convertor, the one our paths use).
-        self.verbatim = all(isinstance(convertor, StringConvertor) for convertor in self.param_convertors.values())
 
     def matches(self, scope: Any) -> tuple[Match, Any]:
         path = get_route_path(scope) if scope.get("root_path") else scope["path"]
@@ -320,15 +317,11 @@ class _IndexedRouter(Router):
         for route in self.by_depth.get(path.count("/"), []):
             if not path.startswith(route.literal):  # what _Route.matches answers first, without its call
                 continue
-            if not route.verbatim:
-                match, child_scope = Route.matches(route, scope)  # the rest of it: Starlette's own
-                if match is Match.FULL:
-                    return route, child_scope
-                continue
-            found = route.path_regex.match(path)  # the rest of Starlette's matches, its convertors doing nothing
+            found = route.path_regex.match(path)  # the rest of what Starlette's matches answers, without its call
             if found is not None and (not route.methods or scope["method"] in route.methods):
-                return route, {"endpoint": route.endpoint, "path_params": {**scope.get("path_params", {}),
-                                                                           **found.groupdict()}}
+                convertors = route.param_convertors
+                matched = {name: convertors[name].convert(value) for name, value in found.groupdict().items()}
+                return route, {"endpoint": route.endpoint, "path_params": {**scope.get("path_params", {}), **matched}}
         return None
 
 

@@ -77,8 +77,8 @@ class CallHooks:
     def after(self, case: Any, response: Any) -> None:
         self.recorder.record(Exchange.of_requests(response, self.secrets))
         if response.status_code in UNSERVED:
-            reason = getattr(response, "message", None) or getattr(response, "reason", "")  # schemathesis's, requests'
-            raise TargetBroken(f"{case.method} {case.formatted_path} answered {response.status_code} {reason}".rstrip(),
+            # schemathesis's own response (what its hooks get) names its reason phrase ``message``
+            raise TargetBroken(f"{case.method} {case.formatted_path} answered {response.status_code} {response.message}",
                                operation=f"{case.method} {case.path}")
         try:  # schemathesis's response keeps what it parses: its checks read the same body without parsing it again
             body = response.json() if response.content else None
