@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -77,15 +77,18 @@ def per_second(action: Callable[[int], Any], seconds: float) -> float:
     return done / elapsed
 
 
-def side_by_side(loops: dict[str, Callable[[int], Any]], seconds: float, turns: int = 10) -> dict[str, list[float]]:
+def side_by_side(loops: dict[str, Callable[[int], Any]], seconds: float, turns: int = 10,
+                 around: dict[str, Callable[[], AbstractContextManager[Any]]] | None = None) -> dict[str, list[float]]:
     """Each loop's rate (:func:`per_second`) in ``turns`` turns of ``seconds / turns`` each, the loops one after the
     other within a turn (A B C A B C ...): a ratio taken turn by turn holds while the machine's speed drifts, where
     one long measurement after another compares two different machines. Turns stay short: a loop's connections
-    wait while the others run, and uvicorn closes one idle for 5 s."""
+    wait while the others run, and uvicorn closes one idle for 5 s. ``around`` gives a loop a context entered for
+    each of its turns (say, the suite's hooks, which must not be active while plain schemathesis runs)."""
     rates: dict[str, list[float]] = {name: [] for name in loops}
     for _ in range(turns):
         for name, loop in loops.items():
-            rates[name].append(per_second(loop, seconds / turns))
+            with (around or {}).get(name, nullcontext)():
+                rates[name].append(per_second(loop, seconds / turns))
     return rates
 
 

@@ -9,20 +9,22 @@ filter, the ping) to one reference server in a child process:
 - schemathesis: ``case.call`` with the suite's ``requests`` session (its retry policy) and the
   suite's schemathesis hooks active (recording, redaction, rate limiting, scoping).
 
-Each figure is requests per second; the ratios divide by the raw loop's, measured in the same run.
-Beside them, the suite's own overhead over plain schemathesis on the same cases (:func:`suite_overhead`).
+The loops run in turns, side by side (:func:`bench.common.side_by_side`): each figure is a loop's median rate over
+the turns (requests per second), each ratio the median of the turns' ratios to the raw loop's. Beside them, the
+suite's own overhead over plain schemathesis on the same cases (:func:`suite_overhead`), measured the same way.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from typing import Any
 
 import requests
 
-from bench.common import KEY, add, client, per_second, serving
+from bench.common import KEY, add, client, ratio, serving, side_by_side
 
-SECONDS = 4.0
+SECONDS = 6.0  # each loop's whole time, over the turns
 
 
 def _requests(memory_id: str) -> list[tuple[str, str, dict[str, Any]]]:
@@ -68,16 +70,15 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
             if response.status_code >= 400:
                 raise RuntimeError(f"{response.status_code} {response.text[:200]}")
 
-        with call_hooks.active(hooks):
-            for name, action in (("raw httpx.Client", raw_call), ("suite client", suite_call),
-                                 ("schemathesis call", schemathesis_call), ("raw httpx.Client, again", raw_call)):
-                figures[f"{name} (requests/s)"] = per_second(action, seconds)
+        loops = {"raw httpx.Client": raw_call, "suite client": suite_call, "schemathesis call": schemathesis_call}
+        with call_hooks.active(hooks):  # a plain httpx loop does not go through schemathesis's hooks
+            rates = side_by_side(loops, seconds)
         api.http.close()
         session.close()
+        figures.update({f"{name} (requests/s)": statistics.median(rates[name]) for name in loops})
+        figures["suite client / raw"] = ratio(rates, "suite client", "raw httpx.Client")
+        figures["schemathesis call / raw"] = ratio(rates, "schemathesis call", "raw httpx.Client")
         figures.update(suite_overhead(url, memory_id, seconds))
-    baseline = (figures["raw httpx.Client (requests/s)"] + figures["raw httpx.Client, again (requests/s)"]) / 2
-    figures["suite client / raw"] = figures["suite client (requests/s)"] / baseline
-    figures["schemathesis call / raw"] = figures["schemathesis call (requests/s)"] / baseline
     return figures
 
 
@@ -130,12 +131,11 @@ def suite_overhead(url: str, memory_id: str, seconds: float) -> dict[str, float]
     def suite(i: int) -> None:
         engine._send_and_validate(suite_cases[i % len(suite_cases)], sender)
 
-    figures = {"plain schemathesis (cases/s)": per_second(plain, seconds)}
-    with call_hooks.active(hooks):
-        figures["suite's schemathesis path (cases/s)"] = per_second(suite, seconds)
-    figures["plain schemathesis, again (cases/s)"] = per_second(plain, seconds)
-    baseline = (figures["plain schemathesis (cases/s)"] + figures["plain schemathesis, again (cases/s)"]) / 2
-    figures["suite's schemathesis path / plain schemathesis"] = figures["suite's schemathesis path (cases/s)"] / baseline
+    rates = side_by_side({"plain schemathesis": plain, "suite's schemathesis path": suite}, seconds,
+                         around={"suite's schemathesis path": lambda: call_hooks.active(hooks)})
+    figures = {f"{name} (cases/s)": statistics.median(values) for name, values in rates.items()}
+    figures["suite's schemathesis path / plain schemathesis"] = ratio(rates, "suite's schemathesis path",
+                                                                      "plain schemathesis")
     plain_session.close()
     return figures
 
