@@ -32,7 +32,7 @@ from conformance.server.mutation import Planted
 from conformance.server.registry import HANDLERS, Call, Reply, RequestHeaders
 from conformance.server.settings import ServerSettings
 from conformance.server.shared import SharedState
-from conformance.server.store import Store
+from conformance.server.store import Memo, Store
 
 log = logging.getLogger("mem0_conformance.server")
 AUTH_SCHEME = {"mem0": "Token", "klavis": "Bearer"}
@@ -240,20 +240,25 @@ def _answer(server: ReferenceServer, operation: Operation, exchange: _Exchange, 
             return Reply(exc.status, exc.body)
 
 
-_BASE_URLS: dict[tuple[Any, ...], str] = {}
+def _base_url_of(key: tuple[Any, ...]) -> str:
+    """What Starlette's ``request.base_url`` gives (without its last ``/``) a request of this scheme, server, root
+    path and Host header: all it reads of the scope."""
+    scheme, server, root_path, host = key
+    scope: dict[str, Any] = {"type": "http", "server": server, "root_path": root_path, "path": root_path,
+                             "query_string": b"", "headers": [] if host is None else [(b"host", host.encode("latin-1"))]}
+    if scheme is not None:
+        scope["scheme"] = scheme
+    return str(Request(scope).base_url).rstrip("/")
+
+
+_BASE_URLS = Memo(_base_url_of, 64)  # a URL parsed and put together again on every request, else
 
 
 def _base_url(scope: Any, host: str | None) -> str:
     """The request's base URL (Starlette's ``request.base_url``) without its last ``/``, made once per scheme,
-    server, root path and Host header (a URL parsed and put together again on every request, else), for at most
-    64 of them."""
-    key = (scope.get("scheme"), scope.get("server"), scope.get("app_root_path", scope.get("root_path", "")), host)
-    known = _BASE_URLS.get(key)
-    if known is None:
-        if len(_BASE_URLS) >= 64:
-            _BASE_URLS.clear()
-        known = _BASE_URLS[key] = str(Request(scope).base_url).rstrip("/")
-    return known
+    server, root path and Host header (``host``, the first of the request's)."""
+    return _BASE_URLS[(scope.get("scheme"), scope.get("server"),
+                       scope.get("app_root_path", scope.get("root_path", "")), host)]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -261,6 +261,31 @@ def test_routes_are_looked_up_as_starlettes_loop_would_choose_them():
     assert chosen > len(OPERATIONS) * 5  # most paths above are routed: the comparison is not vacuous
 
 
+def test_a_base_url_is_the_one_starlette_gives_the_request():
+    """The base URL a handler gets (page links), made once per scheme, server, root path and Host header from those
+    alone, is what Starlette's ``request.base_url`` gives the whole request, without its last ``/``."""
+    from starlette.requests import Request
+
+    from conformance.server.app import _BASE_URLS, _base_url
+
+    scopes = []
+    for scheme in (None, "http", "https"):
+        for server in (None, ("127.0.0.1", 8000), ("::1", 443), ("example.org", 80)):
+            for roots in ({}, {"root_path": "/prefix"}, {"root_path": "/a/", "app_root_path": "/b"}):
+                for hosts in ([], [(b"host", b"api.example.org")], [(b"host", b"[::1]:8080"), (b"host", b"second")]):
+                    scope = {"type": "http", "method": "GET", "path": "/v1/memories/", "query_string": b"page=2",
+                             "headers": [(b"accept", b"*/*"), *hosts], "server": server, **roots}
+                    if scheme is not None:
+                        scope["scheme"] = scheme
+                    scopes.append(scope)
+    _BASE_URLS.clear()
+    for _ in range(2):  # made, then remembered
+        for scope in scopes:
+            host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), None)
+            assert _base_url(scope, host) == str(Request(scope).base_url).rstrip("/"), scope
+    assert 0 < len(_BASE_URLS) <= 64
+
+
 def test_starlettes_own_loop_answers_a_routed_request_as_the_app_does(served, server):
     """The routes stay ASGI apps of their own: the router called by itself (Starlette's loop over its routes, which
     the app bypasses for what its index finds) answers a get by id with the same status, headers and body."""
