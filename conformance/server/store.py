@@ -396,7 +396,7 @@ class Store:
                 for memory in memories:
                     self.memories[memory.id] = memory
                     stored.append(memory)
-                    self.record(memory, "ADD", old=None, new=memory.memory)
+                    self.record(memory, "ADD", old=None, new=memory.memory, at=moment)
             except BaseException:
                 for memory in stored:
                     self.memories.pop(memory.id, None)
@@ -425,8 +425,8 @@ class Store:
                 setattr(memory, key, json_copy(value))
             if memory.id in self.memories and any(getattr(memory, name) != indexed[name] for name in indexed):
                 self.memories.moved(memory.id, indexed)
-            memory.updated_at = now()
-            self.record(memory, "UPDATE", old=old, new=memory.memory)
+            memory.updated_at = moment = now()
+            self.record(memory, "UPDATE", old=old, new=memory.memory, at=moment)
             return memory
 
     def delete(self, memory: Memory) -> None:
@@ -440,11 +440,14 @@ class Store:
             self.memories.pop(memory_id, None)
             self.touched.add(memory_id)
 
-    def record(self, memory: Memory, event: str, *, old: str | None, new: str | None) -> None:
+    def record(self, memory: Memory, event: str, *, old: str | None, new: str | None, at: datetime | None = None
+               ) -> None:
+        """A history entry of ``memory``'s change, made ``at`` (the time the change gave the memory; now if none)."""
         with self.lock:
             self.touched.add(memory.id)  # every change of a memory (add, update, delete) is recorded here
             self.changed_at[memory.id] = next(self.changes)
-            moment = iso(now())  # one text for both times: each entry is kept (bench/: memory per stored memory)
+            # One text for both times (each entry is kept: bench/, memory per stored memory), the memory's own.
+            moment = ISO_OF[at] if at is not None else iso(now())
             self.history.setdefault(memory.id, []).append({
                 "id": new_id(),
                 "memory_id": memory.id,

@@ -33,6 +33,18 @@ def test_queued_work_that_raises_fails_its_event_only():
     assert bad.status == "FAILED"
 
 
+def test_a_history_entry_is_timed_as_the_change_it_records():
+    """An add's entry carries the memory's creation time, an update's its new ``updated_at``: one moment per change."""
+    store = Store()
+    memory = store.add_memory("likes tea", [{"role": "user", "content": "likes tea"}], user_id="alice")
+    added = memory.to_api()
+    store.update(memory, text="likes coffee")
+    updated = memory.to_api()
+    assert added["created_at"] == added["updated_at"]
+    assert [(entry["event"], entry["created_at"], entry["updated_at"]) for entry in store.history_of(memory.id)] == [
+        ("ADD", added["created_at"], added["created_at"]), ("UPDATE", updated["updated_at"], updated["updated_at"])]
+
+
 def test_events_wait_for_their_processing_delay():
     """An event stays PENDING until its delay has passed."""
     store = Store(processing_delay=3600)
