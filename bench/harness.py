@@ -27,9 +27,16 @@ from bench.common import KEY, add, client, ratio, serving, side_by_side
 SECONDS = 6.0  # each loop's whole time, over the turns
 
 
-def _requests(memory_id: str) -> list[tuple[str, str, dict[str, Any]]]:
-    return [("GET", f"/v1/memories/{memory_id}/", {}), ("GET", f"/v1/memories/{memory_id}/history/", {}),
-            ("POST", "/v2/memories/", {"json": {"filters": {"user_id": "bench-user"}}}), ("GET", "/v1/ping/", {})]
+def _cases(memory_id: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """The four requests of the loops: method, the operation's path, its schemathesis ``Case`` parts."""
+    return [("GET", "/v1/memories/{memory_id}/", {"path_parameters": {"memory_id": memory_id}}),
+            ("GET", "/v1/memories/{memory_id}/history/", {"path_parameters": {"memory_id": memory_id}}),
+            ("POST", "/v2/memories/", {"body": {"filters": {"user_id": "bench-user"}}}), ("GET", "/v1/ping/", {})]
+
+
+def _sent(method: str, path: str, parts: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """A case as an ``httpx`` request: method, the path with its parameters, the keyword arguments."""
+    return method, path.format(**parts.get("path_parameters", {})), {"json": parts["body"]} if "body" in parts else {}
 
 
 def main(seconds: float = SECONDS) -> dict[str, float]:
@@ -42,7 +49,7 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
     figures: dict[str, float] = {}
     with serving() as (_, url), client(url) as raw:
         memory_id = add(raw, [f"bench memory {n}" for n in range(20)], "bench-user").json()["results"][0]["id"]
-        sent = _requests(memory_id)
+        sent = [_sent(*case) for case in _cases(memory_id)]
 
         def raw_call(i: int) -> None:
             method, path, kwargs = sent[i % len(sent)]
@@ -55,12 +62,7 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
             api.request(method, path, **kwargs).raise_for_status()
 
         schema = schema_of("mem0", Sender(url, f"Token {KEY}"))
-        cases = [schema[path][method].Case(**({"body": kwargs["json"]} if "json" in kwargs else {}))
-                 for method, path, kwargs in [("GET", "/v1/memories/{memory_id}/", {}),
-                                              ("GET", "/v1/memories/{memory_id}/history/", {}),
-                                              ("POST", "/v2/memories/", sent[2][2]), ("GET", "/v1/ping/", {})]]
-        for case in cases[:2]:
-            case.path_parameters = {"memory_id": memory_id}
+        cases = [schema[path][method].Case(**parts) for method, path, parts in _cases(memory_id)]
         session = retries.mount(requests.Session())
         sender = Sender(url, f"Token {KEY}", http=session)
         hooks = call_hooks.CallHooks(Recorder(), (KEY,), RateLimiter("1000000/s"))
@@ -102,12 +104,9 @@ def suite_overhead(url: str, memory_id: str, seconds: float) -> dict[str, float]
     from conformance.suite import call_hooks, engine
     from conformance.suite.learned import Learned
 
-    wanted = [("GET", "/v1/memories/{memory_id}/", {"path_parameters": {"memory_id": memory_id}}),
-              ("GET", "/v1/memories/{memory_id}/history/", {"path_parameters": {"memory_id": memory_id}}),
-              ("POST", "/v2/memories/", {"body": {"filters": {"user_id": "bench-user"}}}),
-              ("POST", "/v2/memories/search/", {"body": {"query": "tea", "filters": {"user_id": "bench-user"}}}),
-              ("GET", "/v1/memories/{memory_id}/", {"path_parameters": {"memory_id": "not-a-uuid"}}),
-              ("GET", "/v1/ping/", {})]
+    *reads, ping = _cases(memory_id)  # the loops' four, and a search and a refused get by id
+    wanted = [*reads, ("POST", "/v2/memories/search/", {"body": {"query": "tea", "filters": {"user_id": "bench-user"}}}),
+              ("GET", "/v1/memories/{memory_id}/", {"path_parameters": {"memory_id": "not-a-uuid"}}), ping]
     config = SchemathesisConfig.from_dict(engine._settings_file())
     config.projects.default.update(base_url=url, headers={"Authorization": f"Token {KEY}"})
     plain_schema = schemathesis.openapi.from_dict(effective("mem0"), config=config)
