@@ -29,6 +29,23 @@ def rss_kib(pid: int) -> int:
     return int(match.group(1)) if match else -1
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time, user and system, that ``pid`` has used so far (``/proc/<pid>/stat``, Linux; in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Counted:
+    """A loop's step function that counts its calls (:func:`per_second`'s warm-up included)."""
+
+    def __init__(self, step: Callable[[int], Any]) -> None:
+        self.step, self.calls = step, 0
+
+    def __call__(self, i: int) -> Any:
+        self.calls += 1
+        return self.step(i)
+
+
 @contextmanager
 def serving(*args: str, command: tuple[str, ...] = ()) -> Iterator[tuple[int, str]]:
     """``mem0-conformance serve`` (or ``command``, which prints ``... on http://host:port:`` when ready) on

@@ -8,7 +8,9 @@
   serving, for each kind of request, the answer the reference server gave it (``--canned``: a list
   of 50 memories is about 19 KB), with nothing computed: the most the stack allows with answers of
   those sizes, the ceiling of "mixed / trivial". The three run in turns, side by side
-  (:func:`bench.common.side_by_side`): each ratio is the median of the turns' ratios.
+  (:func:`bench.common.side_by_side`): each ratio is the median of the turns' ratios. Beside the rates, each
+  server's CPU time per request over the turns (``/proc``): what of a request's time is the server's, the rest
+  being the client's (this process) and the wakes between the two.
 - The same loop against ``serve --workers 2``: two worker processes sharing one state through SQLite,
   in turns with one worker.
 - Per kind: each kind of request of the mix (and a v2 search) alone, in turns with the trivial endpoint.
@@ -29,7 +31,19 @@ from typing import Any
 
 import httpx
 
-from bench.common import KLAVIS_KEY, TEXT, add, client, per_second, ratio, rss_kib, serving, side_by_side
+from bench.common import (
+    KLAVIS_KEY,
+    TEXT,
+    Counted,
+    add,
+    client,
+    cpu_seconds,
+    per_second,
+    ratio,
+    rss_kib,
+    serving,
+    side_by_side,
+)
 from bench.trivial import kind_of
 
 SECONDS = 4.0
@@ -128,18 +142,24 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
         answers = Path(tempfile.mkdtemp(prefix="mem0-conformance-bench-")) / "answers.json"
         answers.write_text(json.dumps(answers_of(url)), encoding="utf-8")
     trivial_command = (sys.executable, "-m", "bench.trivial")
-    with (serving(command=trivial_command) as (_, trivial_url), httpx.Client(base_url=trivial_url) as http,
-          serving() as (_, url), serving(command=(*trivial_command, "--canned", str(answers))) as (_, canned_url)):
+    with (serving(command=trivial_command) as (trivial_pid, trivial_url), httpx.Client(base_url=trivial_url) as http,
+          serving() as (pid, url), serving(command=(*trivial_command, "--canned", str(answers))) as (canned_pid, canned_url)):
         def trivial(i: int) -> None:  # noqa: ARG001
             http.get("/v1/ping/").raise_for_status()
 
-        rates = side_by_side({"trivial": trivial, "reference": mixed(url), "canned": mixed(canned_url)}, 3 * seconds)
+        loops = {"trivial": Counted(trivial), "reference": Counted(mixed(url)), "canned": Counted(mixed(canned_url))}
+        pids = {"trivial": trivial_pid, "reference": pid, "canned": canned_pid}  # each server serves its loop alone
+        started = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        rates = side_by_side(loops, 3 * seconds)
+        used = {name: cpu_seconds(pid) - started[name] for name, pid in pids.items()}
         figures["trivial endpoint (requests/s)"] = statistics.median(rates["trivial"])
         figures["reference server, mixed (requests/s)"] = statistics.median(rates["reference"])
         figures["canned answers, mixed (requests/s)"] = statistics.median(rates["canned"])
         figures["reference server mixed / trivial"] = ratio(rates, "reference", "trivial")
         figures["canned answers mixed / trivial (the ceiling)"] = ratio(rates, "canned", "trivial")
         figures["reference server mixed / canned answers"] = ratio(rates, "reference", "canned")
+        for name in loops:  # the rest of a request's time is the client's (this process) and the wakes between
+            figures[f"{name}: server CPU per request (µs)"] = used[name] / loops[name].calls * 1e6
         for kind in KINDS:
             with serving() as (_, kind_url):
                 figures[f"{kind} / trivial"] = ratio(side_by_side({"trivial": trivial, kind: one_kind(kind_url, kind)},
