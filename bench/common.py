@@ -30,7 +30,8 @@ def rss_kib(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time, user and system, that ``pid`` has used so far (``/proc/<pid>/stat``, Linux; in clock ticks)."""
+    """Seconds of CPU, user and system, that ``pid`` has used so far (``/proc/<pid>/stat``, Linux: counted in clock
+    ticks, 10 ms each where ``SC_CLK_TCK`` is 100)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
