@@ -143,8 +143,13 @@ class InvalidText(ValueError):
 def check_text(value: Any, loc: list[Any]) -> None:
     """Reject strings that are not valid Unicode (lone surrogates) anywhere in a value.
 
-    Iterative, so that deeply nested input cannot exhaust the interpreter's stack.
+    Iterative, so that deeply nested input cannot exhaust the interpreter's stack. A string alone (most parameters)
+    is searched as it is, without the walk.
     """
+    if type(value) is str:
+        if _LONE_SURROGATE.search(value):
+            raise InvalidText(loc)
+        return
     stack: list[tuple[Any, list[Any]]] = [(value, loc)]
     while stack:
         node, where = stack.pop()
@@ -184,8 +189,7 @@ def parse_request(
                 value: Any = [_as_kind(parameter.item_kind, v) for v in values]
             else:
                 value = _as_kind(parameter.kind, values[-1])
-            if type(value) is not str or _LONE_SURROGATE.search(value):  # a string without one: nothing to look at
-                check_text(value, loc)
+            check_text(value, loc)
         except ValueError as exc:
             problems.append((loc, str(exc), "type_error"))
             continue

@@ -82,3 +82,21 @@ def test_any_bytes_are_read_or_refused_the_same_either_way(raw):
     """Arbitrary bytes and near-JSON text (the grammar's own characters, escapes, constants) are read or refused
     alike: orjson accepts nothing the standard path refuses."""
     same(raw)
+
+
+@pytest.mark.parametrize(("value", "where"), [
+    ("\ud800", ["query", "user_id"]),  # a string alone, as a parameter is checked
+    ("tea \udc00", ["path", "memory_id"]),
+    ({"messages": [{"content": "ok"}, {"content": "\ud83d"}]}, ["body", "messages", 1, "content"]),
+    ({"\udfff": "a key"}, ["body", "\udfff"]),
+])
+def test_a_lone_surrogate_is_refused_where_it_is(value, where):
+    loc = where[:2] if isinstance(value, str) else ["body"]
+    with pytest.raises(InvalidText) as refused:
+        check_text(value, loc)
+    assert refused.value.loc == where
+
+
+@pytest.mark.parametrize("value", ["tea", "\U0001f375 green", "", {"a": ["b", {"c": "\u00e9"}]}, [1, None, 2.5]])
+def test_text_that_is_unicode_passes(value):
+    assert check_text(value, ["body"]) is None  # a refusal raises InvalidText
