@@ -212,10 +212,10 @@ def hypothesis_notes(exc: BaseException) -> list[str]:
     """What Hypothesis added to the failure: the minimal example or program, the reproduction blob."""
     notes: list[str] = []
     for cause in causes(exc):
-        for note in getattr(cause, "__notes__", ()) or ():
-            note = _without_traceback(note)
-            if note not in notes:
-                notes.append(note)
+        # A note another cause already holds is left out (Hypothesis's program is on the failure and on what wraps
+        # it), not a note repeated within one cause: a program's steps are one note each, and two steps may be alike.
+        known = set(notes)
+        notes += [note for note in map(_without_traceback, getattr(cause, "__notes__", ()) or ()) if note not in known]
     return notes
 
 

@@ -372,3 +372,31 @@ def test_the_summary_lists_each_sdk_call_with_its_scenarios_or_why_none_drives_i
     markdown = summary.render_markdown(built)
     assert "  - `MemoryClient.search`: mem0ai: both" in markdown
     assert "  - `MemoryClient.update_project`: **not exercised**" in markdown
+
+
+def test_a_failing_program_keeps_its_repeated_steps_and_is_said_once():
+    """Hypothesis's minimal program is one note per step: two alike steps are both shown (the second add is the one
+    that fails), and the program on an exception and on what wraps it is shown once."""
+    from hypothesis import settings
+    from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
+
+    from conformance.verdicts import hypothesis_notes
+
+    class TwoAdds(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.added = 0
+
+        @rule()
+        def add(self) -> None:
+            self.added += 1
+            require(self.added < 2, "a second add is refused", received=self.added, documented="any number of adds")
+
+    with pytest.raises(ContractViolation) as failed:
+        run_state_machine_as_test(TwoAdds, settings=settings(max_examples=50, derandomize=True, database=None))
+    program = [note for note in hypothesis_notes(failed.value) if note.startswith("state.")]
+    assert program == ["state.add()", "state.add()", "state.teardown()"]
+    wrapper = RuntimeError("while running the machine")
+    wrapper.__notes__ = list(failed.value.__notes__)
+    wrapper.__cause__ = failed.value
+    assert hypothesis_notes(wrapper) == hypothesis_notes(failed.value)
