@@ -84,3 +84,35 @@ def test_a_search_that_misses_its_memory_for_a_weaker_match_fails(machine: Memor
     assert machine.mem0.delete(f"/v1/memories/{target}/").status_code == 200
     with pytest.raises(ContractViolation, match="does not find the memory whose text is its query"):
         machine.search(data=Chosen(target), scope="own", version="v2", top_k=1)
+
+
+def test_rules_draw_memories_in_the_order_they_were_made_not_by_their_random_ids(served: ServerThread):
+    """Hypothesis replays a program by drawing the same places again, and the target gives each replay new random
+    ids: the memories a rule draws from stand in the order the machine made (or deleted) them in every replay.
+    Sorted by id, a place would name another memory in the replay, and Hypothesis could neither shrink the failure
+    nor print its program ("inconsistent data generation")."""
+    mem0 = ApiClient(ApiTarget("mem0", served.url, KEY, timeout=10), Recorder())
+    texts = ["one", "two", "three", "four"]
+    for ids in (["d", "c", "b", "a"], ["a", "b", "c", "d"]):  # what two replays of one program may get back
+        machine = MemoryLifecycle(mem0=mem0, users=["u0", "u1", "u2"], entities={}, register=lambda kind, name: None,
+                                  patience=Patience(2))
+        machine.created(list(zip(ids, texts, strict=True)), {"user_id": "u0"})
+        machine.gone([ids[3], ids[0]])
+        shown = {memory_id: text for memory_id, text in zip(ids, texts, strict=True)}
+        assert [shown[m] for m in machine.live()] == [shown[m] for m in machine.mutable()] == ["two", "three"], ids
+        assert [shown[m] for m in machine.deleted] == ["four", "one"], ids
+    mem0.close()
+
+
+def test_the_platform_machine_draws_resources_in_the_order_it_made_them():
+    """The same for the platform machine's organizations, projects and members (their ids are the target's too)."""
+    from conformance.suite.machines.platform import PlatformMachine
+    from conformance.suite.machines.platform_reads import Thing
+
+    for ids in (["z-org", "a-org", "y-project", "b-project"], ["a-org", "z-org", "b-project", "y-project"]):
+        machine = PlatformMachine(mem0=None, prefix="p", new_name=str, cleanup=None, account=("o", "p", "me@x"),
+                                  webhooks=False, destructive=False)
+        machine.orgs = {ids[0]: Thing({}, {"zoe@x": "READER", "me@x": "OWNER", "al@x": "READER"}), ids[1]: Thing({})}
+        machine.projects = {ids[2]: Thing({}), ids[3]: Thing({})}
+        assert machine._holders() == [("org", ids[0]), ("org", ids[1]), ("project", ids[2]), ("project", ids[3])]
+        assert machine._others() == [("org", ids[0], "zoe@x"), ("org", ids[0], "al@x")]
