@@ -90,12 +90,12 @@ def words(text: str) -> frozenset[str]:
     return frozenset(_WORD.findall(text.casefold()))
 
 
-def tied_out(query: str, found: list[str], top_k: int, others: dict[str, str]) -> bool:
-    """Whether a search for ``query`` may leave out the memory whose text it is: its ``top_k`` places are all
-    taken by other memories (``others``: id -> text) holding every word of the query, matches as good as that
-    memory's, among which a target may rank in any order (two memories of one phrase repeated, say)."""
+def tied_out(query: str, found: list[str], top_k: int, texts: dict[str, str]) -> bool:
+    """Whether a search for ``query`` that did not find the memory whose text it is may leave it out: the ``top_k``
+    places are all taken by memories of the model (``texts``: id -> text) holding every word of the query, matches
+    as good as that memory's, among which a target may rank in any order (two memories of one phrase repeated)."""
     wanted = words(query)
-    return len(found) == top_k and all(i in others and wanted <= words(others[i]) for i in found)
+    return len(found) == top_k and all(i in texts and wanted <= words(texts[i]) for i in found)
 
 
 def _blank(value: Any) -> Any:
@@ -433,8 +433,8 @@ class MemoryLifecycle(RuleBasedStateMachine):
         require(all(isinstance(s, int | float) and 0 <= s <= 1 for s in scores) and scores == sorted(scores, reverse=True),
                 f"{label} scores {scores}", received=scores, documented="scores in [0, 1], best first", source=source)
         ids = [m.get("id") for m in found]
-        others = {mid: r.expected.memory for mid, r in expected.items() if mid != memory_id}
-        require(memory_id in ids or tied_out(body["query"], ids, body["top_k"], others),
+        require(memory_id in ids or tied_out(body["query"], ids, body["top_k"],
+                                             {mid: r.expected.memory for mid, r in expected.items()}),
                 f"{label} does not find the memory whose text is its query", received=ids,
                 documented=f"{memory_id} among the results, unless other memories holding every word of the query "
                 "take all top_k places", source=source)
