@@ -116,6 +116,19 @@ def test_klavis_bad_input_gets_422_in_fastapi_shape(klavis):
     assert problem["loc"][0] == "body" and problem["msg"] and problem["type"]
 
 
+@pytest.mark.parametrize("content", [b" ", b"\n\t ", b"\x0b", b"\x0c\r\n"])
+def test_a_body_of_white_space_is_no_json_and_is_refused_even_where_a_body_may_be_left_out(klavis, server, content):
+    """A body that holds only white space is not an absent body: it is JSON without a value, refused as the
+    platforms' parsers refuse it (FastAPI reads any body it gets), here where the body is optional, and nothing
+    is acquired. An empty body is the absent one."""
+    response = klavis.post("/sandbox/mem0", content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["detail"]
+    assert problem["loc"] == ["body"] and problem["type"] == "json_invalid"
+    assert not server.store.sandboxes
+    assert klavis.post("/sandbox/mem0", content=b"", headers={"Content-Type": "application/json"}).status_code == 201
+
+
 def test_oversized_body_gets_413_in_the_api_s_error_shape_and_changes_nothing(mem0, klavis, server):
     """A body over the limit (1 MiB by default) is refused with 413 before it is parsed, in each API's error shape."""
     assert server.settings.max_body_bytes == 1024 * 1024
