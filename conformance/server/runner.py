@@ -76,8 +76,15 @@ class ServerThread:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         config = uvicorn.Config(app, host=host, port=port, http=HTTP, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="reference-server", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="reference-server", daemon=True)
         self.app = app
+        self.failure: BaseException | None = None  # what ended the server's thread, said by start()
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except BaseException as exc:  # noqa: BLE001 - a server that cannot start says why in start()
+            self.failure = exc
 
     @property
     def url(self) -> str:
@@ -88,8 +95,11 @@ class ServerThread:
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the reference server did not start")
+            if not self.thread.is_alive():
+                why = f": {type(self.failure).__name__}: {self.failure}" if self.failure is not None else ""
+                raise RuntimeError(f"the reference server did not start{why}") from self.failure
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the reference server did not start within {timeout:g} s")
             time.sleep(0.01)
         return self
 

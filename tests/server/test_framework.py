@@ -366,3 +366,14 @@ def test_a_handler_reads_the_request_s_headers_but_never_its_key(served, server,
     assert response.status_code == 200, response.text
     assert seen["asked"] == ("first", "first", None, None, None)
     assert seen["x-twice"] == "first" and "authorization" not in seen and seen["host"]
+
+
+def test_a_server_thread_that_cannot_start_says_why(monkeypatch):
+    """A server whose thread ends before it serves (here its HTTP implementation cannot be imported, as in a
+    checkout whose environment lacks a new dependency) names the cause, not only that it did not start."""
+    from conformance.server import runner
+
+    monkeypatch.setattr(runner, "HTTP", "no_such_http_module:Protocol")
+    thread = runner.ServerThread(create_app(ServerSettings()))
+    with pytest.raises(RuntimeError, match=r"^the reference server did not start: .*no_such_http_module"):
+        thread.start()
