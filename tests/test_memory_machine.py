@@ -41,9 +41,13 @@ def served() -> Iterator[ServerThread]:
 @pytest.fixture
 def machine(served: ServerThread, request: pytest.FixtureRequest) -> Iterator[MemoryLifecycle]:
     mem0 = ApiClient(ApiTarget("mem0", served.url, KEY, timeout=10, consistency_wait=2), Recorder())
-    users = [f"{request.node.name}-user-{n}" for n in range(3)]  # each test its own users on the shared server
-    yield MemoryLifecycle(mem0=mem0, users=users, entities={}, register=lambda kind, name: None, patience=Patience(2))
+    yield lifecycle(mem0, [f"{request.node.name}-user-{n}" for n in range(3)])  # each test its own users
     mem0.close()
+
+
+def lifecycle(mem0: ApiClient, users: list[str]) -> MemoryLifecycle:
+    """The machine as the suite makes it, for these users, with no cleanup to register."""
+    return MemoryLifecycle(mem0=mem0, users=users, entities={}, register=lambda kind, name: None, patience=Patience(2))
 
 
 def add(machine: MemoryLifecycle, text: str) -> str:
@@ -94,8 +98,7 @@ def test_rules_draw_memories_in_the_order_they_were_made_not_by_their_random_ids
     mem0 = ApiClient(ApiTarget("mem0", served.url, KEY, timeout=10), Recorder())
     texts = ["one", "two", "three", "four"]
     for ids in (["d", "c", "b", "a"], ["a", "b", "c", "d"]):  # what two replays of one program may get back
-        machine = MemoryLifecycle(mem0=mem0, users=["u0", "u1", "u2"], entities={}, register=lambda kind, name: None,
-                                  patience=Patience(2))
+        machine = lifecycle(mem0, ["u0", "u1", "u2"])
         machine.created(list(zip(ids, texts, strict=True)), {"user_id": "u0"})
         machine.gone([ids[3], ids[0]])
         shown = {memory_id: text for memory_id, text in zip(ids, texts, strict=True)}
