@@ -45,7 +45,7 @@ TARGETS = (
 
 def _row(name: str, value: Any) -> str:
     shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-    return f"  {name:<55} {shown:>12}"
+    return f"  {name:<62} {shown:>12}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,21 +73,35 @@ def main(argv: list[str] | None = None) -> int:
     print("targets")
     for target in results["targets"]:
         print(f"  {'met ' if target['met'] else 'MISSED' if target['met'] is False else 'n/a '}  {target['figure']} "
-              f"{target['comparison']} {target['bound']} (measured {target['measured']}): {target['meaning']}")
+              f"{target['comparison']} {target['bound']} (measured {target['measured']}{_turns(target)}): "
+              f"{target['meaning']}")
     RESULTS.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}")
     return 0
 
 
 def _targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with its figure and verdict; a ratio taken in turns has the lowest and highest turn beside it."""
     found = []
     for section, figure, comparison, bound, meaning in TARGETS:
-        value = sections.get(section, {}).get("figures", {}).get(figure)
+        figures = sections.get(section, {}).get("figures", {})
+        value = figures.get(figure)
         met = None if not isinstance(value, (int, float)) else (value >= bound if comparison == ">=" else value <= bound)
-        found.append({"figure": figure, "comparison": comparison, "bound": bound,
-                      "measured": round(value, 3) if isinstance(value, float) else value, "met": met,
-                      "meaning": meaning})
+        target = {"figure": figure, "comparison": comparison, "bound": bound,
+                  "measured": round(value, 3) if isinstance(value, float) else value, "met": met, "meaning": meaning}
+        turns = [figures.get(f"{figure} (lowest turn)"), figures.get(f"{figure} (highest turn)")]
+        if all(isinstance(turn, (int, float)) for turn in turns):
+            target["turns"] = [round(turn, 3) for turn in turns]
+        found.append(target)
     return found
+
+
+def _turns(target: dict[str, Any]) -> str:
+    """The turns' range of a ratio, and whether the bound lies within it: a verdict the run's own noise could turn."""
+    if "turns" not in target:
+        return ""
+    low, high = target["turns"]
+    return f", turns {low} to {high}{': the bound within them' if low < target['bound'] < high else ''}"
 
 
 if __name__ == "__main__":

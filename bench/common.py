@@ -115,6 +115,13 @@ def ratio(rates: dict[str, list[float]], top: str, bottom: str) -> float:
     return statistics.median(a / b for a, b in zip(rates[top], rates[bottom], strict=True))
 
 
+def ratio_figures(name: str, rates: dict[str, list[float]], top: str, bottom: str) -> dict[str, float]:
+    """``name``: :func:`ratio`, with the lowest and the highest of the turns' ratios beside it (``name (lowest
+    turn)``, ``name (highest turn)``): how far the run's own noise reaches, which the targets print with a verdict."""
+    turns = [a / b for a, b in zip(rates[top], rates[bottom], strict=True)]
+    return {name: statistics.median(turns), f"{name} (lowest turn)": min(turns), f"{name} (highest turn)": max(turns)}
+
+
 def machine() -> dict[str, Any]:
     versions = {}
     for package in ("mem0-conformance", "schemathesis", "hypothesis", "pytest", "httpx", "starlette", "uvicorn"):

@@ -22,7 +22,7 @@ from typing import Any
 
 import requests
 
-from bench.common import KEY, add, client, ratio, serving, side_by_side
+from bench.common import KEY, add, client, ratio_figures, serving, side_by_side
 
 SECONDS = 6.0  # each loop's whole time, over the turns
 
@@ -78,8 +78,8 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
         api.http.close()
         session.close()
         figures.update({f"{name} (requests/s)": statistics.median(rates[name]) for name in loops})
-        figures["suite client / raw"] = ratio(rates, "suite client", "raw httpx.Client")
-        figures["schemathesis call / raw"] = ratio(rates, "schemathesis call", "raw httpx.Client")
+        figures.update(ratio_figures("suite client / raw", rates, "suite client", "raw httpx.Client"))
+        figures.update(ratio_figures("schemathesis call / raw", rates, "schemathesis call", "raw httpx.Client"))
         figures.update(suite_overhead(url, memory_id, seconds))
     return figures
 
@@ -133,8 +133,8 @@ def suite_overhead(url: str, memory_id: str, seconds: float) -> dict[str, float]
     rates = side_by_side({"plain schemathesis": plain, "suite's schemathesis path": suite}, seconds,
                          around={"suite's schemathesis path": lambda: call_hooks.active(hooks)})
     figures = {f"{name} (cases/s)": statistics.median(values) for name, values in rates.items()}
-    figures["suite's schemathesis path / plain schemathesis"] = ratio(rates, "suite's schemathesis path",
-                                                                      "plain schemathesis")
+    figures.update(ratio_figures("suite's schemathesis path / plain schemathesis", rates, "suite's schemathesis path",
+                                 "plain schemathesis"))
     plain_session.close()
     return figures
 

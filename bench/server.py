@@ -40,6 +40,7 @@ from bench.common import (
     cpu_seconds,
     per_second,
     ratio,
+    ratio_figures,
     rss_kib,
     serving,
     side_by_side,
@@ -155,7 +156,7 @@ def main(seconds: float = SECONDS) -> dict[str, float]:
         figures["trivial endpoint (requests/s)"] = statistics.median(rates["trivial"])
         figures["reference server, mixed (requests/s)"] = statistics.median(rates["reference"])
         figures["canned answers, mixed (requests/s)"] = statistics.median(rates["canned"])
-        figures["reference server mixed / trivial"] = ratio(rates, "reference", "trivial")
+        figures.update(ratio_figures("reference server mixed / trivial", rates, "reference", "trivial"))
         figures["canned answers mixed / trivial (the ceiling)"] = ratio(rates, "canned", "trivial")
         figures["reference server mixed / canned answers"] = ratio(rates, "reference", "canned")
         for name in loops:  # the rest of a request's time is the client's (this process) and the wakes between
