@@ -110,15 +110,20 @@ def side_by_side(loops: dict[str, Callable[[int], Any]], seconds: float, turns: 
     return rates
 
 
+def turn_ratios(rates: dict[str, list[float]], top: str, bottom: str) -> list[float]:
+    """Each turn's rate of ``top`` over ``bottom``'s (:func:`side_by_side`)."""
+    return [a / b for a, b in zip(rates[top], rates[bottom], strict=True)]
+
+
 def ratio(rates: dict[str, list[float]], top: str, bottom: str) -> float:
-    """The median over the turns of ``top``'s rate over ``bottom``'s (:func:`side_by_side`)."""
-    return statistics.median(a / b for a, b in zip(rates[top], rates[bottom], strict=True))
+    """The median over the turns of ``top``'s rate over ``bottom``'s."""
+    return statistics.median(turn_ratios(rates, top, bottom))
 
 
 def ratio_figures(name: str, rates: dict[str, list[float]], top: str, bottom: str) -> dict[str, float]:
     """``name``: :func:`ratio`, with the lowest and the highest of the turns' ratios beside it (``name (lowest
     turn)``, ``name (highest turn)``): how far the run's own noise reaches, which the targets print with a verdict."""
-    turns = [a / b for a, b in zip(rates[top], rates[bottom], strict=True)]
+    turns = turn_ratios(rates, top, bottom)
     return {name: statistics.median(turns), f"{name} (lowest turn)": min(turns), f"{name} (highest turn)": max(turns)}
 
 

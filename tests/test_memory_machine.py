@@ -59,6 +59,8 @@ def add(machine: MemoryLifecycle, text: str) -> str:
 
 
 def test_a_large_text_is_searched_by_whole_words():
+    """A text longer than a query may be is searched by its beginning cut back to a whole word, so that every word
+    of the query is one of the text's; a text short enough is its own query."""
     text = " ".join([HIKING] * 20)
     query = search_query(text)
     assert len(query) <= QUERY_LENGTH < len(text)
