@@ -87,13 +87,24 @@ def _targets(sections: dict[str, Any]) -> list[dict[str, Any]]:
         figures = sections.get(section, {}).get("figures", {})
         value = figures.get(figure)
         met = None if not isinstance(value, (int, float)) else (value >= bound if comparison == ">=" else value <= bound)
-        target = {"figure": figure, "comparison": comparison, "bound": bound,
-                  "measured": round(value, 3) if isinstance(value, float) else value, "met": met, "meaning": meaning}
+        target = {"figure": figure, "comparison": comparison, "bound": bound, "measured": _shown(value, bound),
+                  "met": met, "meaning": meaning}
         turns = [figures.get(f"{figure} (lowest turn)"), figures.get(f"{figure} (highest turn)")]
         if all(isinstance(turn, (int, float)) for turn in turns):
-            target["turns"] = [round(turn, 3) for turn in turns]
+            target["turns"] = [_shown(float(turn), bound) for turn in turns]
         found.append(target)
     return found
+
+
+def _shown(value: Any, bound: float) -> Any:
+    """``value`` to three decimals, or to as many more as it takes not to read as the bound itself when it is not
+    (0.7996 against 0.8 shows 0.7996: a printed 0.8 beside "MISSED" would contradict its verdict)."""
+    if not isinstance(value, float):
+        return value
+    for digits in range(3, 10):
+        if round(value, digits) != bound or value == bound:
+            return round(value, digits)
+    return value
 
 
 def _turns(target: dict[str, Any]) -> str:
