@@ -101,10 +101,10 @@ def _shown(value: Any, bound: float) -> Any:
     (0.7996 against 0.8 shows 0.7996: a printed 0.8 beside "MISSED" would contradict its verdict)."""
     if not isinstance(value, float):
         return value
-    for digits in range(3, 10):
-        if round(value, digits) != bound or value == bound:
-            return round(value, digits)
-    return value
+    digits = 3
+    while round(value, digits) == bound != value and digits < 9:
+        digits += 1
+    return round(value, digits)
 
 
 def _turns(target: dict[str, Any]) -> str:
